@@ -1,0 +1,36 @@
+# gelu-edge: two commands set everything up from a fresh clone.
+#   make build   install into .venv (if needed) and run `gelu-edge build --quantize int8`
+#   make test    install into .venv (if needed) and run the test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+OUT ?= build
+
+.PHONY: install build test bench clean distclean
+.DEFAULT_GOAL := build
+
+install: $(STAMP)
+
+# Reinstalled only when pyproject.toml changes; the stamp is written last, so an interrupted
+# install is redone on the next run.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -e '.[test,vela]'
+	touch $@
+
+build: install
+	$(BIN)/gelu-edge build --quantize int8 --out $(OUT)
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python benchmarks/build_overhead.py
+
+clean:
+	rm -rf $(OUT) .pytest_cache
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,90 @@
+"""`python -m edge`: the device-side runner.
+
+  python -m edge info [--runtime NAME]
+  python -m edge run --model M.tflite --input X.npy --output Y.npz [--runtime NAME] [--threads N]
+
+`run` prints progress lines (`progress DONE TOTAL`) on stderr and one JSON line with the runtime
+info on stdout. Exit codes: 0 ok, 2 bad arguments or input file, 3 the runtime could not load
+the model, 4 the runtime is not installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+from edge import runtimes
+from edge.runner import ModelLoadError, run_model, runtime_info
+
+EXIT_BAD_INPUT, EXIT_LOAD, EXIT_MISSING = 2, 3, 4
+PROGRESS_EVERY = 50
+
+
+def _fail(code: int, message: str) -> None:
+    print(f"edge: error: {message}", file=sys.stderr, flush=True)
+    sys.exit(code)
+
+
+def _progress(done: int, total: int) -> None:
+    if done == total or done % PROGRESS_EVERY == 0:
+        print(f"progress {done} {total}", file=sys.stderr, flush=True)
+
+
+def _save_npz(path: str, **arrays: np.ndarray) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp.npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of `python -m edge`."""
+    parser = argparse.ArgumentParser(prog="python -m edge", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    info = sub.add_parser("info", help="print the runtime, CPU architecture and Python version")
+    info.add_argument("--runtime", choices=sorted(runtimes.RUNTIMES), default=runtimes.DEFAULT)
+    run = sub.add_parser("run", help="run a model on every sample of an .npy file")
+    run.add_argument("--model", required=True)
+    run.add_argument("--input", required=True, help=".npy, samples on axis 0, float")
+    run.add_argument("--output", required=True, help=".npz to write (y, y_raw)")
+    run.add_argument("--runtime", choices=sorted(runtimes.RUNTIMES), default=runtimes.DEFAULT)
+    run.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args(argv)
+    try:
+        about = runtime_info(args.runtime)
+    except runtimes.RuntimeMissing as exc:
+        _fail(EXIT_MISSING, str(exc))
+    if args.command == "info":
+        print(json.dumps(about))
+        return
+    try:
+        x = np.load(args.input, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        _fail(EXIT_BAD_INPUT, f"cannot read inputs {args.input}: {exc}")
+    if not os.path.isfile(args.model):
+        _fail(EXIT_BAD_INPUT, f"model {args.model} not found")
+    try:
+        result = run_model(args.model, x, args.runtime, args.threads, _progress)
+    except ModelLoadError as exc:
+        _fail(EXIT_LOAD, f"{args.runtime} {about['version']} cannot run {args.model}: {exc}")
+    except ValueError as exc:
+        _fail(EXIT_BAD_INPUT, str(exc))
+    _save_npz(args.output, y=result["y"], y_raw=result["y_raw"])
+    about.update(input_quantization=result["input_quantization"],
+                 output_quantization=result["output_quantization"], samples=result["samples"])
+    print(json.dumps(about), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Run a TFLite model sample by sample: quantize inputs, invoke, dequantize outputs."""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from edge import runtimes
+
+
+class ModelLoadError(Exception):
+    """The runtime could not load, prepare or run the model (unknown op, op version, a kernel
+    that does not support the tensor type, a bad file)."""
+
+
+def _quantize(x: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
+    dtype = np.dtype(detail["dtype"])
+    scale, zero_point = detail["quantization"]
+    if not np.issubdtype(dtype, np.integer) or scale == 0:
+        return x.astype(dtype)
+    info = np.iinfo(dtype)
+    q = np.round(x.astype(np.float64) / scale) + zero_point
+    return np.clip(q, info.min, info.max).astype(dtype)
+
+
+def _dequantize(y: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
+    scale, zero_point = detail["quantization"]
+    if not np.issubdtype(y.dtype, np.integer) or scale == 0:
+        return y.astype(np.float32)
+    return ((y.astype(np.float64) - zero_point) * scale).astype(np.float32)
+
+
+def runtime_info(runtime: str) -> dict[str, str]:
+    """Where this runner runs: runtime name and version, CPU architecture, Python version."""
+    _, version = runtimes.load(runtime)
+    return {"name": runtime, "version": version, "machine": platform.machine(),
+            "python": platform.python_version()}
+
+
+def run_model(model_path: str, x: np.ndarray, runtime: str, num_threads: int | None = None,
+              progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Run every sample of `x` (samples on axis 0) through the model, batch size 1.
+
+    Returns `y` (outputs dequantized to float32), `y_raw` (outputs as the model produced
+    them) and the input/output quantization parameters.
+    """
+    interpreter_cls, _ = runtimes.load(runtime)
+    try:
+        interpreter = interpreter_cls(model_path=model_path, num_threads=num_threads)
+        interpreter.allocate_tensors()
+    except (RuntimeError, ValueError) as exc:
+        raise ModelLoadError(" ".join(str(exc).split())) from None
+    inp = interpreter.get_input_details()[0]
+    out = interpreter.get_output_details()[0]
+    batch = int(inp["shape"][0])
+    if x.shape[1:] != tuple(inp["shape"][1:]):
+        raise ValueError(f"inputs have sample shape {x.shape[1:]}, the model wants {tuple(inp['shape'][1:])}")
+    n = (len(x) // batch) * batch
+    raw = []
+    for start in range(0, n, batch):
+        interpreter.set_tensor(inp["index"], _quantize(x[start:start + batch], inp))
+        try:
+            interpreter.invoke()
+        except RuntimeError as exc:
+            raise ModelLoadError(" ".join(str(exc).split())) from None
+        raw.append(interpreter.get_tensor(out["index"]).copy())
+        if progress is not None:
+            progress(start + batch, n)
+    y_raw = np.concatenate(raw, axis=0)
+    return {
+        "y": _dequantize(y_raw, out),
+        "y_raw": y_raw,
+        "input_quantization": [float(inp["quantization"][0]), int(inp["quantization"][1])],
+        "output_quantization": [float(out["quantization"][0]), int(out["quantization"][1])],
+        "samples": n,
+    }

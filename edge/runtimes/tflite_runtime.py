@@ -1,0 +1,14 @@
+"""tflite-runtime 2.14: what Raspberry Pi OS users install (numpy 1.x, Python <= 3.11)."""
+
+from __future__ import annotations
+
+NAME = "tflite-runtime"
+PACKAGE = "tflite-runtime==2.14.0 'numpy<2'"
+
+
+def load() -> tuple[type, str]:
+    """Import tflite_runtime's Interpreter."""
+    import tflite_runtime
+    from tflite_runtime.interpreter import Interpreter
+
+    return Interpreter, str(getattr(tflite_runtime, "__version__", "unknown"))

@@ -1,0 +1,132 @@
+"""Stage 2, approximate: find every GELU in a Keras model and replace it with an approximation.
+
+GELU is recognised numerically, not by name: any `activation` callable on any layer, at any
+nesting depth, whose output matches exact or tanh GELU on a probe grid is a site. That covers
+`activation="gelu"`, `Activation` layers, Dense / Conv / EinsumDense activations, layers nested
+inside other layers, and hand-written callables such as the classic tanh GELU with tf.math.pow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline import approximations, artifacts
+from pipeline.approximations import Approximation, gelu_exact, gelu_tanh
+from pipeline.errors import CheckFailed
+from pipeline.models import load_model
+from pipeline.progress import Reporter
+from pipeline.tfenv import keras
+
+# float32 GELU implementations agree with the float64 reference to ~1e-6; the tanh form differs
+# from exact GELU by at most 4.7e-4. x*sigmoid(1.702x), the closest common non-GELU, is 0.02 off.
+GELU_MATCH_TOL = 2e-3
+PROBE = np.linspace(-6.0, 6.0, 241, dtype=np.float32).reshape(1, -1)
+# A replaced model must reproduce the in-memory model after save and reload (same float32 math).
+RELOAD_TOL = 1e-5
+
+
+@dataclass(frozen=True)
+class Site:
+    """One place in a model where GELU is computed."""
+
+    path: str
+    layer_class: str
+    form: str  # "exact" or "tanh"
+
+
+@dataclass(frozen=True)
+class ApproximateResult:
+    """What the approximate stage did, saved as approximate.json."""
+
+    approx: str
+    replaced: int
+    sites: list[Site]
+
+
+def gelu_form(fn: Any) -> str | None:
+    """'exact' or 'tanh' if calling `fn` on the probe grid gives GELU, else None."""
+    if not callable(fn):
+        return None
+    k = keras()
+    if fn is k.activations.linear:
+        return None
+    try:
+        out = k.ops.convert_to_numpy(fn(k.ops.convert_to_tensor(PROBE)))
+    except Exception:  # a callable that cannot take a float tensor is not an elementwise GELU
+        return None
+    out = np.asarray(out, dtype=np.float64)
+    if out.shape != PROBE.shape or not np.all(np.isfinite(out)):
+        return None
+    err_exact = float(np.max(np.abs(out - gelu_exact(PROBE))))
+    err_tanh = float(np.max(np.abs(out - gelu_tanh(PROBE))))
+    if min(err_exact, err_tanh) > GELU_MATCH_TOL:
+        return None
+    return "exact" if err_exact <= err_tanh else "tanh"
+
+
+def _walk(layer: Any, prefix: str) -> list[tuple[str, Any]]:
+    found = []
+    for child in layer._flatten_layers(include_self=False, recursive=False):
+        path = f"{prefix}/{child.name}" if prefix else child.name
+        found.append((path, child))
+        found.extend(_walk(child, path))
+    return found
+
+
+def find_sites(model: Any) -> list[tuple[Site, Any]]:
+    """Every (site, layer) whose `activation` computes GELU, outermost layers first."""
+    sites = []
+    for path, layer in _walk(model, ""):
+        form = gelu_form(getattr(layer, "activation", None))
+        if form is not None:
+            sites.append((Site(path=f"{path}.activation", layer_class=type(layer).__name__,
+                               form=form), layer))
+    return sites
+
+
+def replace_gelu(model: Any, approx: Approximation) -> list[Site]:
+    """Replace every GELU site in `model` in place with `approx`; return the sites."""
+    sites = find_sites(model)
+    for _, layer in sites:
+        layer.activation = approx.keras_fn
+    # Keras caches traced predict/train functions; drop them so the new activation is used.
+    for attr in ("predict_function", "train_function", "test_function"):
+        if hasattr(model, attr):
+            setattr(model, attr, None)
+    return [site for site, _ in sites]
+
+
+def _check_reload(model: Any, path: Path, probe: np.ndarray) -> None:
+    reloaded = load_model(path)
+    want = model.predict(probe, verbose=0)
+    got = reloaded.predict(probe, verbose=0)
+    if not np.allclose(want, got, atol=RELOAD_TOL, rtol=0):
+        raise CheckFailed(
+            f"{path}: the replaced model does not reproduce itself after save and reload "
+            f"(max difference {float(np.max(np.abs(want - got))):.3g}); please report this model"
+        )
+
+
+def run(out: Path, model_path: Path, approx_name: str, probe_x: np.ndarray,
+        reporter: Reporter) -> ApproximateResult:
+    """Load model_float.keras, replace GELU, write model_approx.keras and approximate.json."""
+    approx = approximations.get(approx_name)
+    model = load_model(model_path)
+    sites = replace_gelu(model, approx)
+    if not sites:
+        reporter.warn(f"{model_path}: no GELU found; the model is quantized and checked as it is")
+    else:
+        forms = ", ".join(sorted({s.form for s in sites}))
+        reporter.info(f"replaced {len(sites)} GELU site(s) ({forms}) with {approx.name!r}")
+    # Checked before the rename, so a model that does not reload never lands under its final name.
+    with artifacts.atomic_path(out / artifacts.MODEL_APPROX) as tmp:
+        model.save(tmp)
+        _check_reload(model, tmp, probe_x[:16])
+    result = ApproximateResult(approx=approx.name, replaced=len(sites), sites=sites)
+    artifacts.write_json(out / artifacts.APPROX_RECORD,
+                         {**asdict(result), "sites": [asdict(s) for s in sites]})
+    return result

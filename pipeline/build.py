@@ -1,0 +1,69 @@
+"""`build`: run train -> approximate -> convert -> parity -> report in order, checking between stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline import (
+    approximate,
+    approximations,
+    artifacts,
+    convert,
+    parity,
+    quantize_modes,
+    report,
+    targets,
+    train,
+)
+from pipeline.data import load_dataset
+from pipeline.errors import CheckFailed, UserError
+from pipeline.progress import Reporter
+from pipeline.thresholds import Thresholds
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """Everything `gelu-edge build` takes."""
+
+    out: Path
+    data: Path
+    model: Path | None = None
+    approx: str = "lut"
+    quantize: str = "int8"
+    target: str = "rpi"
+    runtime: str | None = None
+    epochs: int = train.DEFAULT_EPOCHS
+    seed: int = train.DEFAULT_SEED
+    samples: int | None = None
+    thresholds: Thresholds = Thresholds()
+
+
+def run(opts: BuildOptions, reporter: Reporter) -> dict[str, Any]:
+    """Run every stage; return parity.json's content. A failed graph check or threshold does not
+    stop the build: the report is written and says what failed (the CLI exits 1)."""
+    data = load_dataset(opts.data)
+    # Check what can be checked before any stage runs, so bad input costs nothing.
+    if opts.model is not None and not opts.model.exists():
+        raise UserError(f"model {opts.model} not found; pass --model PATH to a Keras .keras file")
+    approximations.get(opts.approx)
+    quantize_modes.get(opts.quantize)
+    targets.get(opts.target)
+    reporter.info(f"[1/5] train ({'demo model' if opts.model is None else opts.model})")
+    train.run(opts.out, data, opts.model, opts.epochs, opts.seed, reporter)
+    reporter.info(f"[2/5] approximate GELU with {opts.approx!r}")
+    approximate.run(opts.out, opts.out / artifacts.MODEL_FLOAT, opts.approx, data.x_eval, reporter)
+    reporter.info(f"[3/5] convert ({opts.quantize})")
+    result = convert.run(opts.out, opts.out / artifacts.MODEL_APPROX, opts.quantize, opts.approx,
+                         data.x_calib, reporter)
+    for check in result.checks:
+        if not check.passed:
+            reporter.warn(f"graph check {check.name} failed: {check.message}")
+    reporter.info(f"[4/5] parity on target {opts.target!r}")
+    try:
+        parity.run(opts.out, data, opts.target, opts.runtime, opts.thresholds, reporter, opts.samples)
+    except CheckFailed as exc:
+        raise CheckFailed(f"{exc} (model.tflite and convert.json are in {opts.out})") from None
+    reporter.info("[5/5] report")
+    return report.run(opts.out)

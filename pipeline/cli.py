@@ -1,0 +1,277 @@
+"""The `gelu-edge` command line: thin Click commands over the stage modules.
+
+Exit codes: 0 built and within thresholds, 1 a graph check / runtime load / threshold failed,
+2 bad usage or bad input (one line, no traceback), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pipeline import approximations, quantize_modes, targets
+from pipeline.errors import CheckFailed, UserError
+from pipeline.progress import Advance
+from pipeline.thresholds import (
+    DEFAULT_MAX_ERROR_LSB,
+    DEFAULT_MIN_COSINE,
+    DEFAULT_MIN_SNR_DB,
+    DEFAULT_MIN_TOP1_AGREEMENT,
+    Thresholds,
+)
+
+EDGE_RUNTIMES = ("tflite-runtime", "litert")
+
+
+class ClickReporter:
+    """Progress bars and messages on stderr."""
+
+    @contextlib.contextmanager
+    def task(self, label: str, total: int) -> Iterator[Advance]:
+        with click.progressbar(length=max(total, 1), label=f"  {label}", file=sys.stderr,
+                               show_pos=True) as bar:
+            yield bar.update
+
+    def info(self, message: str) -> None:
+        click.echo(message, err=True)
+
+    def warn(self, message: str) -> None:
+        click.secho(f"warning: {message}", fg="yellow", err=True)
+
+
+def _compose(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def apply(fn: Any) -> Any:
+        for deco in reversed(decorators):
+            fn = deco(fn)
+        return fn
+    return apply
+
+
+out_option = click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+                          default=Path("build"), show_default=True, help="Build folder.")
+data_option = click.option("--data", type=click.Path(dir_okay=False, path_type=Path),
+                           default=None, help="Data .npz (train/eval/calib splits). "
+                           "[default: calibration_data/demo_regression.npz]")
+approx_option = click.option("--approx", type=click.Choice(approximations.names()),
+                             default="lut", show_default=True, help="GELU replacement.")
+quantize_option = click.option("--quantize", type=click.Choice(list(quantize_modes.MODES)),
+                               default="int8", show_default=True, help="Quantization mode.")
+target_option = click.option("--target", type=click.Choice(list(targets.TARGETS)),
+                             default=targets.DEFAULT, show_default=True, help="Deployment target.")
+runtime_option = click.option("--runtime", type=click.Choice(EDGE_RUNTIMES), default=None,
+                              help="Runtime for parity [default: the target's].")
+samples_option = click.option("--samples", type=click.IntRange(min=1), default=None,
+                              help="Evaluate only the first N eval samples [default: all].")
+threshold_options = _compose(
+    click.option("--min-snr-db", type=float, default=DEFAULT_MIN_SNR_DB, show_default=True,
+                 help="Fail if the quantized output's SNR against float is lower."),
+    click.option("--max-error-lsb", type=float, default=DEFAULT_MAX_ERROR_LSB, show_default=True,
+                 help="Fail if any output differs from float by more LSBs."),
+    click.option("--min-cosine", type=float, default=DEFAULT_MIN_COSINE, show_default=True,
+                 help="Fail if the cosine similarity to float is lower."),
+    click.option("--min-top1-agreement", type=float, default=DEFAULT_MIN_TOP1_AGREEMENT,
+                 show_default=True, help="Classification: fail if fewer samples keep their class."),
+)
+train_options = _compose(
+    click.option("--model", type=click.Path(path_type=Path), default=None,
+                 help="Your trained Keras model (.keras); default: train the demo model."),
+    click.option("--epochs", type=click.IntRange(min=1), default=None,
+                 help="Training epochs for the demo model [default: 40]."),
+    click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
+)
+
+
+def _data(path: Path | None) -> Any:
+    from pipeline.data import DEFAULT_DATA, load_dataset
+
+    return load_dataset(path or DEFAULT_DATA)
+
+
+def _thresholds(kw: dict[str, Any]) -> Thresholds:
+    return Thresholds(min_snr_db=kw["min_snr_db"], max_error_lsb=kw["max_error_lsb"],
+                      min_cosine=kw["min_cosine"], min_top1_agreement=kw["min_top1_agreement"])
+
+
+def _finish(parity: dict[str, Any]) -> None:
+    from pipeline.report import summary
+
+    click.echo(summary(parity))
+    if not parity["passed"]:
+        raise CheckFailed("parity gate failed; see parity.md for which threshold or check")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gelu-edge")
+def cli() -> None:
+    """Ship GELU models to a Raspberry Pi or Coral in int8, and know they still give the right answers.
+
+    \b
+    Examples:
+      gelu-edge build --quantize int8
+      gelu-edge build --approx sigmoid --runtime litert --out build-sigmoid
+      gelu-edge train --out build && gelu-edge approximate --out build --approx sigmoid
+    """
+
+
+@cli.command()
+@out_option
+@data_option
+@train_options
+def train(out: Path, data: Path | None, model: Path | None, epochs: int | None, seed: int) -> None:
+    """Train the demo GELU model (or take --model) and save OUT/model_float.keras.
+
+    \b
+    Examples:
+      gelu-edge train --out build
+      gelu-edge train --model my_model.keras --data my_data.npz
+    """
+    from pipeline import train as stage
+
+    stage.run(out, _data(data), model, epochs or stage.DEFAULT_EPOCHS, seed, ClickReporter())
+    click.echo(f"wrote {out / 'model_float.keras'}")
+
+
+@cli.command()
+@out_option
+@data_option
+@approx_option
+def approximate(out: Path, data: Path | None, approx: str) -> None:
+    """Replace every GELU in OUT/model_float.keras; save OUT/model_approx.keras.
+
+    \b
+    Examples:
+      gelu-edge approximate --out build --approx sigmoid
+    """
+    from pipeline import approximate as stage
+    from pipeline.artifacts import MODEL_FLOAT, require
+
+    stage.run(out, require(out, MODEL_FLOAT, "train"), approx, _data(data).x_eval, ClickReporter())
+    click.echo(f"wrote {out / 'model_approx.keras'}")
+
+
+@cli.command()
+@out_option
+@data_option
+@quantize_option
+def convert(out: Path, data: Path | None, quantize: str) -> None:
+    """Convert OUT/model_approx.keras to OUT/model.tflite and check the graph.
+
+    \b
+    Examples:
+      gelu-edge convert --out build --quantize int8
+      gelu-edge convert --out build --quantize uint8
+    """
+    from pipeline import convert as stage
+    from pipeline.artifacts import APPROX_RECORD, MODEL_APPROX, read_json, require
+
+    approx = read_json(require(out, APPROX_RECORD, "approximate"))["approx"]
+    result = stage.run(out, require(out, MODEL_APPROX, "approximate"), quantize, approx,
+                       _data(data).x_calib, ClickReporter())
+    click.echo(f"wrote {out / 'model.tflite'}")
+    failed = [c for c in result.checks if not c.passed]
+    if failed:
+        raise CheckFailed("; ".join(f"{c.name}: {c.message}" for c in failed))
+
+
+@cli.command()
+@out_option
+@data_option
+@target_option
+@runtime_option
+@samples_option
+@threshold_options
+def parity(out: Path, data: Path | None, target: str, runtime: str | None, samples: int | None,
+           **kw: Any) -> None:
+    """Compare float, replaced and quantized models on the eval split; write OUT/parity.json.
+
+    \b
+    Examples:
+      gelu-edge parity --out build
+      gelu-edge parity --out build --runtime litert --min-snr-db 30
+    """
+    from pipeline import parity as stage
+
+    result = stage.run(out, _data(data), target, runtime, _thresholds(kw), ClickReporter(), samples)
+    _finish(result)
+
+
+@cli.command()
+@out_option
+def report(out: Path) -> None:
+    """Write OUT/parity.md and OUT/manifest.json from OUT/parity.json and print a summary.
+
+    \b
+    Examples:
+      gelu-edge report --out build
+    """
+    from pipeline import report as stage
+
+    _finish(stage.run(out))
+
+
+@cli.command()
+@out_option
+@data_option
+@train_options
+@approx_option
+@quantize_option
+@target_option
+@runtime_option
+@samples_option
+@threshold_options
+def build(out: Path, data: Path | None, model: Path | None, epochs: int | None, seed: int,
+          approx: str, quantize: str, target: str, runtime: str | None, samples: int | None,
+          **kw: Any) -> None:
+    """Run every stage: train, approximate, convert, parity, report.
+
+    Exit 0 when the model is built and within thresholds, 1 when a graph check or threshold
+    failed (the report says which), 2 on bad input.
+
+    \b
+    Examples:
+      gelu-edge build --quantize int8
+      gelu-edge build --approx sigmoid --target host --out build-host
+      gelu-edge build --model my_model.keras --data my_data.npz --min-snr-db 25
+    """
+    from pipeline import build as stage
+    from pipeline import train as train_stage
+    from pipeline.data import DEFAULT_DATA
+
+    opts = stage.BuildOptions(
+        out=out, data=data or DEFAULT_DATA, model=model, approx=approx, quantize=quantize,
+        target=target, runtime=runtime, epochs=epochs or train_stage.DEFAULT_EPOCHS, seed=seed,
+        samples=samples, thresholds=_thresholds(kw),
+    )
+    _finish(stage.run(opts, ClickReporter()))
+    click.echo(f"artifacts in {out}/")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: map errors to exit codes without tracebacks."""
+    try:
+        cli.main(args=argv, prog_name="gelu-edge", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        hint = f" (try 'gelu-edge {exc.ctx.info_name} --help')" if exc.ctx and exc.ctx.parent else ""
+        click.echo(f"gelu-edge: error: {exc.format_message()}{hint}", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        click.echo(f"gelu-edge: error: {exc.format_message()}", err=True)
+        sys.exit(2)
+    except UserError as exc:
+        click.echo(f"gelu-edge: error: {exc}", err=True)
+        sys.exit(2)
+    except CheckFailed as exc:
+        click.echo(f"gelu-edge: failed: {exc}", err=True)
+        sys.exit(1)
+    except (KeyboardInterrupt, click.Abort):
+        click.echo("gelu-edge: interrupted; finished artifacts are complete, nothing half-written",
+                   err=True)
+        sys.exit(130)
+    sys.exit(0)

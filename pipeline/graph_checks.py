@@ -1,0 +1,73 @@
+"""Checks on a converted TFLite graph. Each check's docstring is the message the user sees."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pipeline.approximations import Approximation
+from pipeline.quantize_modes import QuantizeMode
+from pipeline.tflite_graph import FLOAT_TYPES, Graph
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of one graph check."""
+
+    name: str
+    passed: bool
+    message: str
+
+
+def no_float_island(graph: Graph, mode: QuantizeMode, approx: Approximation) -> list[str]:
+    """float ops inside a full-integer model ({op}: a DEQUANTIZE/QUANTIZE island): slow on a CPU,
+    and an accelerator sends the graph back to the CPU there. Replace the float op (for
+    GELU, pick an approximation such as --approx sigmoid) or choose --quantize float16/dynamic."""
+    if not mode.full_integer:
+        return []
+    bad = []
+    for op in graph.ops:
+        types = {graph.tensors[i].dtype for i in op.inputs + op.outputs if i >= 0}
+        if types & FLOAT_TYPES:
+            bad.append(op.name)
+    return sorted(set(bad))
+
+
+def no_gelu_op_after_replacement(graph: Graph, mode: QuantizeMode,
+                                 approx: Approximation) -> list[str]:
+    """{op} is still in the model although --approx {approx} replaces it: the converter fused the
+    formula back into the GELU op (builtin code 150), which the Edge TPU compiler rejects."""
+    if approx.uses_gelu_op:
+        return []
+    return ["GELU"] if any(op.name == "GELU" for op in graph.ops) else []
+
+
+def io_types_match(graph: Graph, mode: QuantizeMode, approx: Approximation) -> list[str]:
+    """{op} of the model is not {want} as --quantize asks; the runtime would be fed the wrong
+    type. Please report this model: the converter ignored the requested input/output type."""
+    want = {"int8": "INT8", "uint8": "UINT8", "int16x8": "INT16"}.get(mode.name)
+    if want is None:
+        return []
+    bad = [f"input {graph.tensors[i].name}" for i in graph.inputs if graph.tensors[i].dtype != want]
+    bad += [f"output {graph.tensors[i].name}" for i in graph.outputs if graph.tensors[i].dtype != want]
+    return bad
+
+
+CHECKS: list[Callable[[Graph, QuantizeMode, Approximation], list[str]]] = [
+    no_float_island,
+    no_gelu_op_after_replacement,
+    io_types_match,
+]
+
+
+def run_checks(graph: Graph, mode: QuantizeMode, approx: Approximation) -> list[CheckResult]:
+    """Run every check; a failed check's message names the offending ops."""
+    results = []
+    want = {"int8": "INT8", "uint8": "UINT8", "int16x8": "INT16"}.get(mode.name, "")
+    for check in CHECKS:
+        offenders = check(graph, mode, approx)
+        template = " ".join((check.__doc__ or "").split())
+        message = template.format(op=", ".join(offenders), approx=approx.name,
+                                  want=want) if offenders else "ok"
+        results.append(CheckResult(name=check.__name__, passed=not offenders, message=message))
+    return results

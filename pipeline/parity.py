@@ -1,0 +1,86 @@
+"""Stage 4, parity: float reference vs replaced float model vs the quantized model on the target
+runtime (in its own process), on the evaluation split. Writes parity_samples.npz and parity.json.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline import artifacts, edge_client, metrics, targets
+from pipeline.data import Dataset, check_model_input
+from pipeline.models import input_shape, load_model
+from pipeline.progress import Reporter
+from pipeline.thresholds import Thresholds, evaluate
+
+SCHEMA_VERSION = 1
+PREDICT_BATCH = 256
+
+
+def _task_block(data: Dataset, y_true: np.ndarray, y_float: np.ndarray, y_approx: np.ndarray,
+                y_q: np.ndarray) -> dict[str, Any]:
+    kind = data.task
+    block: dict[str, Any] = {
+        "kind": kind,
+        "metric": "accuracy" if kind == "classification" else "mae",
+        "float": metrics.task_metric(kind, y_true, y_float),
+        "approx": metrics.task_metric(kind, y_true, y_approx),
+        "quantized": metrics.task_metric(kind, y_true, y_q),
+    }
+    if kind == "classification":
+        block["top1_agreement"] = metrics.top1_agreement(y_float, y_q)
+    return block
+
+
+def run(out: Path, data: Dataset, target_name: str, runtime: str | None, thresholds: Thresholds,
+        reporter: Reporter, samples: int | None = None) -> dict[str, Any]:
+    """Compare the three models on the eval split; write parity_samples.npz and parity.json."""
+    target = targets.get(target_name)
+    runtime = runtime or target.runtime
+    float_path = artifacts.require(out, artifacts.MODEL_FLOAT, "train")
+    approx_path = artifacts.require(out, artifacts.MODEL_APPROX, "approximate")
+    tflite_path = artifacts.require(out, artifacts.MODEL_TFLITE, "convert")
+    approx_rec = artifacts.read_json(artifacts.require(out, artifacts.APPROX_RECORD, "approximate"))
+    convert_rec = artifacts.read_json(artifacts.require(out, artifacts.CONVERT_RECORD, "convert"))
+
+    x = data.x_eval if samples is None else data.x_eval[:samples]
+    y_true = data.y_eval[: len(x)]
+    float_model = load_model(float_path)
+    check_model_input(data.path, x, input_shape(float_model))
+    y_float = float_model.predict(x, batch_size=PREDICT_BATCH, verbose=0)
+    y_approx = load_model(approx_path).predict(x, batch_size=PREDICT_BATCH, verbose=0)
+    arrays, about = edge_client.run(tflite_path, x, runtime, reporter)
+    y_q = arrays["y"].reshape(y_float.shape)
+    scale = about["output_quantization"][0] or None
+
+    task = _task_block(data, y_true, y_float, y_approx, y_q)
+    quant_metrics = metrics.compare(y_float, y_q, scale)
+    gate = evaluate(thresholds, quant_metrics, task)
+    checks = convert_rec["checks"]
+    report = {
+        "schema_version": SCHEMA_VERSION,
+        "passed": all(r["passed"] for r in gate) and all(c["passed"] for c in checks),
+        "quantize": convert_rec["quantize"],
+        "target": target.name,
+        "approx": {"name": approx_rec["approx"], "replaced": approx_rec["replaced"],
+                   "sites": approx_rec["sites"]},
+        "runtime": {"name": about["name"], "version": about["version"],
+                    "machine": about["machine"], "where": "local", "python": about["python"]},
+        "samples": int(len(x)),
+        "data": {"path": str(data.path), "split": "eval"},
+        "metrics": quant_metrics,
+        "approx_metrics": metrics.compare(y_float, y_approx, scale),
+        "quantization_metrics": metrics.compare(y_approx, y_q, scale),
+        "task": task,
+        "thresholds": gate,
+        "checks": checks,
+        "ops": convert_rec["ops"],
+        "output_quantization": {"scale": about["output_quantization"][0],
+                                "zero_point": about["output_quantization"][1]},
+    }
+    artifacts.write_npz(out / artifacts.PARITY_SAMPLES, x=x, y_true=y_true, y_float=y_float,
+                        y_approx=y_approx, y_quantized=y_q, y_quantized_raw=arrays["y_raw"])
+    artifacts.write_json(out / artifacts.PARITY_JSON, report)
+    return report

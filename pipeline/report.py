@@ -1,0 +1,150 @@
+"""Stage 5, report: render parity.json as parity.md and a terminal summary; write manifest.json."""
+
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from pipeline import artifacts
+
+METRIC_COLUMNS = ("max_abs_error", "mean_abs_error", "rmse", "snr_db", "cosine", "max_error_lsb")
+COMPARISONS = (
+    ("metrics", "quantized vs float reference"),
+    ("approx_metrics", "approximation (float) vs float reference"),
+    ("quantization_metrics", "quantized vs approximation (float)"),
+)
+
+
+def fmt(value: Any) -> str:
+    """A number as the report shows it."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(fmt(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def render_markdown(p: dict[str, Any]) -> str:
+    """parity.md: verdict, setup, thresholds, error split, task metric, graph checks, ops."""
+    verdict = "PASSED" if p["passed"] else "FAILED"
+    rt = p["runtime"]
+    lines = [
+        f"# gelu-edge parity: {verdict}", "",
+        f"- target: `{p['target']}`, quantize: `{p['quantize']}`",
+        f"- runtime: {rt['name']} {rt['version']} on {rt['machine']} ({rt['where']})",
+        f"- GELU approximation: `{p['approx']['name']}`, {p['approx']['replaced']} site(s) replaced",
+        f"- samples: {p['samples']}", "",
+        "## Thresholds", "",
+        *_table(["threshold", "value", "limit", "result"],
+                [[t["threshold"], t["value"], f"{t['op']} {t['limit']}",
+                  "pass" if t["passed"] else "**FAIL**"] for t in p["thresholds"]]),
+        "", "## Where the error comes from", "",
+        *_table(["comparison", *METRIC_COLUMNS],
+                [[label, *(p[key].get(c) for c in METRIC_COLUMNS)] for key, label in COMPARISONS]),
+        "", "## Task metric", "",
+    ]
+    task = p["task"]
+    rows = [[task["metric"], task["float"], task["approx"], task["quantized"]]]
+    lines += _table(["metric", "float", "approximation", "quantized"], rows)
+    if task.get("top1_agreement") is not None:
+        lines += ["", f"Top-1 agreement, quantized vs float: {task['top1_agreement']:.4f}"]
+    lines += ["", "## Graph checks", ""]
+    lines += _table(["check", "result", "message"],
+                    [[c["name"], "pass" if c["passed"] else "**FAIL**", c["message"]]
+                     for c in p["checks"]])
+    lines += ["", "## Ops in model.tflite", ""]
+    lines += _table(["op", "count"], [[k, v] for k, v in p["ops"].items()])
+    if p["approx"]["sites"]:
+        lines += ["", "## GELU sites replaced", ""]
+        lines += _table(["site", "layer", "form"],
+                        [[s["path"], s["layer_class"], s["form"]] for s in p["approx"]["sites"]])
+    return "\n".join(lines) + "\n"
+
+
+def summary(p: dict[str, Any]) -> str:
+    """A few lines for the terminal."""
+    m, am, task = p["metrics"], p["approx_metrics"], p["task"]
+    rows = [
+        ("verdict", "PASSED" if p["passed"] else "FAILED"),
+        ("runtime", f"{p['runtime']['name']} {p['runtime']['version']} ({p['runtime']['machine']})"),
+        ("approx", f"{p['approx']['name']} ({p['approx']['replaced']} replaced)"),
+        ("samples", p["samples"]),
+        ("SNR quantized / approx", f"{fmt(m['snr_db'])} dB / {fmt(am['snr_db'])} dB"),
+        ("max error", f"{fmt(m['max_error_lsb'])} LSB ({fmt(m['max_abs_error'])})"),
+        (f"{task['metric']} float / quantized", f"{fmt(task['float'])} / {fmt(task['quantized'])}"),
+    ]
+    failed = [t["threshold"] for t in p["thresholds"] if not t["passed"]]
+    failed += [c["name"] for c in p["checks"] if not c["passed"]]
+    if failed:
+        rows.append(("failed", ", ".join(failed)))
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def recorded_options(out: Path) -> dict[str, Any]:
+    """The options every stage recorded in its own record, so `report` alone can rebuild them."""
+    options: dict[str, Any] = {}
+    train = out / artifacts.TRAIN_RECORD
+    if train.is_file():
+        rec = artifacts.read_json(train)
+        options.update(model=rec["source"], epochs=rec["epochs"], seed=rec["seed"])
+    approx = artifacts.read_json(out / artifacts.APPROX_RECORD)
+    convert = artifacts.read_json(out / artifacts.CONVERT_RECORD)
+    parity = artifacts.read_json(out / artifacts.PARITY_JSON)
+    options.update(approx=approx["approx"], quantize=convert["quantize"], batch=convert["batch"],
+                   calibration_samples=convert["calibration_samples"], target=parity["target"],
+                   runtime=parity["runtime"]["name"], samples=parity["samples"],
+                   thresholds={t["threshold"]: t["limit"] for t in parity["thresholds"]},
+                   data=parity["data"]["path"])
+    return options
+
+
+def write_manifest(out: Path) -> dict[str, Any]:
+    """manifest.json: sha256 of every artifact and of the data, tool versions, options, seed."""
+    options = recorded_options(out)
+    data_path = Path(options["data"])
+    names = [artifacts.MODEL_FLOAT, artifacts.MODEL_APPROX, artifacts.MODEL_TFLITE,
+             artifacts.PARITY_JSON, artifacts.PARITY_MD, artifacts.PARITY_SAMPLES,
+             artifacts.TRAIN_RECORD, artifacts.APPROX_RECORD, artifacts.CONVERT_RECORD]
+    parity = artifacts.read_json(out / artifacts.PARITY_JSON)
+    manifest = {
+        "artifacts": {n: artifacts.sha256_file(out / n) for n in names if (out / n).is_file()},
+        "data": {"path": str(data_path), "sha256": artifacts.sha256_file(data_path)},
+        "versions": {
+            "python": platform.python_version(),
+            "gelu-edge": _version("gelu-edge"),
+            "tensorflow": _version("tensorflow"),
+            "keras": _version("keras"),
+            "numpy": _version("numpy"),
+            "runtime": {"name": parity["runtime"]["name"], "version": parity["runtime"]["version"]},
+        },
+        "options": options,
+        "seed": options.get("seed"),
+    }
+    artifacts.write_json(out / artifacts.MANIFEST, manifest)
+    return manifest
+
+
+def run(out: Path) -> dict[str, Any]:
+    """Write parity.md and manifest.json from parity.json; return the parity data."""
+    parity = artifacts.read_json(artifacts.require(out, artifacts.PARITY_JSON, "parity"))
+    artifacts.write_text(out / artifacts.PARITY_MD, render_markdown(parity))
+    write_manifest(out)
+    return parity

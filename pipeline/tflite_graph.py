@@ -1,0 +1,127 @@
+"""Read a .tflite flatbuffer with TFLite's own schema: ops, op versions, tensor types, metadata."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.errors import UserError
+
+FLOAT_TYPES = frozenset({"FLOAT32", "FLOAT16", "FLOAT64"})
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A tensor of the main subgraph."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    scale: float | None
+    zero_point: int | None
+
+
+@dataclass(frozen=True)
+class Op:
+    """An operator of the main subgraph, with its tensors' indices."""
+
+    name: str
+    version: int
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Graph:
+    """The parts of a TFLite model the checks and reports need."""
+
+    ops: list[Op]
+    tensors: list[Tensor]
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def op_counts(self) -> dict[str, int]:
+        """Op name -> number of occurrences."""
+        return dict(sorted(Counter(op.name for op in self.ops).items()))
+
+    def op_versions(self) -> dict[str, int]:
+        """Op name -> highest version used."""
+        versions: dict[str, int] = {}
+        for op in self.ops:
+            versions[op.name] = max(op.version, versions.get(op.name, 0))
+        return versions
+
+
+def _schema():
+    from pipeline.tfenv import tensorflow
+
+    tensorflow()
+    from tensorflow.lite.python import schema_py_generated
+
+    return schema_py_generated
+
+
+def _enum_names(enum_cls: type) -> dict[int, str]:
+    return {v: k for k, v in vars(enum_cls).items() if not k.startswith("_") and isinstance(v, int)}
+
+
+def parse(data: bytes, source: str = "model") -> Graph:
+    """Parse TFLite flatbuffer bytes; anything that is not one is a UserError."""
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise UserError(f"{source} is not a TFLite flatbuffer (no 'TFL3' identifier)")
+    s = _schema()
+    op_names = _enum_names(s.BuiltinOperator)
+    type_names = _enum_names(s.TensorType)
+    try:
+        model = s.Model.GetRootAs(data, 0)
+        codes = []
+        for i in range(model.OperatorCodesLength()):
+            oc = model.OperatorCodes(i)
+            code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
+            name = op_names.get(code, f"BUILTIN_{code}")
+            if name == "CUSTOM":
+                name = f"CUSTOM:{(oc.CustomCode() or b'').decode()}"
+            codes.append((name, oc.Version()))
+        sub = model.Subgraphs(0)
+        tensors = []
+        for i in range(sub.TensorsLength()):
+            t = sub.Tensors(i)
+            q = t.Quantization()
+            scale = zp = None
+            if q is not None and q.ScaleLength() > 0:
+                scale, zp = float(q.Scale(0)), int(q.ZeroPoint(0))
+            tensors.append(Tensor(name=(t.Name() or b"").decode(), dtype=type_names[t.Type()],
+                                  shape=tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else (),
+                                  scale=scale, zero_point=zp))
+        ops = []
+        for i in range(sub.OperatorsLength()):
+            o = sub.Operators(i)
+            name, version = codes[o.OpcodeIndex()]
+            ops.append(Op(name=name, version=version,
+                          inputs=tuple(int(x) for x in o.InputsAsNumpy()) if o.InputsLength() else (),
+                          outputs=tuple(int(x) for x in o.OutputsAsNumpy()) if o.OutputsLength() else ()))
+        metadata = {}
+        for i in range(model.MetadataLength()):
+            md = model.Metadata(i)
+            buf = model.Buffers(md.Buffer())
+            raw = bytes(buf.DataAsNumpy()) if buf.DataLength() else b""
+            metadata[md.Name().decode()] = raw.rstrip(b"\0").decode("utf-8", "replace")
+        return Graph(ops=ops, tensors=tensors,
+                     inputs=tuple(int(x) for x in sub.InputsAsNumpy()),
+                     outputs=tuple(int(x) for x in sub.OutputsAsNumpy()), metadata=metadata)
+    except UserError:
+        raise
+    except Exception as exc:  # a damaged flatbuffer fails in many ways inside the generated reader
+        raise UserError(f"{source} is a damaged TFLite flatbuffer ({type(exc).__name__})") from None
+
+
+def read(path: Path | str) -> Graph:
+    """Parse a .tflite file; a missing or unreadable file is a UserError."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+    return parse(data, str(path))

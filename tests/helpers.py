@@ -1,0 +1,23 @@
+"""Helpers shared by tests (importable because conftest puts tests/ on sys.path)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def save_data(path: Path, x: np.ndarray, y: np.ndarray, n_train: int, n_eval: int) -> Path:
+    """Write a data file in the project's format from one x/y pool."""
+    np.savez(path, x_train=x[:n_train], y_train=y[:n_train],
+             x_eval=x[n_train:n_train + n_eval], y_eval=y[n_train:n_train + n_eval],
+             x_calib=x[n_train + n_eval:])
+    return path
+
+
+def read_json(path: Path) -> dict:
+    """Parse a JSON artifact."""
+    return json.loads(path.read_text())

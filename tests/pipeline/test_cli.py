@@ -1,0 +1,204 @@
+"""The CLI end to end: the demo build, each stage alone, exit codes and bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import REPO, read_json, save_data
+
+from pipeline import artifacts, metrics
+from pipeline.data import DEFAULT_DATA
+
+# parity.json numbers are recomputed from parity_samples.npz in float64, as the pipeline does.
+RECOMPUTE_RTOL = 1e-9
+REQUIRED_KEYS = {"passed", "quantize", "target", "approx", "runtime", "samples", "metrics",
+                 "approx_metrics", "task", "thresholds", "ops"}
+
+
+def test_demo_build_artifacts(demo_build: Path) -> None:
+    for name in (artifacts.MODEL_FLOAT, artifacts.MODEL_APPROX, artifacts.MODEL_TFLITE,
+                 artifacts.PARITY_JSON, artifacts.PARITY_MD, artifacts.MANIFEST,
+                 artifacts.PARITY_SAMPLES):
+        assert (demo_build / name).is_file(), name
+    assert not list(demo_build.glob(".*tmp*")), "temporary files left behind"
+    parity = read_json(demo_build / artifacts.PARITY_JSON)
+    assert REQUIRED_KEYS <= set(parity)
+    assert parity["passed"] is True and parity["quantize"] == "int8" and parity["target"] == "rpi"
+    assert parity["approx"] == {**parity["approx"], "name": "lut", "replaced": 1}
+    assert parity["runtime"]["name"] == "tflite-runtime" and parity["runtime"]["where"] == "local"
+    assert parity["runtime"]["version"] == "2.14.0"
+    assert parity["samples"] >= 1000
+    assert parity["ops"] == {"FULLY_CONNECTED": 2, "GELU": 1}
+    assert parity["task"]["kind"] == "regression" and parity["task"]["metric"] == "mae"
+    train = read_json(demo_build / artifacts.TRAIN_RECORD)
+    assert train["eval_mae_float"] < 0.5 * train["eval_mae_linear"]  # clearly beats a linear fit
+
+
+def test_parity_numbers_recompute_from_samples(demo_build: Path) -> None:
+    parity = read_json(demo_build / artifacts.PARITY_JSON)
+    s = np.load(demo_build / artifacts.PARITY_SAMPLES)
+    assert set(s.files) >= {"x", "y_float", "y_approx", "y_quantized"}
+    assert len(s["x"]) == parity["samples"]
+    scale = parity["output_quantization"]["scale"]
+    for key, ref, test in (("metrics", "y_float", "y_quantized"),
+                           ("approx_metrics", "y_float", "y_approx")):
+        again = metrics.compare(s[ref], s[test], scale)
+        for name, value in parity[key].items():
+            if value is None:
+                assert again[name] is None
+            else:
+                assert again[name] == pytest.approx(value, rel=RECOMPUTE_RTOL), (key, name)
+    assert metrics.task_metric("regression", s["y_true"], s["y_quantized"]) == pytest.approx(
+        parity["task"]["quantized"], rel=RECOMPUTE_RTOL)
+
+
+def test_manifest_hashes_match(demo_build: Path) -> None:
+    manifest = read_json(demo_build / artifacts.MANIFEST)
+    for name, digest in manifest["artifacts"].items():
+        assert artifacts.sha256_file(demo_build / name) == digest
+    assert manifest["data"]["sha256"] == artifacts.sha256_file(DEFAULT_DATA)
+    assert manifest["versions"]["tensorflow"].startswith("2.21")
+    assert manifest["options"]["quantize"] == "int8" and manifest["seed"] == 0
+    md = (demo_build / artifacts.PARITY_MD).read_text()
+    assert md.startswith("# gelu-edge parity: PASSED") and "| min_snr_db |" in md
+
+
+def test_stages_run_alone_and_report_rebuilds(cli, tmp_path: Path) -> None:
+    out = tmp_path / "b"
+    assert cli("train", "--out", out, "--epochs", "3").code == 0
+    r = cli("approximate", "--out", out, "--approx", "sigmoid")
+    assert r.code == 0 and "replaced 1 GELU" in r.err
+    assert cli("convert", "--out", out, "--quantize", "uint8").code == 0
+    r = cli("parity", "--out", out, "--runtime", "litert", "--samples", "200")
+    assert r.code in (0, 1), r
+    parity = read_json(out / "parity.json")
+    assert parity["quantize"] == "uint8" and parity["runtime"]["name"] == "litert"
+    assert parity["approx"]["name"] == "sigmoid" and parity["samples"] == 200
+    assert parity["approx_metrics"]["max_abs_error"] > 0  # the sigmoid form is not exact GELU
+    r = cli("report", "--out", out)
+    assert r.code in (0, 1) and "verdict" in r.out
+    assert (out / "parity.md").is_file() and (out / "manifest.json").is_file()
+
+
+def test_threshold_failure_exits_1_with_report(cli, tmp_path: Path, demo_build: Path) -> None:
+    out = tmp_path / "b"
+    for name in (artifacts.MODEL_FLOAT, artifacts.MODEL_APPROX, artifacts.MODEL_TFLITE,
+                 artifacts.TRAIN_RECORD, artifacts.APPROX_RECORD, artifacts.CONVERT_RECORD):
+        (out / name).parent.mkdir(exist_ok=True)
+        (out / name).write_bytes((demo_build / name).read_bytes())
+    r = cli("parity", "--out", out, "--min-snr-db", "99", "--samples", "100")
+    assert r.code == 1 and "min_snr_db" in r.out
+    parity = read_json(out / "parity.json")
+    assert parity["passed"] is False
+    assert [t for t in parity["thresholds"] if t["threshold"] == "min_snr_db"][0]["limit"] == 99
+
+
+def test_unsafe_model_is_refused(cli, tmp_path: Path) -> None:
+    from pipeline.tfenv import keras
+
+    k = keras()
+    inp = k.Input((10,))
+    k.Model(inp, k.layers.Dense(1)(k.layers.Dense(8, activation=lambda x: k.activations.gelu(
+        x, approximate=True))(inp))).save(tmp_path / "m.keras")  # a lambda: not safe to load
+    r = cli("build", "--model", tmp_path / "m.keras", "--out", tmp_path / "b")
+    assert r.code == 2 and "cannot load Keras model" in r.err
+
+
+def test_float_island_fails_the_build_with_exit_1(cli, tmp_path: Path) -> None:
+    from pipeline.tfenv import keras, tensorflow
+
+    k, tf = keras(), tensorflow()
+
+    @k.saving.register_keras_serializable(package="tests")
+    def scaled_cube(x):
+        return tf.math.pow(x, 3) * 0.1
+
+    inp = k.Input((10,))
+    k.Model(inp, k.layers.Dense(1)(k.layers.Dense(8, activation=scaled_cube)(inp))).save(
+        tmp_path / "cube.keras")
+    r = cli("build", "--model", tmp_path / "cube.keras", "--out", tmp_path / "b",
+            "--samples", "100")
+    assert r.code == 1, r
+    assert "no_float_island" in r.err and "POW" in r.err
+    parity = read_json(tmp_path / "b" / "parity.json")
+    check = [c for c in parity["checks"] if c["name"] == "no_float_island"][0]
+    assert parity["passed"] is False and not check["passed"] and "POW" in check["message"]
+
+
+def _run_module(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True,
+                          text=True, cwd=REPO, timeout=300)
+
+
+def test_python_dash_m_pipeline() -> None:
+    proc = _run_module("build", "--help")
+    assert proc.returncode == 0 and "Examples:" in proc.stdout and "--approx [lut|sigmoid" in proc.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["build", "--data", "/nonexistent.npz"], "not found"),
+    (["build", "--approx", "nope"], "Invalid value for '--approx'"),
+    (["build", "--quantize", "int4"], "Invalid value for '--quantize'"),
+    (["build", "--model", "/nonexistent.keras", "--epochs", "1"], "not found"),
+    (["parity", "--out", "/nonexistent-build"], "run `gelu-edge train"),
+    (["report", "--out", "/nonexistent-build"], "run `gelu-edge parity"),
+    (["build", "--samples", "0"], "Invalid value for '--samples'"),
+])
+def test_bad_input_is_one_line_exit_2(cli, tmp_path: Path, args: list[str], message: str) -> None:
+    r = cli(*args, "--out", tmp_path / "b") if "--out" not in args else cli(*args)
+    assert r.code == 2, r
+    lines = r.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gelu-edge: error:") and message in lines[0], r
+    assert "Traceback" not in r.err
+
+
+def test_nan_data_is_exit_2(cli, tmp_path: Path) -> None:
+    arrays = dict(np.load(DEFAULT_DATA))
+    arrays["x_eval"][3, 2] = np.nan
+    np.savez(tmp_path / "nan.npz", **arrays)
+    r = cli("build", "--data", tmp_path / "nan.npz", "--out", tmp_path / "b")
+    assert r.code == 2 and "NaN/inf" in r.err and "x_eval" in r.err
+    assert not (tmp_path / "b").exists()  # nothing written for bad input
+
+
+def test_model_without_gelu_warns_and_builds(cli, tmp_path: Path) -> None:
+    from pipeline.tfenv import keras
+
+    k = keras()
+    inp = k.Input((10,))
+    model = k.Model(inp, k.layers.Dense(1)(k.layers.Dense(8, activation="relu")(inp)))
+    model.save(tmp_path / "relu.keras")
+    r = cli("build", "--model", tmp_path / "relu.keras", "--out", tmp_path / "b", "--samples", "200",
+            "--max-error-lsb", "1000")
+    assert r.code == 0, r
+    assert "warning:" in r.err and "no GELU found" in r.err
+    assert read_json(tmp_path / "b" / "parity.json")["approx"]["replaced"] == 0
+
+
+def test_classification_model_reports_top1_agreement(cli, tmp_path: Path) -> None:
+    from pipeline.tfenv import keras
+
+    k = keras()
+    k.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((900, 6)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] ** 2 > 1).astype(np.int64) + (x[:, 2] > 0.5)
+    inp = k.Input((6,))
+    model = k.Model(inp, k.layers.Dense(3, activation="softmax")(
+        k.layers.Dense(16, activation="gelu")(inp)))
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x[:500], y[:500], epochs=20, verbose=0)
+    model.save(tmp_path / "clf.keras")
+    data = save_data(tmp_path / "clf.npz", x, y, 500, 250)
+    r = cli("build", "--model", tmp_path / "clf.keras", "--data", data, "--out", tmp_path / "b",
+            "--approx", "sigmoid")
+    assert r.code in (0, 1), r
+    task = read_json(tmp_path / "b" / "parity.json")["task"]
+    assert task["kind"] == "classification" and task["metric"] == "accuracy"
+    assert 0.9 <= task["top1_agreement"] <= 1.0
+    gate = {t["threshold"] for t in read_json(tmp_path / "b" / "parity.json")["thresholds"]}
+    assert "min_top1_agreement" in gate
