@@ -2,6 +2,7 @@
 
   python -m edge info [--runtime NAME]
   python -m edge run --model M.tflite --input X.npy --output Y.npz [--runtime NAME] [--threads N]
+  python -m edge bench --model M.tflite [--runtime NAME] [--repeats N] [--threads N]
 
 `run` prints progress lines (`progress DONE TOTAL`) on stderr and one JSON line with the runtime
 info on stdout. Exit codes: 0 ok, 2 bad arguments or input file, 3 the runtime could not load
@@ -19,6 +20,7 @@ import tempfile
 import numpy as np
 
 from edge import runtimes
+from edge.bench import median_invoke_ms
 from edge.runner import ModelLoadError, run_model, runtime_info
 
 EXIT_BAD_INPUT, EXIT_LOAD, EXIT_MISSING = 2, 3, 4
@@ -60,6 +62,11 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--output", required=True, help=".npz to write (y, y_raw)")
     run.add_argument("--runtime", choices=sorted(runtimes.RUNTIMES), default=runtimes.DEFAULT)
     run.add_argument("--threads", type=int, default=None)
+    bench = sub.add_parser("bench", help="median latency of one invoke, in ms (JSON)")
+    bench.add_argument("--model", required=True)
+    bench.add_argument("--runtime", choices=sorted(runtimes.RUNTIMES), default=runtimes.DEFAULT)
+    bench.add_argument("--repeats", type=int, default=20)
+    bench.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     try:
         about = runtime_info(args.runtime)
@@ -68,12 +75,19 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "info":
         print(json.dumps(about))
         return
+    if not os.path.isfile(args.model):
+        _fail(EXIT_BAD_INPUT, f"model {args.model} not found")
+    if args.command == "bench":
+        try:
+            print(json.dumps(median_invoke_ms(args.model, args.runtime, args.repeats,
+                                              num_threads=args.threads)))
+        except ModelLoadError as exc:
+            _fail(EXIT_LOAD, f"{args.runtime} {about['version']} cannot run {args.model}: {exc}")
+        return
     try:
         x = np.load(args.input, allow_pickle=False)
     except (OSError, ValueError) as exc:
         _fail(EXIT_BAD_INPUT, f"cannot read inputs {args.input}: {exc}")
-    if not os.path.isfile(args.model):
-        _fail(EXIT_BAD_INPUT, f"model {args.model} not found")
     try:
         result = run_model(args.model, x, args.runtime, args.threads, _progress)
     except ModelLoadError as exc:

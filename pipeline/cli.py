@@ -251,6 +251,71 @@ def build(out: Path, data: Path | None, model: Path | None, epochs: int | None, 
     click.echo(f"artifacts in {out}/")
 
 
+def _parse_range(value: str, flag: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in value.split(","))
+    except ValueError:
+        raise UserError(f"{flag} takes LO,HI (two numbers), got {value!r}") from None
+    if not lo < hi:
+        raise UserError(f"{flag} {value}: LO must be less than HI")
+    return lo, hi
+
+
+def _parse_shape(value: str) -> tuple[int, ...]:
+    try:
+        dims = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        dims = ()
+    if not dims or any(d <= 0 for d in dims):
+        raise UserError(f"--shape takes positive integers separated by commas, got {value!r}")
+    return dims
+
+
+@cli.command("approximations")
+@click.option("--range", "int8_range", default="-8,8", show_default=True,
+              help="Input range LO,HI the int8 single-op models are calibrated for.")
+@click.option("--float-range", default="-4,4", show_default=True,
+              help="Range LO,HI of the float error against exact GELU.")
+@click.option("--shape", default="1,128,3072", show_default=True,
+              help="Tensor shape for the latency measurement.")
+@click.option("--no-latency", is_flag=True, help="Skip the latency measurement.")
+@click.option("--runtime", type=click.Choice(EDGE_RUNTIMES), default="tflite-runtime",
+              show_default=True, help="Runtime for the int8 error measurement.")
+@click.option("--only", multiple=True, help="Measure only these variants (repeatable).")
+@click.option("--export", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write each variant's single-op model as DIR/gelu_<name>_int8.tflite.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def approximations_cmd(int8_range: str, float_range: str, shape: str, no_latency: bool,
+                       runtime: str, only: tuple[str, ...], export: Path | None,
+                       as_json: bool) -> None:
+    """Measure every GELU approximation: float error, int8 error over all 256 input codes,
+    the input range the int8 model really covers, ops, targets, and latency per runtime.
+
+    \b
+    Examples:
+      gelu-edge approximations
+      gelu-edge approximations --range -6,6 --no-latency --json
+      gelu-edge approximations --only relu-corr --only lut --export models/
+    """
+    import json
+
+    from pipeline.approx_measure import measure_all, to_json
+
+    lo_hi = _parse_range(int8_range, "--range")
+    float_lo_hi = _parse_range(float_range, "--float-range")
+    dims = None if no_latency else _parse_shape(shape)
+    names = list(only) or approximations.names()
+    for name in names:
+        approximations.get(name)
+    results = measure_all(names, float_lo_hi, lo_hi, dims, runtime, ClickReporter(), export)
+    if as_json:
+        click.echo(json.dumps(to_json(results), indent=2))
+        return
+    from pipeline.approx_table import render
+
+    click.echo(render(results, float_lo_hi, lo_hi, runtime, dims))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: map errors to exit codes without tracebacks."""
     try:

@@ -5,11 +5,11 @@ Each variant lives in its own module and exposes `APPROXIMATION`; this file only
 
 from __future__ import annotations
 
-from pipeline.approximations import lut, sigmoid
+from pipeline.approximations import hard, lut, poly, pwl, relu_corr, sigmoid, tanh_clip
 from pipeline.approximations.base import Approximation, gelu_exact, gelu_tanh
 from pipeline.errors import UserError
 
-_MODULES = (lut, sigmoid)
+_MODULES = (lut, relu_corr, sigmoid, tanh_clip, poly, hard, pwl)
 REGISTRY: dict[str, Approximation] = {m.APPROXIMATION.name: m.APPROXIMATION for m in _MODULES}
 _registered_with_keras = False
 
@@ -20,13 +20,28 @@ def names() -> list[str]:
 
 
 def get(name: str) -> Approximation:
-    """Look up an approximation by name; an unknown name is a UserError listing the choices."""
-    try:
+    """Look up an approximation by name (`pwl:N` for N knots); unknown names are a UserError."""
+    if name in REGISTRY:
         return REGISTRY[name]
-    except KeyError:
-        raise UserError(
-            f"unknown GELU approximation {name!r}; choose one of: {', '.join(names())}"
-        ) from None
+    if name.startswith("pwl:") and name[4:].isdigit() and 2 <= int(name[4:]) <= 64:
+        approx = pwl.make(int(name[4:]))
+        REGISTRY[approx.name] = approx
+        if _registered_with_keras:
+            _register_one(approx)
+        return approx
+    raise UserError(
+        f"unknown GELU approximation {name!r}; choose one of: {', '.join(names())} "
+        "(or pwl:N with 2 <= N <= 64 knots)"
+    )
+
+
+def _register_one(approx: Approximation) -> None:
+    import keras
+
+    if approx.keras_name:
+        keras.saving.register_keras_serializable(package="gelu_edge", name=approx.keras_name)(
+            approx.keras_fn
+        )
 
 
 def register_with_keras() -> None:
@@ -34,13 +49,8 @@ def register_with_keras() -> None:
     global _registered_with_keras
     if _registered_with_keras:
         return
-    import keras
-
     for approx in REGISTRY.values():
-        if approx.keras_name:
-            keras.saving.register_keras_serializable(package="gelu_edge", name=approx.keras_name)(
-                approx.keras_fn
-            )
+        _register_one(approx)
     _registered_with_keras = True
 
 

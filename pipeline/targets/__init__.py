@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pipeline.errors import UserError
-from pipeline.targets import host, rpi
+from pipeline.targets import coral, host, rpi
 from pipeline.targets.base import Target
 
-TARGETS: dict[str, Target] = {m.TARGET.name: m.TARGET for m in (rpi, host)}
+TARGETS: dict[str, Target] = {m.TARGET.name: m.TARGET for m in (rpi, coral, host)}
 DEFAULT = rpi.TARGET.name
 
 
