@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -136,7 +137,11 @@ def _run_module(*args: str) -> subprocess.CompletedProcess:
 
 def test_python_dash_m_pipeline() -> None:
     proc = _run_module("build", "--help")
-    assert proc.returncode == 0 and "Examples:" in proc.stdout and "--approx [lut|sigmoid" in proc.stdout
+    from pipeline import approximations
+
+    assert proc.returncode == 0 and "Examples:" in proc.stdout
+    choices = re.search(r"--approx \[([^\]]+)\]", " ".join(proc.stdout.split())).group(1)
+    assert choices.replace(" ", "").split("|") == approximations.names()
 
 
 @pytest.mark.parametrize("args, message", [
