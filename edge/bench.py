@@ -9,18 +9,14 @@ from typing import Any
 import numpy as np
 
 from edge import runtimes
-from edge.runner import ModelLoadError
+from edge.runner import open_interpreter
 
 
 def median_invoke_ms(model_path: str, runtime: str, repeats: int = 20, warmup: int = 3,
                      num_threads: int = 1, seed: int = 0) -> dict[str, Any]:
     """Invoke the model `warmup + repeats` times on random input; median and min in ms."""
-    interpreter_cls, version = runtimes.load(runtime)
-    try:
-        interpreter = interpreter_cls(model_path=model_path, num_threads=num_threads)
-        interpreter.allocate_tensors()
-    except (RuntimeError, ValueError) as exc:
-        raise ModelLoadError(" ".join(str(exc).split())) from None
+    _, version = runtimes.load(runtime)
+    interpreter = open_interpreter(model_path, runtime, num_threads)
     inp = interpreter.get_input_details()[0]
     dtype = np.dtype(inp["dtype"])
     rng = np.random.default_rng(seed)

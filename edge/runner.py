@@ -40,6 +40,17 @@ def runtime_info(runtime: str) -> dict[str, str]:
             "python": platform.python_version()}
 
 
+def open_interpreter(model_path: str, runtime: str, num_threads: int | None = None) -> Any:
+    """Load and prepare a model on a runtime; ModelLoadError with the runtime's words if not."""
+    interpreter_cls, _ = runtimes.load(runtime)
+    try:
+        interpreter = interpreter_cls(model_path=model_path, num_threads=num_threads)
+        interpreter.allocate_tensors()
+    except (RuntimeError, ValueError) as exc:
+        raise ModelLoadError(" ".join(str(exc).split())) from None
+    return interpreter
+
+
 def run_model(model_path: str, x: np.ndarray, runtime: str, num_threads: int | None = None,
               progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Run every sample of `x` (samples on axis 0) through the model, batch size 1.
@@ -47,12 +58,7 @@ def run_model(model_path: str, x: np.ndarray, runtime: str, num_threads: int | N
     Returns `y` (outputs dequantized to float32), `y_raw` (outputs as the model produced
     them) and the input/output quantization parameters.
     """
-    interpreter_cls, _ = runtimes.load(runtime)
-    try:
-        interpreter = interpreter_cls(model_path=model_path, num_threads=num_threads)
-        interpreter.allocate_tensors()
-    except (RuntimeError, ValueError) as exc:
-        raise ModelLoadError(" ".join(str(exc).split())) from None
+    interpreter = open_interpreter(model_path, runtime, num_threads)
     inp = interpreter.get_input_details()[0]
     out = interpreter.get_output_details()[0]
     batch = int(inp["shape"][0])

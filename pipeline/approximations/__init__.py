@@ -11,6 +11,7 @@ from pipeline.errors import UserError
 
 _MODULES = (lut, relu_corr, sigmoid, tanh_clip, poly, hard, pwl)
 REGISTRY: dict[str, Approximation] = {m.APPROXIMATION.name: m.APPROXIMATION for m in _MODULES}
+_PWL_VARIANTS: dict[str, Approximation] = {}  # pwl:N made on request, kept out of names()
 _registered_with_keras = False
 
 
@@ -23,9 +24,11 @@ def get(name: str) -> Approximation:
     """Look up an approximation by name (`pwl:N` for N knots); unknown names are a UserError."""
     if name in REGISTRY:
         return REGISTRY[name]
+    if name in _PWL_VARIANTS:
+        return _PWL_VARIANTS[name]
     if name.startswith("pwl:") and name[4:].isdigit() and 2 <= int(name[4:]) <= 64:
         approx = pwl.make(int(name[4:]))
-        REGISTRY[approx.name] = approx
+        _PWL_VARIANTS[name] = approx
         if _registered_with_keras:
             _register_one(approx)
         return approx

@@ -109,3 +109,13 @@ def test_missing_inputs_and_model(tmp_path: Path, tiny_model: Path) -> None:
                  str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npz"))
     assert proc.returncode == 2 and "sample shape" in proc.stderr
     assert not (tmp_path / "y.npz").exists()
+
+
+@pytest.mark.parametrize("runtime", ["tflite-runtime", "litert"])
+def test_bench_reports_a_median(tiny_model: Path, runtime: str) -> None:
+    proc = _edge("-m", "edge", "bench", "--model", str(tiny_model), "--runtime", runtime,
+                 "--repeats", "5")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["runtime"] == runtime and result["repeats"] == 5
+    assert 0 < result["min_ms"] <= result["median_ms"]
