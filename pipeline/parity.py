@@ -34,6 +34,16 @@ def _task_block(data: Dataset, y_true: np.ndarray, y_float: np.ndarray, y_approx
     return block
 
 
+def _target_ops_check(target: targets.Target, ops: dict[str, int]) -> dict[str, Any]:
+    rejected = target.rejected_ops(set(ops))
+    message = "ok"
+    if rejected:
+        hint = " (builtin op 150; use --approx relu-corr)" if "GELU" in rejected else ""
+        message = (f"{', '.join(rejected)}{hint} not supported by target {target.name!r}: "
+                   f"{target.summary}")
+    return {"name": "ops_supported_by_target", "passed": not rejected, "message": message}
+
+
 def run(out: Path, data: Dataset, target_name: str, runtime: str | None, thresholds: Thresholds,
         reporter: Reporter, samples: int | None = None) -> dict[str, Any]:
     """Compare the three models on the eval split; write parity_samples.npz and parity.json."""
@@ -58,7 +68,7 @@ def run(out: Path, data: Dataset, target_name: str, runtime: str | None, thresho
     task = _task_block(data, y_true, y_float, y_approx, y_q)
     quant_metrics = metrics.compare(y_float, y_q, scale)
     gate = evaluate(thresholds, quant_metrics, task)
-    checks = convert_rec["checks"]
+    checks = convert_rec["checks"] + [_target_ops_check(target, convert_rec["ops"])]
     report = {
         "schema_version": SCHEMA_VERSION,
         "passed": all(r["passed"] for r in gate) and all(c["passed"] for c in checks),

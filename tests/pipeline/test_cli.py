@@ -207,3 +207,16 @@ def test_classification_model_reports_top1_agreement(cli, tmp_path: Path) -> Non
     assert 0.9 <= task["top1_agreement"] <= 1.0
     gate = {t["threshold"] for t in read_json(tmp_path / "b" / "parity.json")["thresholds"]}
     assert "min_top1_agreement" in gate
+
+
+def test_coral_target_rejects_the_gelu_op_and_accepts_relu_corr(cli, tmp_path: Path) -> None:
+    r = cli("build", "--target", "coral", "--out", tmp_path / "lut", "--epochs", "3",
+            "--samples", "100")
+    assert r.code == 1 and "ops_supported_by_target" in r.out, r
+    check = [c for c in read_json(tmp_path / "lut" / "parity.json")["checks"]
+             if c["name"] == "ops_supported_by_target"][0]
+    assert "GELU" in check["message"] and "relu-corr" in check["message"]
+    r = cli("build", "--target", "coral", "--approx", "relu-corr", "--out", tmp_path / "ours",
+            "--epochs", "3", "--samples", "100", "--max-error-lsb", "1000", "--min-snr-db", "0",
+            "--min-cosine", "0")
+    assert r.code == 0, r
