@@ -6,9 +6,6 @@ full-integer int8 PTQ and run on the real runtimes in their own processes (`pyth
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,8 +16,8 @@ import numpy as np
 from pipeline import approximations, artifacts, edge_client, targets, tflite_graph
 from pipeline.approximations import Approximation, gelu_exact
 from pipeline.errors import UserError
-from pipeline.progress import Reporter
-from pipeline.tfenv import captured_native_output, keras, tensorflow
+from pipeline.progress import Quiet, Reporter
+from pipeline.tfenv import captured_native_output, tensorflow
 
 FLOAT_RANGE = (-4.0, 4.0)
 INT8_RANGE = (-8.0, 8.0)
@@ -67,7 +64,7 @@ def single_op_model(approx: Approximation, shape: tuple[int, ...], lo: float, hi
     The first calibration batch holds both ends of the range, so the input really covers it
     unless the graph itself narrows it (the MINIMUM/MAXIMUM pitfall).
     """
-    tf, k = tensorflow(), keras()
+    tf = tensorflow()
     from tensorflow.python.framework.convert_to_constants import (
         convert_variables_to_constants_v2,
     )
@@ -89,7 +86,6 @@ def single_op_model(approx: Approximation, shape: tuple[int, ...], lo: float, hi
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.inference_input_type = tf.int8
     conv.inference_output_type = tf.int8
-    del k
     with captured_native_output():
         return conv.convert()
 
@@ -123,14 +119,7 @@ def latency(model: bytes, runtime: str, repeats: int = 20) -> float:
     with tempfile.TemporaryDirectory(prefix="gelu-edge-bench-") as tmp:
         path = Path(tmp) / "m.tflite"
         path.write_bytes(model)
-        proc = subprocess.run(
-            [sys.executable, "-m", "edge", "bench", "--model", str(path), "--runtime", runtime,
-             "--repeats", str(repeats)],
-            capture_output=True, text=True, env=edge_client._env(), timeout=600)
-    if proc.returncode != 0:
-        raise UserError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip()
-                        else f"benchmark on {runtime} failed")
-    return float(json.loads(proc.stdout.strip().splitlines()[-1])["median_ms"])
+        return float(edge_client.bench(path, runtime, repeats)["median_ms"])
 
 
 def installed_runtimes() -> list[str]:
@@ -156,7 +145,7 @@ def measure_all(names: list[str], float_range: tuple[float, float], int8_range: 
             approx = approximations.get(name)
             rms, mx = float_error(approx, *float_range)
             model = single_op_model(approx, (1, CODES), *int8_range)
-            q = int8_error(approx, *int8_range, runtime, _Silent(), model)
+            q = int8_error(approx, *int8_range, runtime, Quiet(), model)
             ops = set(q["ops"])
             m = Measurement(
                 name=name, summary=approx.summary, float_rms=rms, float_max=mx,
@@ -179,21 +168,6 @@ def measure_all(names: list[str], float_range: tuple[float, float], int8_range: 
             r.latency_vs_lut = {rt: r.latency_ms[rt] / lut.latency_ms[rt]
                                 for rt in r.latency_ms if lut.latency_ms.get(rt)}
     return results
-
-
-class _Silent:
-    """A reporter for the many short runs inside one measurement."""
-
-    def task(self, label: str, total: int) -> Any:
-        import contextlib
-
-        return contextlib.nullcontext(lambda n: None)
-
-    def info(self, message: str) -> None:
-        pass
-
-    def warn(self, message: str) -> None:
-        pass
 
 
 def to_json(results: list[Measurement]) -> list[dict[str, Any]]:

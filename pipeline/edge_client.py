@@ -41,6 +41,18 @@ def runtime_info(runtime: str, timeout: float = 60.0) -> dict[str, Any]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def bench(model: Path, runtime: str, repeats: int = 20, timeout: float = DEFAULT_TIMEOUT_S
+          ) -> dict[str, Any]:
+    """`python -m edge bench`: median and min ms of one invoke, one thread."""
+    proc = subprocess.run([sys.executable, "-m", "edge", "bench", "--model", str(model),
+                           "--runtime", runtime, "--repeats", str(repeats)],
+                          capture_output=True, text=True, env=_env(), timeout=timeout)
+    if proc.returncode != 0:
+        raise UserError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip()
+                        else f"benchmark on {runtime} failed")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def run(model: Path, x: np.ndarray, runtime: str, reporter: Reporter,
         timeout: float = DEFAULT_TIMEOUT_S) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Run `model` on every sample of `x` in a separate process; return (arrays, runtime info)."""

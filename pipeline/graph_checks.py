@@ -10,6 +10,10 @@ from pipeline.quantize_modes import QuantizeMode
 from pipeline.tflite_graph import FLOAT_TYPES, Graph
 
 
+# The I/O tensor type each integer mode asks the converter for.
+IO_TYPES = {"int8": "INT8", "uint8": "UINT8", "int16x8": "INT16"}
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """Outcome of one graph check."""
@@ -45,7 +49,7 @@ def no_gelu_op_after_replacement(graph: Graph, mode: QuantizeMode,
 def io_types_match(graph: Graph, mode: QuantizeMode, approx: Approximation) -> list[str]:
     """{op} of the model is not {want} as --quantize asks; the runtime would be fed the wrong
     type. Please report this model: the converter ignored the requested input/output type."""
-    want = {"int8": "INT8", "uint8": "UINT8", "int16x8": "INT16"}.get(mode.name)
+    want = IO_TYPES.get(mode.name)
     if want is None:
         return []
     bad = [f"input {graph.tensors[i].name}" for i in graph.inputs if graph.tensors[i].dtype != want]
@@ -63,7 +67,7 @@ CHECKS: list[Callable[[Graph, QuantizeMode, Approximation], list[str]]] = [
 def run_checks(graph: Graph, mode: QuantizeMode, approx: Approximation) -> list[CheckResult]:
     """Run every check; a failed check's message names the offending ops."""
     results = []
-    want = {"int8": "INT8", "uint8": "UINT8", "int16x8": "INT16"}.get(mode.name, "")
+    want = IO_TYPES.get(mode.name, "")
     for check in CHECKS:
         offenders = check(graph, mode, approx)
         template = " ".join((check.__doc__ or "").split())
