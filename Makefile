@@ -28,6 +28,7 @@ test: install
 
 bench: install
 	$(BIN)/python benchmarks/build_overhead.py
+	$(BIN)/python benchmarks/approx_latency.py
 
 clean:
 	rm -rf $(OUT) .pytest_cache

@@ -3,9 +3,10 @@
   python -m edge info [--runtime NAME]
   python -m edge run --model M.tflite --input X.npy --output Y.npz [--runtime NAME] [--threads N]
   python -m edge bench --model M.tflite [--runtime NAME] [--repeats N] [--threads N]
+  python -m edge load --model M.tflite [--runtime NAME]
 
 `run` prints progress lines (`progress DONE TOTAL`) on stderr and one JSON line with the runtime
-info on stdout. Exit codes: 0 ok, 2 bad arguments or input file, 3 the runtime could not load
+info on stdout. `load` loads the model and invokes it once on zeros. Exit codes: 0 ok, 2 bad arguments or input file, 3 the runtime could not load
 the model, 4 the runtime is not installed.
 """
 
@@ -21,7 +22,7 @@ import numpy as np
 
 from edge import runtimes
 from edge.bench import median_invoke_ms
-from edge.runner import ModelLoadError, run_model, runtime_info
+from edge.runner import ModelLoadError, run_model, runtime_info, smoke_test
 
 EXIT_BAD_INPUT, EXIT_LOAD, EXIT_MISSING = 2, 3, 4
 PROGRESS_EVERY = 50
@@ -67,6 +68,9 @@ def main(argv: list[str] | None = None) -> None:
     bench.add_argument("--runtime", choices=sorted(runtimes.RUNTIMES), default=runtimes.DEFAULT)
     bench.add_argument("--repeats", type=int, default=20)
     bench.add_argument("--threads", type=int, default=1)
+    load = sub.add_parser("load", help="load the model and invoke it once on zeros")
+    load.add_argument("--model", required=True)
+    load.add_argument("--runtime", choices=sorted(runtimes.RUNTIMES), default=runtimes.DEFAULT)
     args = parser.parse_args(argv)
     try:
         about = runtime_info(args.runtime)
@@ -77,6 +81,13 @@ def main(argv: list[str] | None = None) -> None:
         return
     if not os.path.isfile(args.model):
         _fail(EXIT_BAD_INPUT, f"model {args.model} not found")
+    if args.command == "load":
+        try:
+            smoke_test(args.model, args.runtime)
+        except ModelLoadError as exc:
+            _fail(EXIT_LOAD, f"{args.runtime} {about['version']} cannot run {args.model}: {exc}")
+        print(json.dumps(about))
+        return
     if args.command == "bench":
         try:
             print(json.dumps(median_invoke_ms(args.model, args.runtime, args.repeats,

@@ -51,6 +51,18 @@ def open_interpreter(model_path: str, runtime: str, num_threads: int | None = No
     return interpreter
 
 
+def smoke_test(model_path: str, runtime: str) -> None:
+    """Load the model and invoke it once on zeros: ModelLoadError if the runtime cannot (an op
+    or op version it does not register, a kernel that rejects the tensor types)."""
+    interpreter = open_interpreter(model_path, runtime)
+    for detail in interpreter.get_input_details():
+        interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+    try:
+        interpreter.invoke()
+    except RuntimeError as exc:
+        raise ModelLoadError(" ".join(str(exc).split())) from None
+
+
 def run_model(model_path: str, x: np.ndarray, runtime: str, num_threads: int | None = None,
               progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Run every sample of `x` (samples on axis 0) through the model, batch size 1.

@@ -28,6 +28,7 @@ PARITY_JSON = "parity.json"
 PARITY_MD = "parity.md"
 PARITY_SAMPLES = "parity_samples.npz"
 MANIFEST = "manifest.json"
+APPROX_CHOICE = "approx_choice.json"
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import (
+    approx_auto,
     approximate,
     approximations,
     artifacts,
@@ -30,8 +31,8 @@ class BuildOptions:
     out: Path
     data: Path
     model: Path | None = None
-    approx: str = "lut"
-    quantize: str = "int8"
+    approx: str = approx_auto.AUTO
+    quantize: str | None = None  # None: the target's default
     target: str = "rpi"
     runtime: str | None = None
     epochs: int = train.DEFAULT_EPOCHS
@@ -47,20 +48,26 @@ def run(opts: BuildOptions, reporter: Reporter) -> dict[str, Any]:
     # Check what can be checked before any stage runs, so bad input costs nothing.
     if opts.model is not None and not opts.model.exists():
         raise UserError(f"model {opts.model} not found; pass --model PATH to a Keras .keras file")
-    approximations.get(opts.approx)
-    quantize_modes.get(opts.quantize)
-    targets.get(opts.target)
+    if opts.approx != approx_auto.AUTO:
+        approximations.get(opts.approx)
+    target = targets.get(opts.target)
+    quantize = opts.quantize or target.default_quantize
+    quantize_modes.get(quantize)
+    if quantize not in target.quantize_modes:
+        raise UserError(f"target {target.name!r} runs only --quantize "
+                        f"{' or '.join(target.quantize_modes)}, not {quantize}")
     reporter.info(f"[1/5] train ({'demo model' if opts.model is None else opts.model})")
     train.run(opts.out, data, opts.model, opts.epochs, opts.seed, reporter)
-    reporter.info(f"[2/5] approximate GELU with {opts.approx!r}")
-    approximate.run(opts.out, opts.out / artifacts.MODEL_FLOAT, opts.approx, data.x_eval, reporter)
-    reporter.info(f"[3/5] convert ({opts.quantize})")
-    result = convert.run(opts.out, opts.out / artifacts.MODEL_APPROX, opts.quantize, opts.approx,
+    approx = approx_auto.resolve(opts.out, opts.approx, target.name, opts.runtime, reporter)
+    reporter.info(f"[2/5] approximate GELU with {approx!r}")
+    approximate.run(opts.out, opts.out / artifacts.MODEL_FLOAT, approx, data.x_eval, reporter)
+    reporter.info(f"[3/5] convert ({quantize})")
+    result = convert.run(opts.out, opts.out / artifacts.MODEL_APPROX, quantize, approx,
                          data.x_calib, reporter)
     for check in result.checks:
         if not check.passed:
             reporter.warn(f"graph check {check.name} failed: {check.message}")
-    reporter.info(f"[4/5] parity on target {opts.target!r}")
+    reporter.info(f"[4/5] parity and compatibility on target {target.name!r}")
     try:
         parity.run(opts.out, data, opts.target, opts.runtime, opts.thresholds, reporter, opts.samples)
     except CheckFailed as exc:

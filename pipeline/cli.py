@@ -57,12 +57,16 @@ out_option = click.option("--out", type=click.Path(file_okay=False, path_type=Pa
 data_option = click.option("--data", type=click.Path(dir_okay=False, path_type=Path),
                            default=None, help="Data .npz (train/eval/calib splits). "
                            "[default: calibration_data/demo_regression.npz]")
-approx_option = click.option("--approx", type=click.Choice(approximations.names()),
-                             default="lut", show_default=True, help="GELU replacement.")
+approx_option = click.option(
+    "--approx", default="auto", show_default=True,
+    help=f"GELU replacement: auto (the most accurate variant the target accepts at an acceptable "
+    f"cost), {', '.join(approximations.names())}, or pwl:N.")
 quantize_option = click.option("--quantize", type=click.Choice(list(quantize_modes.MODES)),
-                               default="int8", show_default=True, help="Quantization mode.")
-target_option = click.option("--target", type=click.Choice(list(targets.TARGETS)),
-                             default=targets.DEFAULT, show_default=True, help="Deployment target.")
+                               default=None, help="Quantization mode [default: the target's; "
+                               "int8 for every target].")
+target_option = click.option("--target", default=targets.DEFAULT, show_default=True,
+                             help=f"Deployment target: {', '.join(targets.names())} "
+                             "(or ethos-u:CONFIG); see 'gelu-edge targets'.")
 runtime_option = click.option("--runtime", type=click.Choice(EDGE_RUNTIMES), default=None,
                               help="Runtime for parity [default: the target's].")
 samples_option = click.option("--samples", type=click.IntRange(min=1), default=None,
@@ -140,17 +144,25 @@ def train(out: Path, data: Path | None, model: Path | None, epochs: int | None, 
 @out_option
 @data_option
 @approx_option
-def approximate(out: Path, data: Path | None, approx: str) -> None:
+@target_option
+@runtime_option
+def approximate(out: Path, data: Path | None, approx: str, target: str,
+                runtime: str | None) -> None:
     """Replace every GELU in OUT/model_float.keras; save OUT/model_approx.keras.
 
     \b
     Examples:
       gelu-edge approximate --out build --approx sigmoid
+      gelu-edge approximate --out build --target coral
     """
     from pipeline import approximate as stage
+    from pipeline.approx_auto import resolve
     from pipeline.artifacts import MODEL_FLOAT, require
 
-    stage.run(out, require(out, MODEL_FLOAT, "train"), approx, _data(data).x_eval, ClickReporter())
+    reporter = ClickReporter()
+    model = require(out, MODEL_FLOAT, "train")
+    name = resolve(out, approx, target, runtime, reporter)
+    stage.run(out, model, name, _data(data).x_eval, reporter)
     click.echo(f"wrote {out / 'model_approx.keras'}")
 
 
@@ -158,7 +170,7 @@ def approximate(out: Path, data: Path | None, approx: str) -> None:
 @out_option
 @data_option
 @quantize_option
-def convert(out: Path, data: Path | None, quantize: str) -> None:
+def convert(out: Path, data: Path | None, quantize: str | None) -> None:
     """Convert OUT/model_approx.keras to OUT/model.tflite and check the graph.
 
     \b
@@ -170,7 +182,7 @@ def convert(out: Path, data: Path | None, quantize: str) -> None:
     from pipeline.artifacts import APPROX_RECORD, MODEL_APPROX, read_json, require
 
     approx = read_json(require(out, APPROX_RECORD, "approximate"))["approx"]
-    result = stage.run(out, require(out, MODEL_APPROX, "approximate"), quantize, approx,
+    result = stage.run(out, require(out, MODEL_APPROX, "approximate"), quantize or "int8", approx,
                        _data(data).x_calib, ClickReporter())
     click.echo(f"wrote {out / 'model.tflite'}")
     failed = [c for c in result.checks if not c.passed]
@@ -225,7 +237,7 @@ def report(out: Path) -> None:
 @samples_option
 @threshold_options
 def build(out: Path, data: Path | None, model: Path | None, epochs: int | None, seed: int,
-          approx: str, quantize: str, target: str, runtime: str | None, samples: int | None,
+          approx: str, quantize: str | None, target: str, runtime: str | None, samples: int | None,
           **kw: Any) -> None:
     """Run every stage: train, approximate, convert, parity, report.
 
@@ -235,6 +247,7 @@ def build(out: Path, data: Path | None, model: Path | None, epochs: int | None, 
     \b
     Examples:
       gelu-edge build --quantize int8
+      gelu-edge build --target coral --out build-coral
       gelu-edge build --approx sigmoid --target host --out build-host
       gelu-edge build --model my_model.keras --data my_data.npz --min-snr-db 25
     """
@@ -249,6 +262,57 @@ def build(out: Path, data: Path | None, model: Path | None, epochs: int | None, 
     )
     _finish(stage.run(opts, ClickReporter()))
     click.echo(f"artifacts in {out}/")
+
+
+@cli.command()
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--target", required=True,
+              help=f"One of: {', '.join(targets.names())} (or ethos-u:CONFIG).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def check(model: Path, target: str, as_json: bool) -> None:
+    """Check MODEL.tflite against a target: per-op verdict and reason, model rules, summary.
+
+    Exit 0 when fully compatible, 1 when not, 2 on bad input.
+
+    \b
+    Examples:
+      gelu-edge check build/model.tflite --target coral
+      gelu-edge check model.tflite --target ethos-u:ethos-u65-256 --json
+    """
+    import json
+
+    from pipeline.check import check_model, render
+
+    compat = check_model(model, target)
+    click.echo(json.dumps(compat.to_json(), indent=2) if as_json else render(compat))
+    if not compat.compatible:
+        raise CheckFailed(f"{model} is not compatible with target {compat.target} (see above)")
+
+
+@cli.command("targets")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def targets_cmd(as_json: bool) -> None:
+    """List the deployment targets with their runtime and rules.
+
+    \b
+    Examples:
+      gelu-edge targets
+    """
+    import json
+
+    rows = [{"name": t.name, "summary": t.summary, "runtime": t.runtime, "machine": t.machine,
+             "default_quantize": t.default_quantize, "quantize_modes": list(t.quantize_modes),
+             "accelerator": t.accelerator, "rules": list(t.rules)}
+            for t in targets.TARGETS.values()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        click.echo(f"{row['name']}: {row['summary']}")
+        click.echo(f"  runtime {row['runtime']} ({row['machine']}); --quantize "
+                   f"{'/'.join(row['quantize_modes'])}, default {row['default_quantize']}")
+        for rule in row["rules"]:
+            click.echo(f"  - {rule}")
 
 
 def _parse_range(value: str, flag: str) -> tuple[float, float]:

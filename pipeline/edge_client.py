@@ -6,6 +6,7 @@ the host only ever talks to the runtime through this subprocess.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -31,14 +32,37 @@ def _env() -> dict[str, str]:
     return env
 
 
+@functools.lru_cache(maxsize=None)
 def runtime_info(runtime: str, timeout: float = 60.0) -> dict[str, Any]:
-    """`python -m edge info` for a runtime: name, version, machine, python."""
+    """`python -m edge info` for a runtime: name, version, machine, python (asked once per
+    process)."""
     proc = subprocess.run([sys.executable, "-m", "edge", "info", "--runtime", runtime],
                           capture_output=True, text=True, env=_env(), timeout=timeout)
     if proc.returncode != 0:
         raise UserError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip()
                         else f"runtime {runtime} is not usable here")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def load_check(model: Path, runtime: str, timeout: float = 120.0) -> tuple[bool, str]:
+    """`python -m edge load`: can the runtime load the model and invoke it once? (ok, message).
+    A missing runtime is a UserError; a crash of the runner counts as not loadable."""
+    try:
+        proc = subprocess.run([sys.executable, "-m", "edge", "load", "--model", str(model),
+                               "--runtime", runtime], capture_output=True, text=True, env=_env(),
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return False, f"{runtime} did not load the model within {timeout:.0f} s"
+    lines = proc.stderr.strip().splitlines()
+    errors = [ln.removeprefix("edge: error: ") for ln in lines if ln.startswith("edge: error:")]
+    if proc.returncode == 0:
+        about = json.loads(proc.stdout.strip().splitlines()[-1])
+        return True, f"loaded and invoked by {runtime} {about['version']} ({about['machine']})"
+    if proc.returncode in (EXIT_BAD_INPUT, EXIT_MISSING):
+        raise UserError(errors[-1] if errors else f"runtime {runtime} is not usable here")
+    if proc.returncode == EXIT_LOAD and errors:
+        return False, errors[-1]
+    return False, f"the {runtime} runner crashed (exit {proc.returncode}) loading {model}"
 
 
 def bench(model: Path, runtime: str, repeats: int = 20, timeout: float = DEFAULT_TIMEOUT_S

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import artifacts, edge_client, metrics, targets
+from pipeline import artifacts, edge_client, metrics, targets, tflite_graph
 from pipeline.data import Dataset, check_model_input
 from pipeline.models import input_shape, load_model
 from pipeline.progress import Reporter
@@ -32,16 +32,6 @@ def _task_block(data: Dataset, y_true: np.ndarray, y_float: np.ndarray, y_approx
     if kind == "classification":
         block["top1_agreement"] = metrics.top1_agreement(y_float, y_q)
     return block
-
-
-def _target_ops_check(target: targets.Target, ops: dict[str, int]) -> dict[str, Any]:
-    rejected = target.rejected_ops(set(ops))
-    message = "ok"
-    if rejected:
-        hint = " (builtin op 150; use --approx relu-corr)" if "GELU" in rejected else ""
-        message = (f"{', '.join(rejected)}{hint} not supported by target {target.name!r}: "
-                   f"{target.summary}")
-    return {"name": "ops_supported_by_target", "passed": not rejected, "message": message}
 
 
 def run(out: Path, data: Dataset, target_name: str, runtime: str | None, thresholds: Thresholds,
@@ -68,14 +58,20 @@ def run(out: Path, data: Dataset, target_name: str, runtime: str | None, thresho
     task = _task_block(data, y_true, y_float, y_approx, y_q)
     quant_metrics = metrics.compare(y_float, y_q, scale)
     gate = evaluate(thresholds, quant_metrics, task)
-    checks = convert_rec["checks"] + [_target_ops_check(target, convert_rec["ops"])]
+    reporter.info(f"checking model.tflite against target {target.name!r}")
+    compat = target.check(tflite_path, tflite_graph.read(tflite_path))
+    checks = convert_rec["checks"] + [{"name": "target_compatible", "passed": compat.compatible,
+                                       "message": compat.summary()}]
+    choice = out / artifacts.APPROX_CHOICE
     report = {
         "schema_version": SCHEMA_VERSION,
         "passed": all(r["passed"] for r in gate) and all(c["passed"] for c in checks),
         "quantize": convert_rec["quantize"],
         "target": target.name,
         "approx": {"name": approx_rec["approx"], "replaced": approx_rec["replaced"],
-                   "sites": approx_rec["sites"]},
+                   "sites": approx_rec["sites"],
+                   "auto": artifacts.read_json(choice) if choice.is_file() else None},
+        "compat": compat.to_json(),
         "runtime": {"name": about["name"], "version": about["version"],
                     "machine": about["machine"], "where": "local", "python": about["python"]},
         "samples": int(len(x)),

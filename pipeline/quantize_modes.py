@@ -51,6 +51,10 @@ def _dynamic(conv: Any, tf: Any, calib: Calibration) -> None:
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
 
 
+def _none(conv: Any, tf: Any, calib: Calibration) -> None:
+    """Plain float32 conversion: the converter's defaults."""
+
+
 MODES: dict[str, QuantizeMode] = {m.name: m for m in (
     QuantizeMode("int8", "full integer, int8 weights and activations, int8 input and output",
                  True, True, _int8("int8")),
@@ -60,6 +64,8 @@ MODES: dict[str, QuantizeMode] = {m.name: m for m in (
                  True, True, _int16x8),
     QuantizeMode("float16", "float16 weights, float compute", False, False, _float16),
     QuantizeMode("dynamic", "int8 weights, float activations (dynamic range)", False, False, _dynamic),
+    QuantizeMode("none", "float32, no quantization (a reference; no accelerator runs it)",
+                 False, False, _none),
 )}
 
 

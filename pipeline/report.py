@@ -34,6 +34,33 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     return lines
 
 
+def _compat_section(compat: dict[str, Any] | None) -> list[str]:
+    if not compat:
+        return []
+    lines = ["", f"## Target compatibility: {compat['target']}", "", compat["summary"], ""]
+    lines += _table(["op", "version", "count", "verdict", "reason"],
+                    [[v["op"], v["version"], v["count"], v["verdict"], v["reason"]]
+                     for v in compat["ops"]])
+    lines += ["", *_table(["rule", "result", "message"],
+                          [[r["name"], "pass" if r["passed"] else "**FAIL**", r["message"]]
+                           for r in compat["rules"]])]
+    lines += [f"\n- note: {n}" for n in compat["notes"]]
+    return lines
+
+
+def _auto_section(auto: dict[str, Any] | None) -> list[str]:
+    if not auto:
+        return []
+    lines = ["", "## Why this approximation (--approx auto)", "", auto["reason"], ""]
+    lines += _table(["variant", "accepted", "int8 max LSB", "int8 mean LSB", "ops",
+                     f"latency ms ({auto['runtime']})", "latency vs lut",
+                     f"{auto['cost']} vs cheapest accepted", "cost ok"],
+                    [[c["name"], c["accepted"], c["int8_max_lsb"], c["int8_mean_lsb"], c["ops"],
+                      c["latency_ms"], c["vs_lut"], c["vs_cheapest"], c["cost_ok"]]
+                     for c in auto["candidates"]])
+    return lines
+
+
 def render_markdown(p: dict[str, Any]) -> str:
     """parity.md: verdict, setup, thresholds, error split, task metric, graph checks, ops."""
     verdict = "PASSED" if p["passed"] else "FAILED"
@@ -62,6 +89,8 @@ def render_markdown(p: dict[str, Any]) -> str:
     lines += _table(["check", "result", "message"],
                     [[c["name"], "pass" if c["passed"] else "**FAIL**", c["message"]]
                      for c in p["checks"]])
+    lines += _compat_section(p.get("compat"))
+    lines += _auto_section(p["approx"].get("auto"))
     lines += ["", "## Ops in model.tflite", ""]
     lines += _table(["op", "count"], [[k, v] for k, v in p["ops"].items()])
     if p["approx"]["sites"]:

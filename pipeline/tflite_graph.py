@@ -18,6 +18,7 @@ class Tensor:
     name: str
     dtype: str
     shape: tuple[int, ...]
+    signature: tuple[int, ...]  # the shape with -1 where a dimension is dynamic
     scale: float | None
     zero_point: int | None
 
@@ -28,6 +29,7 @@ class Op:
 
     name: str
     version: int
+    code: int  # the builtin op code (GELU is 150)
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
 
@@ -45,6 +47,10 @@ class Graph:
     def op_counts(self) -> dict[str, int]:
         """Op name -> number of occurrences."""
         return dict(sorted(Counter(op.name for op in self.ops).items()))
+
+    def is_constant(self, index: int) -> bool:
+        """True for tensors no op produces and that are not model inputs (weights, biases)."""
+        return index not in self.inputs and all(index not in op.outputs for op in self.ops)
 
     def op_versions(self) -> dict[str, int]:
         """Op name -> highest version used."""
@@ -83,7 +89,7 @@ def parse(data: bytes, source: str = "model") -> Graph:
             name = op_names.get(code, f"BUILTIN_{code}")
             if name == "CUSTOM":
                 name = f"CUSTOM:{(oc.CustomCode() or b'').decode()}"
-            codes.append((name, oc.Version()))
+            codes.append((name, oc.Version(), code))
         sub = model.Subgraphs(0)
         tensors = []
         for i in range(sub.TensorsLength()):
@@ -92,14 +98,16 @@ def parse(data: bytes, source: str = "model") -> Graph:
             scale = zp = None
             if q is not None and q.ScaleLength() > 0:
                 scale, zp = float(q.Scale(0)), int(q.ZeroPoint(0))
+            shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
+            signature = (tuple(int(d) for d in t.ShapeSignatureAsNumpy())
+                         if t.ShapeSignatureLength() else shape)
             tensors.append(Tensor(name=(t.Name() or b"").decode(), dtype=type_names[t.Type()],
-                                  shape=tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else (),
-                                  scale=scale, zero_point=zp))
+                                  shape=shape, signature=signature, scale=scale, zero_point=zp))
         ops = []
         for i in range(sub.OperatorsLength()):
             o = sub.Operators(i)
-            name, version = codes[o.OpcodeIndex()]
-            ops.append(Op(name=name, version=version,
+            name, version, code = codes[o.OpcodeIndex()]
+            ops.append(Op(name=name, version=version, code=code,
                           inputs=tuple(int(x) for x in o.InputsAsNumpy()) if o.InputsLength() else (),
                           outputs=tuple(int(x) for x in o.OutputsAsNumpy()) if o.OutputsLength() else ()))
         metadata = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -32,6 +33,12 @@ def cli(capsys: pytest.CaptureFixture[str]):
         cap = capsys.readouterr()
         return CliResult(int(exc.value.code or 0), cap.out, cap.err)
     return run
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """--approx auto measures into a cache of the test run's own, never the user's."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture(scope="session")

@@ -1,21 +1,33 @@
-"""Registry of deployment targets, looked up by name; `--target` choices come from here."""
+"""Registry of deployment targets, looked up by name; `--target` choices come from here.
+
+Each module declares its targets (data, rules and a checker); `get` also accepts
+`ethos-u:CONFIG` for another Vela accelerator config.
+"""
 
 from __future__ import annotations
 
 from pipeline.errors import UserError
-from pipeline.targets import coral, host, rpi
-from pipeline.targets.base import Target
+from pipeline.targets import coral, ethos_u, host, rpi
+from pipeline.targets.base import CPU, SUPPORTED, UNSUPPORTED, Compat, OpVerdict, Rule, Target
 
-TARGETS: dict[str, Target] = {m.TARGET.name: m.TARGET for m in (rpi, coral, host)}
+TARGETS: dict[str, Target] = {t.name: t for m in (rpi, coral, ethos_u, host) for t in m.TARGETS}
 DEFAULT = rpi.TARGET.name
 
 
 def get(name: str) -> Target:
     """Look up a target; unknown names are a UserError listing the choices."""
-    try:
+    if name in TARGETS:
         return TARGETS[name]
-    except KeyError:
-        raise UserError(f"unknown target {name!r}; choose one of: {', '.join(TARGETS)}") from None
+    if name.startswith("ethos-u:"):
+        return ethos_u.make_target(name.split(":", 1)[1])
+    raise UserError(f"unknown target {name!r}; choose one of: {', '.join(TARGETS)} "
+                    "(or ethos-u:CONFIG)")
 
 
-__all__ = ["Target", "TARGETS", "DEFAULT", "get"]
+def names() -> list[str]:
+    """Registered target names."""
+    return list(TARGETS)
+
+
+__all__ = ["Target", "TARGETS", "DEFAULT", "get", "names", "Compat", "OpVerdict", "Rule",
+           "SUPPORTED", "CPU", "UNSUPPORTED"]

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import approximations, quantize_modes, targets, tflite_graph
-from pipeline.approx_measure import float_error, int8_error, single_op_model
+from pipeline import approximations, quantize_modes, tflite_graph
+from pipeline.approx_measure import accepting_targets, float_error, int8_error, single_op_model
+from pipeline.check import check_model
 from pipeline.approximations import Approximation
 from pipeline.graph_checks import no_float_island
 from pipeline.progress import Quiet
@@ -51,12 +52,14 @@ def test_int8_model_has_only_declared_ops(name: str) -> None:
 
 def test_relu_corr_matches_the_lookup_table_on_tflite_runtime() -> None:
     lut = int8_error(approximations.get("lut"), *INT8_RANGE, "tflite-runtime", Quiet())
-    ours = int8_error(approximations.get("relu-corr"), *INT8_RANGE, "tflite-runtime", Quiet())
+    model = single_op_model(approximations.get("relu-corr"), (1, 256), *INT8_RANGE)
+    ours = int8_error(approximations.get("relu-corr"), *INT8_RANGE, "tflite-runtime", Quiet(),
+                      model)
     assert not ours["narrowed"] and not lut["narrowed"]
     assert ours["covered_range"][0] <= -7.9 and ours["covered_range"][1] >= 7.9
     assert ours["max_lsb"] <= lut["max_lsb"] + LUT_MAX_SLACK_LSB, (ours, lut)
     assert ours["mean_lsb"] <= lut["mean_lsb"] + LUT_MEAN_SLACK_LSB, (ours, lut)
-    assert targets.get("coral").accepts_ops(set(ours["ops"]))
+    assert {"coral", "ethos-u"} <= set(accepting_targets(model, "relu-corr"))
 
 
 def test_sigmoid_is_worse_than_the_lookup_table() -> None:
@@ -124,5 +127,5 @@ def test_build_with_relu_corr(cli, tmp_path: Path) -> None:
             "--samples", "200")
     assert r.code == 0, r
     ops = json.loads((tmp_path / "b" / "parity.json").read_text())["ops"]
-    assert "GELU" not in ops and targets.get("coral").accepts_ops(set(ops))
+    assert "GELU" not in ops and check_model(tmp_path / "b" / "model.tflite", "coral").compatible
 

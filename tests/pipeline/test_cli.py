@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -140,13 +139,15 @@ def test_python_dash_m_pipeline() -> None:
     from pipeline import approximations
 
     assert proc.returncode == 0 and "Examples:" in proc.stdout
-    choices = re.search(r"--approx \[([^\]]+)\]", " ".join(proc.stdout.split())).group(1)
-    assert choices.replace(" ", "").split("|") == approximations.names()
+    text = " ".join(proc.stdout.split())
+    assert all(name in text for name in approximations.names()) and "auto" in text
 
 
 @pytest.mark.parametrize("args, message", [
     (["build", "--data", "/nonexistent.npz"], "not found"),
-    (["build", "--approx", "nope"], "Invalid value for '--approx'"),
+    (["build", "--approx", "nope"], "unknown GELU approximation 'nope'"),
+    (["build", "--target", "nope"], "unknown target 'nope'"),
+    (["build", "--target", "coral", "--quantize", "dynamic"], "runs only --quantize int8 or uint8"),
     (["build", "--quantize", "int4"], "Invalid value for '--quantize'"),
     (["build", "--model", "/nonexistent.keras", "--epochs", "1"], "not found"),
     (["parity", "--out", "/nonexistent-build"], "run `gelu-edge train"),
@@ -209,14 +210,45 @@ def test_classification_model_reports_top1_agreement(cli, tmp_path: Path) -> Non
     assert "min_top1_agreement" in gate
 
 
-def test_coral_target_rejects_the_gelu_op_and_accepts_relu_corr(cli, tmp_path: Path) -> None:
-    r = cli("build", "--target", "coral", "--out", tmp_path / "lut", "--epochs", "3",
-            "--samples", "100")
-    assert r.code == 1 and "ops_supported_by_target" in r.out, r
-    check = [c for c in read_json(tmp_path / "lut" / "parity.json")["checks"]
-             if c["name"] == "ops_supported_by_target"][0]
-    assert "GELU" in check["message"] and "relu-corr" in check["message"]
-    r = cli("build", "--target", "coral", "--approx", "relu-corr", "--out", tmp_path / "ours",
-            "--epochs", "3", "--samples", "100", "--max-error-lsb", "1000", "--min-snr-db", "0",
-            "--min-cosine", "0")
+def test_coral_target_rejects_the_gelu_op(cli, tmp_path: Path) -> None:
+    r = cli("build", "--target", "coral", "--approx", "lut", "--out", tmp_path / "lut",
+            "--epochs", "3", "--samples", "100")
+    assert r.code == 1 and "target_compatible" in r.out, r
+    parity = read_json(tmp_path / "lut" / "parity.json")
+    check = [c for c in parity["checks"] if c["name"] == "target_compatible"][0]
+    assert not check["passed"] and "builtin op 150 (GELU)" in check["message"]
+    assert parity["compat"]["compatible"] is False and parity["approx"]["auto"] is None
+    assert "## Target compatibility: coral" in (tmp_path / "lut" / "parity.md").read_text()
+
+
+def test_build_for_coral_is_edge_tpu_compatible(cli, tmp_path: Path) -> None:
+    out = tmp_path / "coral"
+    r = cli("build", "--target", "coral", "--out", out, "--epochs", "5", "--samples", "200")
     assert r.code == 0, r
+    parity = read_json(out / "parity.json")
+    assert parity["compat"]["compatible"] and parity["quantize"] == "int8"
+    assert all(v["verdict"] == "supported" for v in parity["compat"]["ops"])
+    auto = parity["approx"]["auto"]
+    assert auto["chosen"] == parity["approx"]["name"] != "lut" and auto["target"] == "coral"
+    assert "## Why this approximation" in (out / "parity.md").read_text()
+    r = cli("check", out / "model.tflite", "--target", "coral")
+    assert r.code == 0, r
+
+
+def test_build_for_ethos_u_is_all_npu(cli, tmp_path: Path) -> None:
+    out = tmp_path / "ethos"
+    r = cli("build", "--target", "ethos-u", "--out", out, "--epochs", "5", "--samples", "200")
+    assert r.code == 0, r
+    compat = read_json(out / "parity.json")["compat"]
+    assert compat["compatible"] and compat["details"]["npu_percent"] == 100.0
+    assert compat["details"]["cpu_operators"] == 0 and compat["method"].startswith("vela")
+
+
+def test_approximate_takes_pwl_with_a_knot_count(cli, demo_build: Path, tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copy(demo_build / "model_float.keras", tmp_path / "model_float.keras")
+    r = cli("approximate", "--out", tmp_path, "--approx", "pwl:5")
+    assert r.code == 0, r
+    assert read_json(tmp_path / "approximate.json")["approx"] == "pwl:5"
+    assert not (tmp_path / "approx_choice.json").exists()

@@ -1,0 +1,144 @@
+"""`--approx auto`: choose the GELU approximation for a target and runtime from measured figures.
+
+Among the variants whose single-op int8 model the target's own check accepts, take the most
+accurate (int8 max error in LSB, then mean) whose cost is at most MAX_SLOWDOWN times the
+cheapest accepted variant's:
+- CPU targets: the cost is the latency on the target's runtime (on tflite-runtime 2.14 only the
+  lookup table is fast; on LiteRT several are);
+- accelerator targets (coral, ethos-u): the ops run on the NPU, where CPU latency says nothing;
+  the cost is the number of int8 ops (each is one pass over the tensor).
+Figures are measured once per runtime version and machine and cached under the user's cache
+folder ($XDG_CACHE_HOME/gelu-edge, default ~/.cache/gelu-edge); delete the file to re-measure.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline import approx_measure, approximations, artifacts, edge_client, targets
+from pipeline.progress import Reporter
+
+AUTO = "auto"
+MAX_SLOWDOWN = 4.0
+CACHE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One variant's figures as auto saw them."""
+
+    name: str
+    accepted: bool
+    int8_max_lsb: float
+    int8_mean_lsb: float
+    latency_ms: float | None
+    ops: int
+    vs_lut: float | None  # latency / the lookup table's
+    cost: float  # latency (CPU targets) or op count (accelerators)
+    vs_cheapest: float  # cost / the cheapest accepted variant's
+    cost_ok: bool
+
+
+def cache_dir() -> Path:
+    """The user's cache folder for gelu-edge."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "gelu-edge"
+
+
+def _cache_path(runtime: str) -> Path:
+    about = edge_client.runtime_info(runtime)
+    return cache_dir() / (f"approx-{runtime}-{about['version']}-{about['machine']}"
+                          f"-v{CACHE_FORMAT}.json")
+
+
+def measurements(runtime: str, reporter: Reporter) -> dict[str, dict[str, Any]]:
+    """Per-variant int8 error, latency on `runtime`, ops and accepting targets: from the cache,
+    or measured now (about a minute) and cached."""
+    path = _cache_path(runtime)
+    names = approximations.names()
+    cached: dict[str, dict[str, Any]] = {}
+    if path.is_file():
+        try:
+            cached = artifacts.read_json(path)["variants"]
+        except (ValueError, KeyError, TypeError):
+            reporter.warn(f"ignoring damaged measurement cache {path}")
+            cached = {}
+    missing = [n for n in names if n not in cached]
+    if missing:
+        reporter.info(f"measuring {len(missing)} GELU approximations on {runtime} for "
+                      f"--approx auto (once; cached in {path})")
+        results = approx_measure.measure_all(
+            missing, approx_measure.FLOAT_RANGE, approx_measure.INT8_RANGE, None, runtime, reporter)
+        for r in results:
+            model = approx_measure.single_op_model(approximations.get(r.name),
+                                                   approx_measure.LATENCY_SHAPE,
+                                                   *approx_measure.INT8_RANGE)
+            cached[r.name] = {"int8_max_lsb": r.int8_max_lsb, "int8_mean_lsb": r.int8_mean_lsb,
+                              "ops": r.ops, "accepted_by": r.accepted_by,
+                              "latency_ms": approx_measure.latency(model, runtime),
+                              "latency_shape": list(approx_measure.LATENCY_SHAPE)}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        artifacts.write_json(path, {"runtime": edge_client.runtime_info(runtime),
+                                    "variants": cached})
+    return {n: cached[n] for n in names}
+
+
+def choose(target_name: str, runtime: str | None, reporter: Reporter) -> dict[str, Any]:
+    """The auto choice for a target and runtime: chosen name, why, and every candidate."""
+    target = targets.get(target_name)
+    runtime = runtime or target.runtime
+    figures = measurements(runtime, reporter)
+    accepted = {n for n, f in figures.items() if target.name in f["accepted_by"]}
+    if not accepted:
+        from pipeline.errors import UserError
+
+        raise UserError(f"no GELU approximation is accepted by target {target.name!r}; "
+                        "run 'gelu-edge approximations' to see why")
+    def cost(f: dict[str, Any]) -> float:
+        return float(sum(f["ops"].values()) if target.accelerator else f["latency_ms"])
+
+    cheapest = min(cost(figures[n]) for n in accepted)
+    lut = figures.get("lut", {}).get("latency_ms")
+    candidates = []
+    for name, f in figures.items():
+        rel = cost(f) / cheapest
+        candidates.append(Candidate(
+            name=name, accepted=name in accepted, int8_max_lsb=f["int8_max_lsb"],
+            int8_mean_lsb=f["int8_mean_lsb"], latency_ms=f["latency_ms"],
+            ops=int(sum(f["ops"].values())), vs_lut=f["latency_ms"] / lut if lut else None,
+            cost=cost(f), vs_cheapest=rel, cost_ok=name in accepted and rel <= MAX_SLOWDOWN))
+    eligible = [c for c in candidates if c.cost_ok]
+    best = min(eligible, key=lambda c: (c.int8_max_lsb, c.int8_mean_lsb))
+    if target.accelerator:
+        rule = (f"cost acceptable: at most {MAX_SLOWDOWN:g}x the ops of the cheapest accepted "
+                f"variant ({best.name} has {best.ops}; the ops run on {target.name}'s accelerator, so CPU "
+                "latency is not their cost)")
+    else:
+        rule = (f"cost acceptable: at most {MAX_SLOWDOWN:g}x the latency of the fastest accepted "
+                f"variant on {runtime} ({best.latency_ms:.3g} ms at "
+                f"{'x'.join(map(str, approx_measure.LATENCY_SHAPE))})")
+    reason = (f"{best.name}: the most accurate of the {len(accepted)} variants target "
+              f"{target.name!r} accepts ({best.int8_max_lsb:.3f} LSB max, "
+              f"{best.int8_mean_lsb:.3f} mean over all 256 int8 codes on {runtime}); {rule}")
+    return {"chosen": best.name, "target": target.name, "runtime": runtime, "reason": reason,
+            "max_slowdown": MAX_SLOWDOWN, "cost": "ops" if target.accelerator else "latency_ms",
+            "candidates": [asdict(c) for c in sorted(candidates, key=lambda c: c.int8_max_lsb)]}
+
+
+def resolve(out: Path, approx: str, target_name: str, runtime: str | None,
+            reporter: Reporter) -> str:
+    """The variant to use for `--approx`: `auto` is decided now and its reasons written to
+    OUT/approx_choice.json (a stale record from an earlier auto build is removed otherwise)."""
+    record = out / artifacts.APPROX_CHOICE
+    if approx != AUTO:
+        approximations.get(approx)
+        record.unlink(missing_ok=True)
+        return approx
+    choice = choose(target_name, runtime, reporter)
+    reporter.info(f"--approx auto: {choice['reason']}")
+    out.mkdir(parents=True, exist_ok=True)
+    artifacts.write_json(record, choice)
+    return choice["chosen"]

@@ -1,0 +1,39 @@
+"""`gelu-edge check`: is a .tflite model compatible with a target? Per-op verdicts and rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline import targets, tflite_graph
+from pipeline.targets.base import Compat
+
+
+def check_model(model: Path, target_name: str) -> Compat:
+    """Parse the model (UserError if it is not a TFLite flatbuffer) and run the target's check."""
+    target = targets.get(target_name)
+    graph = tflite_graph.read(model)
+    return target.check(Path(model), graph)
+
+
+def render(compat: Compat) -> str:
+    """A plain-text table: op, version, count, verdict, reason; then rules, notes, summary."""
+    rows = [("op", "count", "verdict", "reason")]
+    rows += [(f"{v.op} v{v.version}", str(v.count), v.verdict, v.reason) for v in compat.ops]
+    width = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:3], width)) + "  " + r[3] for r in rows]
+    lines.append("")
+    lines += [f"{'ok  ' if r.passed else 'FAIL'} {r.name}: {r.message}" for r in compat.rules]
+    cut = compat.details.get("first_unsupported")
+    if cut and compat.details.get("compiler_rejects_model"):
+        lines.append(f"the Edge TPU compiler rejects the whole model (op {cut['index']}, "
+                     f"{cut['op']}): nothing would run on the Edge TPU")
+    elif cut:
+        lines.append(f"graph cut at op {cut['index']} ({cut['op']}): "
+                     f"{compat.details['ops_on_cpu']} ops would run on the CPU")
+    if compat.details.get("cycles_total") is not None:
+        d = compat.details
+        lines.append(f"Vela {d['accelerator_config']}: {d['npu_percent']:.1f} % NPU operators, "
+                     f"{d['cycles_total']:.0f} cycles per inference")
+    lines += [f"note: {n}" for n in compat.notes]
+    lines.append(compat.summary())
+    return "\n".join(lines)

@@ -1,0 +1,86 @@
+"""Checks for CPU targets (a TFLite runtime on an Arm board or this machine): the model must load
+on that runtime. Op versions are checked statically and, when the runtime is installed here, by
+loading the model in a separate process and invoking it once."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pipeline.errors import UserError
+from pipeline.targets import rules
+from pipeline.targets.base import SUPPORTED, UNSUPPORTED, Checker, Compat, OpVerdict, group_ops
+from pipeline.tflite_graph import Graph
+
+# How the runtimes name the op they could not register or prepare.
+_UNKNOWN_OP = re.compile(r"builtin opcode '(\w+)' version '(\d+)'")
+_FAILED_NODE = re.compile(r"\((\w+)\) failed to (?:prepare|invoke)")
+
+
+def _blame(verdicts: list[OpVerdict], message: str) -> list[OpVerdict]:
+    """Mark the op the runtime's error names as unsupported, with the runtime's words."""
+    match = _UNKNOWN_OP.search(message)
+    if match:
+        name, version = match.group(1), int(match.group(2))
+        hit = lambda v: v.op == name and v.version == version  # noqa: E731
+    else:
+        match = _FAILED_NODE.search(message)
+        if not match:
+            return verdicts
+        name = match.group(1)
+        hit = lambda v: v.op == name  # noqa: E731
+    return [OpVerdict(v.op, v.version, v.count, UNSUPPORTED, message) if hit(v) else v
+            for v in verdicts]
+
+
+def cpu_checker(target_name: str, runtime: str, runtime_version: str | None,
+                tf_versioned: bool = True) -> Checker:
+    """A checker for a CPU runtime. `runtime_version` None: the version installed here.
+    `tf_versioned` False: the runtime's versions are not TensorFlow's (ai-edge-litert), so the
+    converter's min_runtime_version cannot be compared and the real load decides."""
+
+    def check(model: Path, graph: Graph) -> Compat:
+        from pipeline import edge_client
+
+        version, notes, installed = runtime_version, [], True
+        try:
+            about = edge_client.runtime_info(runtime)
+        except UserError:
+            installed = False
+        else:
+            if version is None:
+                version = about["version"]
+            elif about["version"] != version:
+                installed = False
+                notes.append(f"{runtime} {about['version']} is installed here, the target has "
+                             f"{version}: the load test was skipped")
+        version = version or "unknown"
+
+        def verdict(op: str, op_version: int) -> tuple[str, str]:
+            known = (rules.runtime_op_verdict(op, op_version, runtime, version)
+                     if tf_versioned else None)
+            return known or (SUPPORTED, f"registered by {runtime} {version}")
+
+        verdicts = group_ops(graph, verdict)
+        if tf_versioned:
+            checks = [rules.min_runtime_version(graph, runtime, version)]
+        else:
+            checks = []
+            notes.append(f"{runtime} {version} is not numbered like TensorFlow: the converter's "
+                         "min_runtime_version does not apply; the real load decides")
+        method = "static"
+        if installed:
+            load = rules.real_load(model, runtime)
+            checks.append(load)
+            method = f"loaded with {runtime} {version}"
+            if not load.passed:
+                verdicts = _blame(verdicts, load.message)
+            elif any(v.verdict != SUPPORTED for v in verdicts):
+                # The real runtime is the authority: it loaded what the table doubted.
+                verdicts = [OpVerdict(v.op, v.version, v.count, SUPPORTED, v.reason + " (but "
+                                      "the real runtime loaded it)") for v in verdicts]
+        else:
+            notes.append(f"{runtime} is not installed here: op versions checked statically only")
+        return Compat(target=target_name, method=method, ops=verdicts, rules=checks, notes=notes)
+
+    return check

@@ -1,0 +1,112 @@
+"""Model-level rules the targets share. Each rule's message is written here once and reused by
+`gelu-edge check`, the build's parity gate and the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.targets.base import Rule
+from pipeline.tflite_graph import FLOAT_TYPES, Graph
+
+# Op versions newer than some runtimes register: (op, version) -> first runtime that loads it.
+# From shared/anchors.md, confirmed by loading with tflite-runtime 2.14 (tests/pipeline/test_check.py).
+OP_MIN_RUNTIME = {
+    ("GELU", 1): "2.9.0",
+    ("GELU", 2): "2.9.0",
+    ("FULLY_CONNECTED", 12): "2.17.0",  # dynamic range: float input, int8 weights
+}
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """'2.14.0' -> (2, 14, 0); non-numeric parts count as 0."""
+    return tuple(int(p) if p.isdigit() else 0 for p in version.split("."))
+
+
+def _names(graph: Graph, indices: list[int], limit: int = 3) -> str:
+    names = [graph.tensors[i].name or f"#{i}" for i in indices[:limit]]
+    more = f" and {len(indices) - limit} more" if len(indices) > limit else ""
+    return ", ".join(names) + more
+
+
+def full_integer(graph: Graph) -> Rule:
+    """No float tensor anywhere: an integer accelerator cannot run float ops or float weights."""
+    floats = [i for i, t in enumerate(graph.tensors) if t.dtype in FLOAT_TYPES]
+    if not floats:
+        return Rule("full_integer", True, "every tensor is integer")
+    ops = sorted({op.name for op in graph.ops
+                  if any(i in floats for i in op.inputs + op.outputs if i >= 0)})
+    return Rule("full_integer", False,
+                f"{len(floats)} float tensors ({_names(graph, floats)}) used by "
+                f"{', '.join(ops)}: the model is not full integer; build with --quantize int8 "
+                "(or uint8) and an approximation without float ops (--approx auto)")
+
+
+def io_types(graph: Graph, allowed: tuple[str, ...]) -> Rule:
+    """Model inputs and outputs must have one of the allowed types."""
+    bad = [f"{kind} {graph.tensors[i].name} is {graph.tensors[i].dtype}"
+           for kind, indices in (("input", graph.inputs), ("output", graph.outputs))
+           for i in indices if graph.tensors[i].dtype not in allowed]
+    if not bad:
+        return Rule("io_types", True, f"inputs and outputs are {'/'.join(allowed)}")
+    return Rule("io_types", False, f"{'; '.join(bad)}; the target needs {' or '.join(allowed)} "
+                "(build with --quantize int8 or uint8)")
+
+
+def static_batch_one(graph: Graph) -> Rule:
+    """Constant shapes (no dynamic dimension) and a batch of 1 on every input."""
+    dynamic = [i for i, t in enumerate(graph.tensors) if -1 in t.signature]
+    batch = [i for i in graph.inputs if graph.tensors[i].shape[:1] not in ((1,), ())]
+    if not dynamic and not batch:
+        return Rule("static_batch_one", True, "constant shapes, batch 1")
+    problems = []
+    if dynamic:
+        problems.append(f"dynamic dimensions in {_names(graph, dynamic)}")
+    if batch:
+        problems.append(f"batch size {graph.tensors[batch[0]].shape[0]} on "
+                        f"{_names(graph, batch)}")
+    return Rule("static_batch_one", False,
+                f"{'; '.join(problems)}: the target needs constant shapes with batch 1 "
+                "(gelu-edge converts with batch 1; convert your model with a fixed input shape)")
+
+
+def max_dims_over_one(graph: Graph, limit: int) -> Rule:
+    """No activation tensor may have more than `limit` dimensions larger than 1."""
+    bad = [i for i, t in enumerate(graph.tensors)
+           if not graph.is_constant(i) and sum(d > 1 for d in t.shape) > limit]
+    if not bad:
+        return Rule("max_dims_over_one", True, f"every tensor has at most {limit} dimensions > 1")
+    t = graph.tensors[bad[0]]
+    return Rule("max_dims_over_one", False,
+                f"{len(bad)} tensors have more than {limit} dimensions larger than 1 "
+                f"(first: {t.name} {list(t.shape)}); reshape so that at most {limit} are")
+
+
+def min_runtime_version(graph: Graph, runtime: str, version: str) -> Rule:
+    """The converter's `min_runtime_version` metadata must not be newer than the runtime."""
+    needed = graph.metadata.get("min_runtime_version")
+    if needed is None:
+        return Rule("min_runtime_version", True, "no min_runtime_version metadata in the model")
+    if version_tuple(needed) <= version_tuple(version):
+        return Rule("min_runtime_version", True, f"needs runtime {needed}, {runtime} is {version}")
+    return Rule("min_runtime_version", False,
+                f"the converter says this model needs runtime {needed}; {runtime} {version} "
+                "cannot load it (an op version is too new: see the per-op verdicts; for a "
+                "dynamic-range model use --quantize int8 instead)")
+
+
+def runtime_op_verdict(op: str, version: int, runtime: str, runtime_version: str
+                       ) -> tuple[str, str] | None:
+    """(verdict, reason) when OP_MIN_RUNTIME knows this op version is too new; else None."""
+    needed = OP_MIN_RUNTIME.get((op, version))
+    if needed and version_tuple(needed) > version_tuple(runtime_version):
+        return ("unsupported", f"{op} v{version} needs runtime {needed}; {runtime} "
+                f"{runtime_version} does not register it")
+    return None
+
+
+def real_load(model: Path, runtime: str) -> Rule:
+    """Load the model with the real runtime in its own process and invoke it once."""
+    from pipeline import edge_client
+
+    ok, message = edge_client.load_check(model, runtime)
+    return Rule("runtime_load", ok, message)

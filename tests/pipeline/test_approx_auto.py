@@ -1,0 +1,66 @@
+"""`--approx auto`: the choice per target and runtime, from measured figures cached per runtime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline import approx_auto, approx_measure, approximations, targets
+from pipeline.approx_measure import single_op_model
+from pipeline.check import check_model
+from pipeline.progress import Quiet
+from helpers import read_json
+
+INT8_RANGE = approx_measure.INT8_RANGE
+
+
+@pytest.mark.parametrize("target", targets.names())
+def test_auto_never_picks_a_variant_the_target_rejects(target: str, tmp_path: Path) -> None:
+    choice = approx_auto.choose(target, None, Quiet())
+    model = tmp_path / "chosen.tflite"
+    model.write_bytes(single_op_model(approximations.get(choice["chosen"]), (1, 256), *INT8_RANGE))
+    assert check_model(model, target).compatible, choice
+    chosen = next(c for c in choice["candidates"] if c["name"] == choice["chosen"])
+    assert chosen["accepted"] and chosen["cost_ok"]
+    better = [c for c in choice["candidates"] if c["cost_ok"]
+              and c["int8_max_lsb"] < chosen["int8_max_lsb"]]
+    assert not better, better
+
+
+def test_auto_follows_the_runtime_and_the_op_set() -> None:
+    # On tflite-runtime 2.14 only the lookup table is fast (issue #3), and coral rejects GELU.
+    assert approx_auto.choose("rpi", None, Quiet())["chosen"] == "lut"
+    coral = approx_auto.choose("coral", None, Quiet())
+    assert coral["chosen"] != "lut" and coral["cost"] == "ops"
+    assert next(c for c in coral["candidates"] if c["name"] == "lut")["accepted"] is False
+
+
+def test_measurements_are_cached_per_runtime_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    approx_auto.choose("rpi", None, Quiet())  # measured (or cached) once
+    cache = list(approx_auto.cache_dir().glob("approx-tflite-runtime-2.14.0-*.json"))
+    assert len(cache) == 1 and set(read_json(cache[0])["variants"]) == set(approximations.names())
+
+    def no_measuring(*args, **kwargs):
+        raise AssertionError("re-measured although the cache holds every variant")
+
+    monkeypatch.setattr(approx_measure, "measure_all", no_measuring)
+    assert approx_auto.choose("coral", None, Quiet())["chosen"]
+
+
+def test_damaged_cache_is_measured_again(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    approx_auto.cache_dir().mkdir(parents=True)
+    runtime_file = approx_auto._cache_path("litert")
+    runtime_file.write_text("{not json")
+    measured = []
+    real = approx_measure.measure_all
+
+    def counting(names, *args, **kwargs):
+        measured.extend(names)
+        return real(names[:1], *args, **kwargs)
+
+    monkeypatch.setattr(approx_measure, "measure_all", counting)
+    monkeypatch.setattr(approximations, "names", lambda: ["lut"])
+    assert approx_auto.choose("host", None, Quiet())["chosen"] == "lut"
+    assert measured == ["lut"] and "lut" in read_json(runtime_file)["variants"]
