@@ -1,13 +1,13 @@
 # gelu-edge: two commands set everything up from a fresh clone.
 #   make build   install into .venv (if needed) and run `gelu-edge build --quantize int8`
-#   make test    install into .venv (if needed) and run the test suite
+#   make test    install into .venv and the Debian packages the tests need (if needed), run the tests
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= build
 
-.PHONY: install build test bench clean distclean
+.PHONY: install system-deps build test bench clean distclean
 .DEFAULT_GOAL := build
 
 install: $(STAMP)
@@ -23,7 +23,12 @@ $(STAMP): pyproject.toml
 build: install
 	$(BIN)/gelu-edge build --quantize int8 --out $(OUT)
 
-test: install
+# Debian packages the emulated-Pi and SSH tests need (qemu-user-static, openssh-server);
+# installs only what is missing.
+system-deps:
+	bash scripts/system-deps.sh
+
+test: install system-deps
 	$(BIN)/python -m pytest
 
 bench: install

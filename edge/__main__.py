@@ -6,8 +6,10 @@
   python -m edge load --model M.tflite [--runtime NAME]
 
 `run` prints progress lines (`progress DONE TOTAL`) on stderr and one JSON line with the runtime
-info on stdout. `load` loads the model and invokes it once on zeros. Exit codes: 0 ok, 2 bad arguments or input file, 3 the runtime could not load
-the model, 4 the runtime is not installed.
+info on stdout. `load` loads the model and invokes it once on zeros. `--delegate LIB.so` (run,
+load) loads an external delegate such as the Edge TPU's. Exit codes: 0 ok, 2 bad arguments or
+input file, 3 the runtime could not load the model, 4 numpy or the runtime is not installed,
+5 the delegate could not be loaded.
 """
 
 from __future__ import annotations
@@ -18,14 +20,11 @@ import os
 import sys
 import tempfile
 
-import numpy as np
+from edge import runtimes  # names only; the runtimes themselves are imported on demand
 
-from edge import runtimes
-from edge.bench import median_invoke_ms
-from edge.runner import ModelLoadError, run_model, runtime_info, smoke_test
-
-EXIT_BAD_INPUT, EXIT_LOAD, EXIT_MISSING = 2, 3, 4
+EXIT_BAD_INPUT, EXIT_LOAD, EXIT_MISSING, EXIT_DELEGATE = 2, 3, 4, 5
 PROGRESS_EVERY = 50
+RUNTIME_CHOICES = sorted(runtimes.RUNTIMES)
 
 
 def _fail(code: int, message: str) -> None:
@@ -38,7 +37,9 @@ def _progress(done: int, total: int) -> None:
         print(f"progress {done} {total}", file=sys.stderr, flush=True)
 
 
-def _save_npz(path: str, **arrays: np.ndarray) -> None:
+def _save_npz(path: str, **arrays: object) -> None:
+    import numpy as np
+
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp.npz")
     os.close(fd)
@@ -50,28 +51,42 @@ def _save_npz(path: str, **arrays: np.ndarray) -> None:
             os.unlink(tmp)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of `python -m edge`."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m edge", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     info = sub.add_parser("info", help="print the runtime, CPU architecture and Python version")
-    info.add_argument("--runtime", choices=sorted(runtimes.RUNTIMES), default=runtimes.DEFAULT)
+    info.add_argument("--runtime", choices=RUNTIME_CHOICES, default="tflite-runtime")
     run = sub.add_parser("run", help="run a model on every sample of an .npy file")
     run.add_argument("--model", required=True)
     run.add_argument("--input", required=True, help=".npy, samples on axis 0, float")
     run.add_argument("--output", required=True, help=".npz to write (y, y_raw)")
-    run.add_argument("--runtime", choices=sorted(runtimes.RUNTIMES), default=runtimes.DEFAULT)
+    run.add_argument("--runtime", choices=RUNTIME_CHOICES, default="tflite-runtime")
     run.add_argument("--threads", type=int, default=None)
+    run.add_argument("--delegate", default=None, help="external delegate library")
     bench = sub.add_parser("bench", help="median latency of one invoke, in ms (JSON)")
     bench.add_argument("--model", required=True)
-    bench.add_argument("--runtime", choices=sorted(runtimes.RUNTIMES), default=runtimes.DEFAULT)
+    bench.add_argument("--runtime", choices=RUNTIME_CHOICES, default="tflite-runtime")
     bench.add_argument("--repeats", type=int, default=20)
     bench.add_argument("--threads", type=int, default=1)
     load = sub.add_parser("load", help="load the model and invoke it once on zeros")
     load.add_argument("--model", required=True)
-    load.add_argument("--runtime", choices=sorted(runtimes.RUNTIMES), default=runtimes.DEFAULT)
-    args = parser.parse_args(argv)
+    load.add_argument("--runtime", choices=RUNTIME_CHOICES, default="tflite-runtime")
+    load.add_argument("--delegate", default=None, help="external delegate library")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of `python -m edge`."""
+    args = _parser().parse_args(argv)
+    try:
+        import numpy as np
+    except ImportError:
+        _fail(EXIT_MISSING, "numpy is not installed for this Python "
+              f"({sys.executable}); install it with `pip install 'numpy<2'`")
+    from edge.bench import median_invoke_ms
+    from edge.runner import DelegateError, ModelLoadError, run_model, runtime_info, smoke_test
+
     try:
         about = runtime_info(args.runtime)
     except runtimes.RuntimeMissing as exc:
@@ -81,28 +96,25 @@ def main(argv: list[str] | None = None) -> None:
         return
     if not os.path.isfile(args.model):
         _fail(EXIT_BAD_INPUT, f"model {args.model} not found")
-    if args.command == "load":
-        try:
-            smoke_test(args.model, args.runtime)
-        except ModelLoadError as exc:
-            _fail(EXIT_LOAD, f"{args.runtime} {about['version']} cannot run {args.model}: {exc}")
-        print(json.dumps(about))
-        return
-    if args.command == "bench":
-        try:
+    cannot = f"{args.runtime} {about['version']} cannot run {args.model}"
+    try:
+        if args.command == "load":
+            smoke_test(args.model, args.runtime, args.delegate)
+            print(json.dumps(about))
+            return
+        if args.command == "bench":
             print(json.dumps(median_invoke_ms(args.model, args.runtime, args.repeats,
                                               num_threads=args.threads)))
-        except ModelLoadError as exc:
-            _fail(EXIT_LOAD, f"{args.runtime} {about['version']} cannot run {args.model}: {exc}")
-        return
-    try:
-        x = np.load(args.input, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        _fail(EXIT_BAD_INPUT, f"cannot read inputs {args.input}: {exc}")
-    try:
-        result = run_model(args.model, x, args.runtime, args.threads, _progress)
+            return
+        try:
+            x = np.load(args.input, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            _fail(EXIT_BAD_INPUT, f"cannot read inputs {args.input}: {exc}")
+        result = run_model(args.model, x, args.runtime, args.threads, _progress, args.delegate)
     except ModelLoadError as exc:
-        _fail(EXIT_LOAD, f"{args.runtime} {about['version']} cannot run {args.model}: {exc}")
+        _fail(EXIT_LOAD, f"{cannot}: {exc}")
+    except DelegateError as exc:
+        _fail(EXIT_DELEGATE, str(exc))
     except ValueError as exc:
         _fail(EXIT_BAD_INPUT, str(exc))
     _save_npz(args.output, y=result["y"], y_raw=result["y_raw"])

@@ -40,21 +40,35 @@ def runtime_info(runtime: str) -> dict[str, str]:
             "python": platform.python_version()}
 
 
-def open_interpreter(model_path: str, runtime: str, num_threads: int | None = None) -> Any:
-    """Load and prepare a model on a runtime; ModelLoadError with the runtime's words if not."""
+class DelegateError(Exception):
+    """The external delegate could not be loaded."""
+
+
+def open_interpreter(model_path: str, runtime: str, num_threads: int | None = None,
+                     delegate: str | None = None) -> Any:
+    """Load and prepare a model on a runtime, with an optional external delegate (a shared
+    library path); ModelLoadError with the runtime's words if it cannot."""
     interpreter_cls, _ = runtimes.load(runtime)
+    delegates = None
+    if delegate:
+        try:
+            delegates = [runtimes.RUNTIMES[runtime].load_delegate(delegate)]
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise DelegateError(f"cannot load delegate {delegate}: "
+                                f"{' '.join(str(exc).split())}") from None
     try:
-        interpreter = interpreter_cls(model_path=model_path, num_threads=num_threads)
+        interpreter = interpreter_cls(model_path=model_path, num_threads=num_threads,
+                                      experimental_delegates=delegates)
         interpreter.allocate_tensors()
     except (RuntimeError, ValueError) as exc:
         raise ModelLoadError(" ".join(str(exc).split())) from None
     return interpreter
 
 
-def smoke_test(model_path: str, runtime: str) -> None:
+def smoke_test(model_path: str, runtime: str, delegate: str | None = None) -> None:
     """Load the model and invoke it once on zeros: ModelLoadError if the runtime cannot (an op
     or op version it does not register, a kernel that rejects the tensor types)."""
-    interpreter = open_interpreter(model_path, runtime)
+    interpreter = open_interpreter(model_path, runtime, delegate=delegate)
     for detail in interpreter.get_input_details():
         interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
     try:
@@ -64,13 +78,14 @@ def smoke_test(model_path: str, runtime: str) -> None:
 
 
 def run_model(model_path: str, x: np.ndarray, runtime: str, num_threads: int | None = None,
-              progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+              progress: Callable[[int, int], None] | None = None,
+              delegate: str | None = None) -> dict[str, Any]:
     """Run every sample of `x` (samples on axis 0) through the model, batch size 1.
 
     Returns `y` (outputs dequantized to float32), `y_raw` (outputs as the model produced
     them) and the input/output quantization parameters.
     """
-    interpreter = open_interpreter(model_path, runtime, num_threads)
+    interpreter = open_interpreter(model_path, runtime, num_threads, delegate)
     inp = interpreter.get_input_details()[0]
     out = interpreter.get_output_details()[0]
     batch = int(inp["shape"][0])

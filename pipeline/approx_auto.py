@@ -13,12 +13,12 @@ folder ($XDG_CACHE_HOME/gelu-edge, default ~/.cache/gelu-edge); delete the file 
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from pipeline import approx_measure, approximations, artifacts, edge_client, targets
+from pipeline.cache import cache_dir
 from pipeline.progress import Reporter
 
 AUTO = "auto"
@@ -40,12 +40,6 @@ class Candidate:
     cost: float  # latency (CPU targets) or op count (accelerators)
     vs_cheapest: float  # cost / the cheapest accepted variant's
     cost_ok: bool
-
-
-def cache_dir() -> Path:
-    """The user's cache folder for gelu-edge."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "gelu-edge"
 
 
 def _cache_path(runtime: str) -> Path:

@@ -13,6 +13,7 @@ from pipeline import (
     artifacts,
     convert,
     parity,
+    places,
     quantize_modes,
     report,
     targets,
@@ -38,6 +39,7 @@ class BuildOptions:
     epochs: int = train.DEFAULT_EPOCHS
     seed: int = train.DEFAULT_SEED
     samples: int | None = None
+    on: places.OnOptions = places.OnOptions()
     thresholds: Thresholds = Thresholds()
 
 
@@ -51,6 +53,7 @@ def run(opts: BuildOptions, reporter: Reporter) -> dict[str, Any]:
     if opts.approx != approx_auto.AUTO:
         approximations.get(opts.approx)
     target = targets.get(opts.target)
+    opts.on.place()
     quantize = opts.quantize or target.default_quantize
     quantize_modes.get(quantize)
     if quantize not in target.quantize_modes:
@@ -69,7 +72,8 @@ def run(opts: BuildOptions, reporter: Reporter) -> dict[str, Any]:
             reporter.warn(f"graph check {check.name} failed: {check.message}")
     reporter.info(f"[4/5] parity and compatibility on target {target.name!r}")
     try:
-        parity.run(opts.out, data, opts.target, opts.runtime, opts.thresholds, reporter, opts.samples)
+        parity.run(opts.out, data, opts.target, opts.runtime, opts.thresholds, reporter, opts.samples,
+                   opts.on)
     except CheckFailed as exc:
         raise CheckFailed(f"{exc} (model.tflite and convert.json are in {opts.out})") from None
     reporter.info("[5/5] report")

@@ -71,6 +71,22 @@ runtime_option = click.option("--runtime", type=click.Choice(EDGE_RUNTIMES), def
                               help="Runtime for parity [default: the target's].")
 samples_option = click.option("--samples", type=click.IntRange(min=1), default=None,
                               help="Evaluate only the first N eval samples [default: all].")
+on_options = _compose(
+    click.option("--on", "on", default="local", show_default=True,
+                 help="Where the runtime runs: local, emulated-pi (Pi 4, Cortex-A72 under QEMU), "
+                 "emulated-pi5 (Cortex-A76) or ssh://user@host[:port] (a real device)."),
+    click.option("--delegate", default=None,
+                 help="External delegate library for the runner, e.g. libedgetpu.so.1."),
+    click.option("--ssh-config", type=click.Path(dir_okay=False), default=None,
+                 help="ssh_config file for --on ssh:// (keys, known_hosts)."),
+    click.option("--remote-python", default="python3", show_default=True,
+                 help="Python on the device for --on ssh://."),
+    click.option("--run-timeout", type=click.FloatRange(min=1), default=600, show_default=True,
+                 help="Seconds the runner may take."),
+    click.option("--compare-samples", type=click.IntRange(min=1), default=4096,
+                 show_default=True, help="Off this machine: inputs run on both the device and "
+                 "here to compare their int8 outputs."),
+)
 threshold_options = _compose(
     click.option("--min-snr-db", type=float, default=DEFAULT_MIN_SNR_DB, show_default=True,
                  help="Fail if the quantized output's SNR against float is lower."),
@@ -94,6 +110,14 @@ def _data(path: Path | None) -> Any:
     from pipeline.data import DEFAULT_DATA, load_dataset
 
     return load_dataset(path or DEFAULT_DATA)
+
+
+def _on(kw: dict[str, Any]) -> Any:
+    from pipeline.places import OnOptions
+
+    return OnOptions(on=kw.pop("on"), delegate=kw.pop("delegate"),
+                     ssh_config=kw.pop("ssh_config"), remote_python=kw.pop("remote_python"),
+                     run_timeout=kw.pop("run_timeout"), compare_samples=kw.pop("compare_samples"))
 
 
 def _thresholds(kw: dict[str, Any]) -> Thresholds:
@@ -196,6 +220,7 @@ def convert(out: Path, data: Path | None, quantize: str | None) -> None:
 @target_option
 @runtime_option
 @samples_option
+@on_options
 @threshold_options
 def parity(out: Path, data: Path | None, target: str, runtime: str | None, samples: int | None,
            **kw: Any) -> None:
@@ -205,10 +230,14 @@ def parity(out: Path, data: Path | None, target: str, runtime: str | None, sampl
     Examples:
       gelu-edge parity --out build
       gelu-edge parity --out build --runtime litert --min-snr-db 30
+      gelu-edge parity --out build --on emulated-pi
+      gelu-edge parity --out build --on ssh://pi@raspberrypi.local
     """
     from pipeline import parity as stage
 
-    result = stage.run(out, _data(data), target, runtime, _thresholds(kw), ClickReporter(), samples)
+    on = _on(kw)
+    result = stage.run(out, _data(data), target, runtime, _thresholds(kw), ClickReporter(), samples,
+                       on)
     _finish(result)
 
 
@@ -235,6 +264,7 @@ def report(out: Path) -> None:
 @target_option
 @runtime_option
 @samples_option
+@on_options
 @threshold_options
 def build(out: Path, data: Path | None, model: Path | None, epochs: int | None, seed: int,
           approx: str, quantize: str | None, target: str, runtime: str | None, samples: int | None,
@@ -258,7 +288,7 @@ def build(out: Path, data: Path | None, model: Path | None, epochs: int | None, 
     opts = stage.BuildOptions(
         out=out, data=data or DEFAULT_DATA, model=model, approx=approx, quantize=quantize,
         target=target, runtime=runtime, epochs=epochs or train_stage.DEFAULT_EPOCHS, seed=seed,
-        samples=samples, thresholds=_thresholds(kw),
+        samples=samples, on=_on(kw), thresholds=_thresholds(kw),
     )
     _finish(stage.run(opts, ClickReporter()))
     click.echo(f"artifacts in {out}/")
@@ -287,6 +317,28 @@ def check(model: Path, target: str, as_json: bool) -> None:
     click.echo(json.dumps(compat.to_json(), indent=2) if as_json else render(compat))
     if not compat.compatible:
         raise CheckFailed(f"{model} is not compatible with target {compat.target} (see above)")
+
+
+@cli.group("target")
+def target_group() -> None:
+    """Set up places to run parity on (see --on)."""
+
+
+@target_group.command("setup")
+@click.argument("name", type=click.Choice(["emulated-pi"]))
+@click.option("--force", is_flag=True, help="Set up again even if the cache verifies.")
+def target_setup(name: str, force: bool) -> None:
+    """Set up the emulated Raspberry Pi (Debian bookworm arm64 Python 3.11, tflite-runtime 2.14,
+    numpy 1.x, under QEMU) in the user's cache folder; verified by sha256 on every use.
+
+    \b
+    Examples:
+      gelu-edge target setup emulated-pi
+    """
+    from pipeline.places import emulated_setup
+
+    root = emulated_setup.setup(ClickReporter(), force=force)
+    click.echo(f"emulated-pi ready in {root.path}")
 
 
 @cli.command("targets")

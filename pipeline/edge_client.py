@@ -1,16 +1,15 @@
 """Run the device-side runner (`python -m edge`) in its own process and collect its outputs.
 
 tflite_runtime must never share a process with tensorflow (it fails with std::bad_alloc), so
-the host only ever talks to the runtime through this subprocess.
+the host only ever talks to the runtime through a subprocess: on this machine, under QEMU, or
+on a device over SSH (`pipeline.places`).
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import os
 import subprocess
-import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -19,76 +18,94 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import CheckFailed, UserError
-from pipeline.progress import Reporter
+from pipeline.places import Place, Session
+from pipeline.progress import Quiet, Reporter
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-EXIT_BAD_INPUT, EXIT_LOAD, EXIT_MISSING = 2, 3, 4
+EXIT_BAD_INPUT, EXIT_LOAD, EXIT_MISSING, EXIT_DELEGATE = 2, 3, 4, 5
 DEFAULT_TIMEOUT_S = 600.0
+LOCAL = Place()
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    return env
+def _last_error(lines: list[str]) -> str:
+    errors = [ln.removeprefix("edge: error: ") for ln in lines if ln.startswith("edge: error:")]
+    return errors[-1] if errors else (lines[-1] if lines else "")
+
+
+def _raise_for(session: Session, returncode: int, lines: list[str], what: str) -> None:
+    """Map a runner's exit status to the pipeline's errors (nothing on success)."""
+    if returncode == 0:
+        return
+    message = _last_error(lines)
+    place_error = session.explain_failure(returncode, "\n".join(lines))
+    if place_error:
+        raise UserError(place_error)
+    if returncode in (EXIT_BAD_INPUT, EXIT_MISSING, EXIT_DELEGATE):
+        where = "" if session.where == "local" else f" ({session.where})"
+        raise UserError(f"{message}{where}")
+    if returncode == EXIT_LOAD:
+        raise CheckFailed(message)
+    raise CheckFailed(f"the runner crashed (exit {returncode}) {what}: "
+                      f"{message or 'no message'}; the model may be damaged")
+
+
+def _call(session: Session, args: list[str], timeout: float, what: str) -> dict[str, Any]:
+    argv, env = session.command(args)
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise CheckFailed(f"the runner did not finish {what} within {timeout:.0f} s") from None
+    _raise_for(session, proc.returncode, proc.stderr.strip().splitlines(), what)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 @functools.lru_cache(maxsize=None)
 def runtime_info(runtime: str, timeout: float = 60.0) -> dict[str, Any]:
-    """`python -m edge info` for a runtime: name, version, machine, python (asked once per
-    process)."""
-    proc = subprocess.run([sys.executable, "-m", "edge", "info", "--runtime", runtime],
-                          capture_output=True, text=True, env=_env(), timeout=timeout)
-    if proc.returncode != 0:
-        raise UserError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip()
-                        else f"runtime {runtime} is not usable here")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    """`python -m edge info` for a runtime on this machine: name, version, machine, python
+    (asked once per process); UserError if it is not installed."""
+    with LOCAL.session(Quiet()) as session:
+        return _call(session, ["info", "--runtime", runtime], timeout, "asking for info")
 
 
 def load_check(model: Path, runtime: str, timeout: float = 120.0) -> tuple[bool, str]:
-    """`python -m edge load`: can the runtime load the model and invoke it once? (ok, message).
-    A missing runtime is a UserError; a crash of the runner counts as not loadable."""
-    try:
-        proc = subprocess.run([sys.executable, "-m", "edge", "load", "--model", str(model),
-                               "--runtime", runtime], capture_output=True, text=True, env=_env(),
-                              timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return False, f"{runtime} did not load the model within {timeout:.0f} s"
-    lines = proc.stderr.strip().splitlines()
-    errors = [ln.removeprefix("edge: error: ") for ln in lines if ln.startswith("edge: error:")]
-    if proc.returncode == 0:
-        about = json.loads(proc.stdout.strip().splitlines()[-1])
-        return True, f"loaded and invoked by {runtime} {about['version']} ({about['machine']})"
-    if proc.returncode in (EXIT_BAD_INPUT, EXIT_MISSING):
-        raise UserError(errors[-1] if errors else f"runtime {runtime} is not usable here")
-    if proc.returncode == EXIT_LOAD and errors:
-        return False, errors[-1]
-    return False, f"the {runtime} runner crashed (exit {proc.returncode}) loading {model}"
+    """`python -m edge load` here: can the runtime load the model and invoke it once?
+    (ok, message). A missing runtime is a UserError."""
+    with LOCAL.session(Quiet()) as session:
+        try:
+            about = _call(session, ["load", "--model", session.put(model), "--runtime", runtime],
+                          timeout, f"loading {model}")
+        except CheckFailed as exc:
+            return False, str(exc)
+    return True, f"loaded and invoked by {runtime} {about['version']} ({about['machine']})"
 
 
 def bench(model: Path, runtime: str, repeats: int = 20, timeout: float = DEFAULT_TIMEOUT_S
           ) -> dict[str, Any]:
-    """`python -m edge bench`: median and min ms of one invoke, one thread."""
-    proc = subprocess.run([sys.executable, "-m", "edge", "bench", "--model", str(model),
-                           "--runtime", runtime, "--repeats", str(repeats)],
-                          capture_output=True, text=True, env=_env(), timeout=timeout)
-    if proc.returncode != 0:
-        raise UserError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip()
-                        else f"benchmark on {runtime} failed")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    """`python -m edge bench` here: median and min ms of one invoke, one thread."""
+    with LOCAL.session(Quiet()) as session:
+        return _call(session, ["bench", "--model", session.put(model), "--runtime", runtime,
+                               "--repeats", str(repeats)], timeout, f"benchmarking {model}")
 
 
 def run(model: Path, x: np.ndarray, runtime: str, reporter: Reporter,
-        timeout: float = DEFAULT_TIMEOUT_S) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Run `model` on every sample of `x` in a separate process; return (arrays, runtime info)."""
-    with tempfile.TemporaryDirectory(prefix="gelu-edge-run-") as tmp:
+        timeout: float = DEFAULT_TIMEOUT_S, place: Place = LOCAL, delegate: str | None = None
+        ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Run `model` on every sample of `x` where `place` says; return (arrays, runtime info).
+    The info has the runner's own fields plus the place's (`where`, `cpu`, ...)."""
+    with tempfile.TemporaryDirectory(prefix="gelu-edge-run-") as tmp, \
+            place.session(reporter) as session:
         x_path, y_path = Path(tmp) / "x.npy", Path(tmp) / "y.npz"
         np.save(x_path, x.astype(np.float32))
-        cmd = [sys.executable, "-m", "edge", "run", "--model", str(model), "--input", str(x_path),
-               "--output", str(y_path), "--runtime", runtime]
+        remote_y = session.output_path("y.npz")
+        args = ["run", "--model", session.put(model), "--input", session.put(x_path),
+                "--output", remote_y, "--runtime", runtime]
+        if delegate:
+            args += ["--delegate", delegate]
+        argv, env = session.command(args)
         other: list[str] = []
-        with reporter.task(f"parity on {runtime}", len(x)) as advance:
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True, env=_env())
+        label = f"running on {runtime}" + ("" if session.where == "local" else f" ({place.name})")
+        with reporter.task(label, len(x)) as advance:
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True, env=env)
             done = 0
             timed_out = threading.Event()
 
@@ -116,18 +133,12 @@ def run(model: Path, x: np.ndarray, runtime: str, reporter: Reporter,
             finally:
                 timer.cancel()
         if timed_out.is_set():
-            raise CheckFailed(f"the {runtime} runner did not finish within {timeout:.0f} s")
-        errors = [ln for ln in other if ln.startswith("edge: error:")]
-        message = errors[-1].removeprefix("edge: error: ") if errors else (other[-1] if other else "")
-        if proc.returncode == EXIT_LOAD:
-            raise CheckFailed(message)
-        if proc.returncode in (EXIT_BAD_INPUT, EXIT_MISSING):
-            raise UserError(message)
-        if proc.returncode != 0:
-            raise CheckFailed(
-                f"the {runtime} runner crashed (exit {proc.returncode}) on {model}: "
-                f"{message or 'no message'}; the model may be damaged"
-            )
+            raise CheckFailed(f"the {runtime} runner on {place.name} did not finish within "
+                              f"{timeout:.0f} s (--run-timeout)")
+        _raise_for(session, proc.returncode, other, f"running {model}")
+        session.fetch(remote_y, y_path)
         with np.load(y_path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-        return arrays, json.loads(stdout.strip().splitlines()[-1])
+        about = json.loads(stdout.strip().splitlines()[-1])
+        about.update(session.describe())
+        return arrays, about

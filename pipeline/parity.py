@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import artifacts, edge_client, metrics, targets, tflite_graph
+from pipeline import artifacts, edge_client, metrics, places, targets, tflite_graph
 from pipeline.data import Dataset, check_model_input
+from pipeline.device_compare import compare_raw
 from pipeline.models import input_shape, load_model
 from pipeline.progress import Reporter
 from pipeline.thresholds import Thresholds, evaluate
@@ -34,10 +35,38 @@ def _task_block(data: Dataset, y_true: np.ndarray, y_float: np.ndarray, y_approx
     return block
 
 
+def _comparison_inputs(data: Dataset, x: np.ndarray, n: int) -> np.ndarray:
+    """The eval samples first, then more from the other splits, `n` in all (if there are)."""
+    pool = np.concatenate([x, data.x_train, data.x_calib])
+    return pool[: max(n, len(x))]
+
+
+def _run_on_device(tflite_path: Path, data: Dataset, x: np.ndarray, runtime: str,
+                   on: places.OnOptions, reporter: Reporter
+                   ) -> tuple[dict[str, np.ndarray], dict[str, Any], dict[str, Any] | None]:
+    """Run where `on` says. Off this machine, also run here on the same inputs (at least
+    on.compare_samples) and compare the raw outputs."""
+    place = on.place()
+    if on.on == places.LOCAL:
+        arrays, about = edge_client.run(tflite_path, x, runtime, reporter, on.run_timeout,
+                                        delegate=on.delegate)
+        return arrays, about, None
+    x_all = _comparison_inputs(data, x, on.compare_samples)
+    device, about = edge_client.run(tflite_path, x_all, runtime, reporter, on.run_timeout, place,
+                                    on.delegate)
+    host, host_about = edge_client.run(tflite_path, x_all, runtime, reporter, on.run_timeout)
+    comparison = compare_raw(device["y_raw"], host["y_raw"], about["output_quantization"][0])
+    comparison["host"] = {k: host_about[k] for k in ("name", "version", "machine")}
+    arrays = {k: v[: len(x)] for k, v in device.items()}
+    return arrays, about, comparison
+
+
 def run(out: Path, data: Dataset, target_name: str, runtime: str | None, thresholds: Thresholds,
-        reporter: Reporter, samples: int | None = None) -> dict[str, Any]:
+        reporter: Reporter, samples: int | None = None,
+        on: places.OnOptions = places.OnOptions()) -> dict[str, Any]:
     """Compare the three models on the eval split; write parity_samples.npz and parity.json."""
     target = targets.get(target_name)
+    on.place()  # a malformed --on fails before any work
     runtime = runtime or target.runtime
     float_path = artifacts.require(out, artifacts.MODEL_FLOAT, "train")
     approx_path = artifacts.require(out, artifacts.MODEL_APPROX, "approximate")
@@ -51,7 +80,7 @@ def run(out: Path, data: Dataset, target_name: str, runtime: str | None, thresho
     check_model_input(data.path, x, input_shape(float_model))
     y_float = float_model.predict(x, batch_size=PREDICT_BATCH, verbose=0)
     y_approx = load_model(approx_path).predict(x, batch_size=PREDICT_BATCH, verbose=0)
-    arrays, about = edge_client.run(tflite_path, x, runtime, reporter)
+    arrays, about, device_vs_host = _run_on_device(tflite_path, data, x, runtime, on, reporter)
     y_q = arrays["y"].reshape(y_float.shape)
     scale = about["output_quantization"][0] or None
 
@@ -73,7 +102,10 @@ def run(out: Path, data: Dataset, target_name: str, runtime: str | None, thresho
                    "auto": artifacts.read_json(choice) if choice.is_file() else None},
         "compat": compat.to_json(),
         "runtime": {"name": about["name"], "version": about["version"],
-                    "machine": about["machine"], "where": "local", "python": about["python"]},
+                    "machine": about["machine"], "where": about["where"], "on": on.on,
+                    "cpu": about.get("cpu"), "python": about["python"],
+                    "delegate": on.delegate},
+        "device_vs_host": device_vs_host,
         "samples": int(len(x)),
         "data": {"path": str(data.path), "split": "eval"},
         "metrics": quant_metrics,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import artifacts
+from pipeline.errors import UserError
 
 METRIC_COLUMNS = ("max_abs_error", "mean_abs_error", "rmse", "snr_db", "cosine", "max_error_lsb")
 COMPARISONS = (
@@ -31,6 +32,24 @@ def fmt(value: Any) -> str:
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(fmt(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _device_section(cmp: dict[str, Any] | None, rt: dict[str, Any]) -> list[str]:
+    if not cmp:
+        return []
+    host = cmp["host"]
+    lines = ["", "## Device vs this machine", "",
+             f"The same model and inputs on {rt['name']} {rt['version']} {rt['machine']} "
+             f"({rt['where']}) and on {host['name']} {host['version']} {host['machine']} here:", "",
+             *_table(["samples", "outputs", "differing outputs", "differing samples",
+                      "max difference (LSB)"],
+                     [[cmp["samples"], cmp["outputs"], cmp["differing_outputs"],
+                       cmp["differing_samples"], cmp["max_diff_lsb"]]])]
+    first = cmp.get("first_difference")
+    if first:
+        lines += ["", f"First difference: sample {first['sample']}, device {first['device']}, "
+                  f"this machine {first['host']}."]
     return lines
 
 
@@ -68,7 +87,9 @@ def render_markdown(p: dict[str, Any]) -> str:
     lines = [
         f"# gelu-edge parity: {verdict}", "",
         f"- target: `{p['target']}`, quantize: `{p['quantize']}`",
-        f"- runtime: {rt['name']} {rt['version']} on {rt['machine']} ({rt['where']})",
+        f"- runtime: {rt['name']} {rt['version']} on {rt['machine']} ({rt['where']}"
+        + (f", {rt['cpu']}" if rt.get("cpu") else "") + (f", --on {rt['on']}" if rt.get("on") and
+                                                          rt["on"] != "local" else "") + ")",
         f"- GELU approximation: `{p['approx']['name']}`, {p['approx']['replaced']} site(s) replaced",
         f"- samples: {p['samples']}", "",
         "## Thresholds", "",
@@ -89,6 +110,7 @@ def render_markdown(p: dict[str, Any]) -> str:
     lines += _table(["check", "result", "message"],
                     [[c["name"], "pass" if c["passed"] else "**FAIL**", c["message"]]
                      for c in p["checks"]])
+    lines += _device_section(p.get("device_vs_host"), rt)
     lines += _compat_section(p.get("compat"))
     lines += _auto_section(p["approx"].get("auto"))
     lines += ["", "## Ops in model.tflite", ""]
@@ -105,13 +127,18 @@ def summary(p: dict[str, Any]) -> str:
     m, am, task = p["metrics"], p["approx_metrics"], p["task"]
     rows = [
         ("verdict", "PASSED" if p["passed"] else "FAILED"),
-        ("runtime", f"{p['runtime']['name']} {p['runtime']['version']} ({p['runtime']['machine']})"),
+        ("runtime", f"{p['runtime']['name']} {p['runtime']['version']} ({p['runtime']['machine']}, "
+                    f"{p['runtime']['where']})"),
         ("approx", f"{p['approx']['name']} ({p['approx']['replaced']} replaced)"),
         ("samples", p["samples"]),
         ("SNR quantized / approx", f"{fmt(m['snr_db'])} dB / {fmt(am['snr_db'])} dB"),
         ("max error", f"{fmt(m['max_error_lsb'])} LSB ({fmt(m['max_abs_error'])})"),
         (f"{task['metric']} float / quantized", f"{fmt(task['float'])} / {fmt(task['quantized'])}"),
     ]
+    cmp = p.get("device_vs_host")
+    if cmp:
+        rows.append(("device vs this machine", f"{cmp['differing_outputs']} of {cmp['outputs']} "
+                     f"int8 outputs differ (max {fmt(cmp['max_diff_lsb'])} LSB)"))
     failed = [t["threshold"] for t in p["thresholds"] if not t["passed"]]
     failed += [c["name"] for c in p["checks"] if not c["passed"]]
     if failed:
@@ -174,6 +201,11 @@ def write_manifest(out: Path) -> dict[str, Any]:
 def run(out: Path) -> dict[str, Any]:
     """Write parity.md and manifest.json from parity.json; return the parity data."""
     parity = artifacts.read_json(artifacts.require(out, artifacts.PARITY_JSON, "parity"))
-    artifacts.write_text(out / artifacts.PARITY_MD, render_markdown(parity))
+    try:
+        text = render_markdown(parity)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise UserError(f"{out / artifacts.PARITY_JSON} lacks {exc} (written by another version "
+                        "of gelu-edge?); rerun `gelu-edge parity` to rewrite it") from None
+    artifacts.write_text(out / artifacts.PARITY_MD, text)
     write_manifest(out)
     return parity

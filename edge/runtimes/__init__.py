@@ -1,7 +1,7 @@
 """Registry of TFLite runtimes the runner can use, looked up by name.
 
-Each module exposes NAME, PACKAGE (what to pip install on the device) and `load()`, which
-imports the runtime and returns (Interpreter class, version). Importing is deferred to `load()`
+Each module exposes NAME, PACKAGE (what to pip install on the device), `load()`, which
+imports the runtime and returns (Interpreter class, version), and `load_delegate(path)`. Importing is deferred to `load()`
 so that a device without one runtime can still use the other.
 """
 

@@ -17,3 +17,10 @@ def load() -> tuple[type, str]:
     except metadata.PackageNotFoundError:
         version = "unknown"
     return Interpreter, version
+
+
+def load_delegate(path: str) -> object:
+    """An external delegate (e.g. the Edge TPU's libedgetpu.so.1)."""
+    from ai_edge_litert.interpreter import load_delegate as load
+
+    return load(path)

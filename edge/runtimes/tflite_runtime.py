@@ -12,3 +12,10 @@ def load() -> tuple[type, str]:
     from tflite_runtime.interpreter import Interpreter
 
     return Interpreter, str(getattr(tflite_runtime, "__version__", "unknown"))
+
+
+def load_delegate(path: str) -> object:
+    """An external delegate (e.g. the Edge TPU's libedgetpu.so.1)."""
+    from tflite_runtime.interpreter import load_delegate as load
+
+    return load(path)

@@ -119,3 +119,12 @@ def test_bench_reports_a_median(tiny_model: Path, runtime: str) -> None:
     result = json.loads(proc.stdout)
     assert result["runtime"] == runtime and result["repeats"] == 5
     assert 0 < result["min_ms"] <= result["median_ms"]
+
+
+def test_a_missing_delegate_is_a_clear_error(cli, demo_build: Path, tmp_path: Path) -> None:
+    import shutil
+
+    out = tmp_path / "build"
+    shutil.copytree(demo_build, out)
+    r = cli("parity", "--out", out, "--delegate", "/nonexistent/libedgetpu.so.1")
+    assert r.code == 2 and "cannot load delegate /nonexistent/libedgetpu.so.1" in r.err, r

@@ -8,6 +8,7 @@ import pytest
 
 from pipeline import approx_auto, approx_measure, approximations, targets
 from pipeline.approx_measure import single_op_model
+from pipeline.cache import cache_dir
 from pipeline.check import check_model
 from pipeline.progress import Quiet
 from helpers import read_json
@@ -38,7 +39,7 @@ def test_auto_follows_the_runtime_and_the_op_set() -> None:
 
 def test_measurements_are_cached_per_runtime_version(monkeypatch: pytest.MonkeyPatch) -> None:
     approx_auto.choose("rpi", None, Quiet())  # measured (or cached) once
-    cache = list(approx_auto.cache_dir().glob("approx-tflite-runtime-2.14.0-*.json"))
+    cache = list(cache_dir().glob("approx-tflite-runtime-2.14.0-*.json"))
     assert len(cache) == 1 and set(read_json(cache[0])["variants"]) == set(approximations.names())
 
     def no_measuring(*args, **kwargs):
@@ -50,7 +51,7 @@ def test_measurements_are_cached_per_runtime_version(monkeypatch: pytest.MonkeyP
 
 def test_damaged_cache_is_measured_again(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    approx_auto.cache_dir().mkdir(parents=True)
+    cache_dir().mkdir(parents=True)
     runtime_file = approx_auto._cache_path("litert")
     runtime_file.write_text("{not json")
     measured = []

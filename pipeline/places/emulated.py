@@ -1,0 +1,50 @@
+"""`--on emulated-pi` (Raspberry Pi 4, Cortex-A72) and `--on emulated-pi5` (Pi 5, Cortex-A76):
+the project's own `edge/` runner, unchanged, under QEMU user mode in Raspberry Pi OS Bookworm's
+userland (set up on demand by `emulated_setup`)."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pipeline.places import emulated_setup
+from pipeline.places.base import REPO_ROOT, Place, Session
+from pipeline.progress import Reporter
+
+CPUS = {"emulated-pi": "cortex-a72", "emulated-pi5": "cortex-a76"}
+
+
+class EmulatedSession(Session):
+    """Runs `python -m edge` with qemu-aarch64-static -L ROOTFS; host paths stay visible."""
+
+    where = "emulated"
+
+    def __init__(self, scratch: Path, root: emulated_setup.Root, cpu: str) -> None:
+        super().__init__(scratch)
+        self.root, self.cpu = root, cpu
+
+    def command(self, args: list[str]) -> tuple[list[str], dict[str, str]]:
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONNOUSERSITE": "1",
+               "PYTHONDONTWRITEBYTECODE": "1",
+               "PYTHONPATH": f"{self.root.site}:{REPO_ROOT}"}
+        return [emulated_setup.qemu(), "-cpu", self.cpu, "-L", str(self.root.path),
+                str(self.root.python), "-m", "edge", *args], env
+
+    def describe(self) -> dict[str, Any]:
+        return {"where": self.where, "cpu": self.cpu, "emulator": "qemu-aarch64-static"}
+
+
+class EmulatedPi(Place):
+    """A Raspberry Pi emulated on this machine."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.cpu = name, CPUS[name]
+
+    @contextlib.contextmanager
+    def session(self, reporter: Reporter) -> Iterator[Session]:
+        root = emulated_setup.setup(reporter)
+        with tempfile.TemporaryDirectory(prefix="gelu-edge-emulated-") as tmp:
+            yield EmulatedSession(Path(tmp), root, self.cpu)
