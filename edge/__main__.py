@@ -4,9 +4,11 @@
   python -m edge run --model M.tflite --input X.npy --output Y.npz [--runtime NAME] [--threads N]
   python -m edge bench --model M.tflite [--runtime NAME] [--repeats N] [--threads N]
   python -m edge load --model M.tflite [--runtime NAME]
+  python -m edge tensors --model M.tflite --input X.npy --output T.npz --indices 3,5 [--runtime NAME]
 
 `run` prints progress lines (`progress DONE TOTAL`) on stderr and one JSON line with the runtime
-info on stdout. `load` loads the model and invokes it once on zeros. `--delegate LIB.so` (run,
+info on stdout. `load` loads the model and invokes it once on zeros. `tensors` saves the given tensors
+(intermediate ones too) of every sample, dequantized. `--delegate LIB.so` (run,
 load) loads an external delegate such as the Edge TPU's. Exit codes: 0 ok, 2 bad arguments or
 input file, 3 the runtime could not load the model, 4 numpy or the runtime is not installed,
 5 the delegate could not be loaded.
@@ -73,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--model", required=True)
     load.add_argument("--runtime", choices=RUNTIME_CHOICES, default="tflite-runtime")
     load.add_argument("--delegate", default=None, help="external delegate library")
+    tensors = sub.add_parser("tensors", help="save intermediate tensors of every sample")
+    tensors.add_argument("--model", required=True)
+    tensors.add_argument("--input", required=True, help=".npy, samples on axis 0, float")
+    tensors.add_argument("--output", required=True, help=".npz to write (t<index>)")
+    tensors.add_argument("--indices", required=True, help="tensor indices, comma-separated")
+    tensors.add_argument("--runtime", choices=RUNTIME_CHOICES, default="tflite-runtime")
     return parser
 
 
@@ -85,7 +93,14 @@ def main(argv: list[str] | None = None) -> None:
         _fail(EXIT_MISSING, "numpy is not installed for this Python "
               f"({sys.executable}); install it with `pip install 'numpy<2'`")
     from edge.bench import median_invoke_ms
-    from edge.runner import DelegateError, ModelLoadError, run_model, runtime_info, smoke_test
+    from edge.runner import (
+        DelegateError,
+        ModelLoadError,
+        dump_tensors,
+        run_model,
+        runtime_info,
+        smoke_test,
+    )
 
     try:
         about = runtime_info(args.runtime)
@@ -110,6 +125,14 @@ def main(argv: list[str] | None = None) -> None:
             x = np.load(args.input, allow_pickle=False)
         except (OSError, ValueError) as exc:
             _fail(EXIT_BAD_INPUT, f"cannot read inputs {args.input}: {exc}")
+        if args.command == "tensors":
+            try:
+                indices = [int(i) for i in args.indices.split(",")]
+            except ValueError:
+                _fail(EXIT_BAD_INPUT, f"--indices takes integers, got {args.indices!r}")
+            _save_npz(args.output, **dump_tensors(args.model, x, args.runtime, indices, _progress))
+            print(json.dumps(about), flush=True)
+            return
         result = run_model(args.model, x, args.runtime, args.threads, _progress, args.delegate)
     except ModelLoadError as exc:
         _fail(EXIT_LOAD, f"{cannot}: {exc}")

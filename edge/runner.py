@@ -45,7 +45,7 @@ class DelegateError(Exception):
 
 
 def open_interpreter(model_path: str, runtime: str, num_threads: int | None = None,
-                     delegate: str | None = None) -> Any:
+                     delegate: str | None = None, preserve_all_tensors: bool = False) -> Any:
     """Load and prepare a model on a runtime, with an optional external delegate (a shared
     library path); ModelLoadError with the runtime's words if it cannot."""
     interpreter_cls, _ = runtimes.load(runtime)
@@ -58,7 +58,8 @@ def open_interpreter(model_path: str, runtime: str, num_threads: int | None = No
                                 f"{' '.join(str(exc).split())}") from None
     try:
         interpreter = interpreter_cls(model_path=model_path, num_threads=num_threads,
-                                      experimental_delegates=delegates)
+                                      experimental_delegates=delegates,
+                                      experimental_preserve_all_tensors=preserve_all_tensors)
         interpreter.allocate_tensors()
     except (RuntimeError, ValueError) as exc:
         raise ModelLoadError(" ".join(str(exc).split())) from None
@@ -110,3 +111,30 @@ def run_model(model_path: str, x: np.ndarray, runtime: str, num_threads: int | N
         "output_quantization": [float(out["quantization"][0]), int(out["quantization"][1])],
         "samples": n,
     }
+
+
+def dump_tensors(model_path: str, x: np.ndarray, runtime: str, indices: list[int],
+                 progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
+    """Every requested tensor (by index) after each sample's invoke, dequantized to float32 and
+    stacked over samples: `t<index>` -> [samples, *shape]. Intermediate tensors are kept with
+    the runtime's reference kernels (preserving them turns the default delegate off)."""
+    interpreter = open_interpreter(model_path, runtime, preserve_all_tensors=True)
+    inp = interpreter.get_input_details()[0]
+    details = {d["index"]: d for d in interpreter.get_tensor_details()}
+    missing = [i for i in indices if i not in details]
+    if missing:
+        raise ValueError(f"the model has no tensors {missing}")
+    batch = int(inp["shape"][0])
+    out: dict[int, list[np.ndarray]] = {i: [] for i in indices}
+    n = (len(x) // batch) * batch
+    for start in range(0, n, batch):
+        interpreter.set_tensor(inp["index"], _quantize(x[start:start + batch], inp))
+        try:
+            interpreter.invoke()
+        except RuntimeError as exc:
+            raise ModelLoadError(" ".join(str(exc).split())) from None
+        for i in indices:
+            out[i].append(_dequantize(interpreter.get_tensor(i).copy(), details[i]))
+        if progress is not None:
+            progress(start + batch, n)
+    return {f"t{i}": np.stack(v) for i, v in out.items()}

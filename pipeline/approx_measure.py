@@ -110,7 +110,8 @@ def int8_error(approx: Approximation, lo: float, hi: float, runtime: str,
     return {
         "max_lsb": float(err.max() / out_scale), "mean_lsb": float(err.mean() / out_scale),
         "covered_range": covered, "narrowed": bool(covered[0] > lo + slack or covered[1] < hi - slack),
-        "ops": graph.op_counts(),
+        "ops": graph.op_counts(), "output_scale": float(out_scale),
+        "x": x.ravel().astype(np.float64), "y": arrays["y"].ravel().astype(np.float64),
     }
 
 

@@ -29,6 +29,9 @@ PARITY_MD = "parity.md"
 PARITY_SAMPLES = "parity_samples.npz"
 MANIFEST = "manifest.json"
 APPROX_CHOICE = "approx_choice.json"
+GELU_CURVES = "gelu_sites.npz"
+PARITY_HTML = "parity.html"
+PLOTS_DIR = "plots"
 
 
 @contextlib.contextmanager

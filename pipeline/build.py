@@ -40,6 +40,8 @@ class BuildOptions:
     seed: int = train.DEFAULT_SEED
     samples: int | None = None
     on: places.OnOptions = places.OnOptions()
+    sensitivity: int = 0
+    junit: Path | None = None
     thresholds: Thresholds = Thresholds()
 
 
@@ -73,8 +75,8 @@ def run(opts: BuildOptions, reporter: Reporter) -> dict[str, Any]:
     reporter.info(f"[4/5] parity and compatibility on target {target.name!r}")
     try:
         parity.run(opts.out, data, opts.target, opts.runtime, opts.thresholds, reporter, opts.samples,
-                   opts.on)
+                   opts.on, opts.sensitivity)
     except CheckFailed as exc:
         raise CheckFailed(f"{exc} (model.tflite and convert.json are in {opts.out})") from None
     reporter.info("[5/5] report")
-    return report.run(opts.out)
+    return report.run(opts.out, opts.junit)

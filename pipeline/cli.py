@@ -69,6 +69,9 @@ target_option = click.option("--target", default=targets.DEFAULT, show_default=T
                              "(or ethos-u:CONFIG); see 'gelu-edge targets'.")
 runtime_option = click.option("--runtime", type=click.Choice(EDGE_RUNTIMES), default=None,
                               help="Runtime for parity [default: the target's].")
+sensitivity_option = click.option(
+    "--sensitivity", type=click.IntRange(min=0), default=0, show_default=True,
+    help="For the N worst layers, measure the end-to-end SNR with that layer kept in float.")
 samples_option = click.option("--samples", type=click.IntRange(min=1), default=None,
                               help="Evaluate only the first N eval samples [default: all].")
 on_options = _compose(
@@ -88,15 +91,24 @@ on_options = _compose(
                  "here to compare their int8 outputs."),
 )
 threshold_options = _compose(
-    click.option("--min-snr-db", type=float, default=DEFAULT_MIN_SNR_DB, show_default=True,
-                 help="Fail if the quantized output's SNR against float is lower."),
-    click.option("--max-error-lsb", type=float, default=DEFAULT_MAX_ERROR_LSB, show_default=True,
-                 help="Fail if any output differs from float by more LSBs."),
-    click.option("--min-cosine", type=float, default=DEFAULT_MIN_COSINE, show_default=True,
-                 help="Fail if the cosine similarity to float is lower."),
-    click.option("--min-top1-agreement", type=float, default=DEFAULT_MIN_TOP1_AGREEMENT,
-                 show_default=True, help="Classification: fail if fewer samples keep their class."),
+    click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path),
+                 default=None, help="TOML file with a [tool.gelu-edge.thresholds] table "
+                 "(./pyproject.toml's is read too; flags win)."),
+    click.option("--min-snr-db", type=float, default=None,
+                 help=f"Fail if the quantized output's SNR against float is lower "
+                 f"[default: {DEFAULT_MIN_SNR_DB:g}]."),
+    click.option("--max-error-lsb", type=float, default=None,
+                 help=f"Fail if any output differs from float by more LSBs "
+                 f"[default: {DEFAULT_MAX_ERROR_LSB:g}]."),
+    click.option("--min-cosine", type=float, default=None,
+                 help=f"Fail if the cosine similarity to float is lower "
+                 f"[default: {DEFAULT_MIN_COSINE:g}]."),
+    click.option("--min-top1-agreement", type=float, default=None,
+                 help="Classification: fail if fewer samples keep their class "
+                 f"[default: {DEFAULT_MIN_TOP1_AGREEMENT:g}]."),
 )
+junit_option = click.option("--junit", "junit", type=click.Path(dir_okay=False, path_type=Path),
+                            default=None, help="Also write the gate as JUnit XML to this file.")
 train_options = _compose(
     click.option("--model", type=click.Path(path_type=Path), default=None,
                  help="Your trained Keras model (.keras); default: train the demo model."),
@@ -121,8 +133,9 @@ def _on(kw: dict[str, Any]) -> Any:
 
 
 def _thresholds(kw: dict[str, Any]) -> Thresholds:
-    return Thresholds(min_snr_db=kw["min_snr_db"], max_error_lsb=kw["max_error_lsb"],
-                      min_cosine=kw["min_cosine"], min_top1_agreement=kw["min_top1_agreement"])
+    from pipeline.thresholds import NAMES, resolve
+
+    return resolve({name: kw[name] for name in NAMES}, kw["config"])
 
 
 def _finish(parity: dict[str, Any]) -> None:
@@ -220,10 +233,11 @@ def convert(out: Path, data: Path | None, quantize: str | None) -> None:
 @target_option
 @runtime_option
 @samples_option
+@sensitivity_option
 @on_options
 @threshold_options
 def parity(out: Path, data: Path | None, target: str, runtime: str | None, samples: int | None,
-           **kw: Any) -> None:
+           sensitivity: int, **kw: Any) -> None:
     """Compare float, replaced and quantized models on the eval split; write OUT/parity.json.
 
     \b
@@ -237,22 +251,47 @@ def parity(out: Path, data: Path | None, target: str, runtime: str | None, sampl
 
     on = _on(kw)
     result = stage.run(out, _data(data), target, runtime, _thresholds(kw), ClickReporter(), samples,
-                       on)
+                       on, sensitivity)
     _finish(result)
 
 
 @cli.command()
+@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
 @out_option
-def report(out: Path) -> None:
-    """Write OUT/parity.md and OUT/manifest.json from OUT/parity.json and print a summary.
+@junit_option
+def report(folder: Path | None, out: Path, junit: Path | None) -> None:
+    """Rebuild every form of the report from a build folder without recomputing: parity.md,
+    parity.html, plots/, manifest.json (and JUnit XML with --junit); print a summary.
 
     \b
     Examples:
-      gelu-edge report --out build
+      gelu-edge report build
+      gelu-edge report build --junit parity-junit.xml
     """
     from pipeline import report as stage
 
-    _finish(stage.run(out))
+    _finish(stage.run(folder or out, junit))
+
+
+@cli.command()
+@click.argument("old", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def diff(old: Path, new: Path, as_json: bool) -> None:
+    """Compare two builds' parity: exit 1 if NEW is worse than OLD beyond the tolerances.
+
+    \b
+    Examples:
+      gelu-edge diff build-main build
+    """
+    import json
+
+    from pipeline.report import diff as stage
+
+    result = stage.compare(old, new)
+    click.echo(json.dumps(result, indent=2) if as_json else stage.render(result))
+    if result["worse"]:
+        raise CheckFailed(f"{new} is worse than {old}")
 
 
 @cli.command()
@@ -264,11 +303,13 @@ def report(out: Path) -> None:
 @target_option
 @runtime_option
 @samples_option
+@sensitivity_option
 @on_options
 @threshold_options
+@junit_option
 def build(out: Path, data: Path | None, model: Path | None, epochs: int | None, seed: int,
           approx: str, quantize: str | None, target: str, runtime: str | None, samples: int | None,
-          **kw: Any) -> None:
+          sensitivity: int, junit: Path | None, **kw: Any) -> None:
     """Run every stage: train, approximate, convert, parity, report.
 
     Exit 0 when the model is built and within thresholds, 1 when a graph check or threshold
@@ -288,7 +329,8 @@ def build(out: Path, data: Path | None, model: Path | None, epochs: int | None, 
     opts = stage.BuildOptions(
         out=out, data=data or DEFAULT_DATA, model=model, approx=approx, quantize=quantize,
         target=target, runtime=runtime, epochs=epochs or train_stage.DEFAULT_EPOCHS, seed=seed,
-        samples=samples, on=_on(kw), thresholds=_thresholds(kw),
+        samples=samples, on=_on(kw), sensitivity=sensitivity, thresholds=_thresholds(kw),
+        junit=junit,
     )
     _finish(stage.run(opts, ClickReporter()))
     click.echo(f"artifacts in {out}/")

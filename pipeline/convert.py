@@ -37,7 +37,8 @@ class ConvertResult:
         return all(c.passed for c in self.checks)
 
 
-def _concrete_function(model: Any, batch: int) -> Any:
+def concrete_function(model: Any, batch: int) -> Any:
+    """The model as a frozen TF concrete function with a fixed batch (what the converter takes)."""
     tf = tensorflow()
     from tensorflow.python.framework.convert_to_constants import (
         convert_variables_to_constants_v2,
@@ -60,7 +61,7 @@ def convert_model(model: Any, mode_name: str, calib_x: np.ndarray, batch: int,
     """Convert a Keras model to TFLite bytes with the given quantization mode."""
     tf = tensorflow()
     mode = quantize_modes.get(mode_name)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([_concrete_function(model, batch)])
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete_function(model, batch)])
     n = (len(calib_x) // batch) * batch
     if mode.needs_calibration and n == 0:
         raise UserError(f"calibration needs at least {batch} samples; x_calib has {len(calib_x)}")

@@ -86,6 +86,47 @@ def bench(model: Path, runtime: str, repeats: int = 20, timeout: float = DEFAULT
                                "--repeats", str(repeats)], timeout, f"benchmarking {model}")
 
 
+def _stream(session: Session, args: list[str], total: int, label: str, reporter: Reporter,
+            timeout: float, what: str) -> dict[str, Any]:
+    """Start the runner, relay its progress lines, enforce the time-out, map its exit status."""
+    argv, env = session.command(args)
+    other: list[str] = []
+    with reporter.task(label, total) as advance:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=env)
+        done = 0
+        timed_out = threading.Event()
+
+        def _kill() -> None:
+            timed_out.set()
+            proc.kill()
+
+        timer = threading.Timer(timeout, _kill)
+        timer.start()
+        try:
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                parts = line.split()
+                if len(parts) == 3 and parts[0] == "progress":
+                    advance(int(parts[1]) - done)
+                    done = int(parts[1])
+                else:
+                    other.append(line.rstrip())
+            stdout = proc.stdout.read() if proc.stdout else ""
+            proc.wait()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            timer.cancel()
+    if timed_out.is_set():
+        raise CheckFailed(f"the runner did not finish {what} within {timeout:.0f} s "
+                          "(--run-timeout)")
+    _raise_for(session, proc.returncode, other, what)
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
 def run(model: Path, x: np.ndarray, runtime: str, reporter: Reporter,
         timeout: float = DEFAULT_TIMEOUT_S, place: Place = LOCAL, delegate: str | None = None
         ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -100,45 +141,27 @@ def run(model: Path, x: np.ndarray, runtime: str, reporter: Reporter,
                 "--output", remote_y, "--runtime", runtime]
         if delegate:
             args += ["--delegate", delegate]
-        argv, env = session.command(args)
-        other: list[str] = []
         label = f"running on {runtime}" + ("" if session.where == "local" else f" ({place.name})")
-        with reporter.task(label, len(x)) as advance:
-            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True, env=env)
-            done = 0
-            timed_out = threading.Event()
-
-            def _kill() -> None:
-                timed_out.set()
-                proc.kill()
-
-            timer = threading.Timer(timeout, _kill)
-            timer.start()
-            try:
-                assert proc.stderr is not None
-                for line in proc.stderr:
-                    parts = line.split()
-                    if len(parts) == 3 and parts[0] == "progress":
-                        advance(int(parts[1]) - done)
-                        done = int(parts[1])
-                    else:
-                        other.append(line.rstrip())
-                stdout = proc.stdout.read() if proc.stdout else ""
-                proc.wait()
-            except BaseException:
-                proc.kill()
-                proc.wait()
-                raise
-            finally:
-                timer.cancel()
-        if timed_out.is_set():
-            raise CheckFailed(f"the {runtime} runner on {place.name} did not finish within "
-                              f"{timeout:.0f} s (--run-timeout)")
-        _raise_for(session, proc.returncode, other, f"running {model}")
+        about = _stream(session, args, len(x), label, reporter, timeout,
+                        f"running {model} on {place.name}")
         session.fetch(remote_y, y_path)
         with np.load(y_path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-        about = json.loads(stdout.strip().splitlines()[-1])
         about.update(session.describe())
         return arrays, about
+
+
+def tensors(model: Path, x: np.ndarray, runtime: str, indices: list[int], reporter: Reporter,
+            timeout: float = DEFAULT_TIMEOUT_S) -> dict[int, np.ndarray]:
+    """Intermediate tensors (by index) of every sample, dequantized, from the runtime here."""
+    with tempfile.TemporaryDirectory(prefix="gelu-edge-tensors-") as tmp, \
+            LOCAL.session(reporter) as session:
+        x_path, t_path = Path(tmp) / "x.npy", Path(tmp) / "t.npz"
+        np.save(x_path, x.astype(np.float32))
+        args = ["tensors", "--model", session.put(model), "--input", session.put(x_path),
+                "--output", str(t_path), "--indices", ",".join(map(str, indices)),
+                "--runtime", runtime]
+        _stream(session, args, len(x), f"per-layer tensors on {runtime}", reporter, timeout,
+                f"saving the tensors of {model}")
+        with np.load(t_path, allow_pickle=False) as npz:
+            return {int(k[1:]): npz[k] for k in npz.files}

@@ -45,3 +45,11 @@ def save_model(model: Any, path: Path) -> None:
 def input_shape(model: Any) -> tuple[int | None, ...]:
     """The model's input shape, batch axis first (None when dynamic)."""
     return tuple(model.inputs[0].shape)
+
+
+def output_names(model: Any) -> list[str]:
+    """The names of the model's outputs (their layers' names), as the gate and report use them."""
+    names = getattr(model, "output_names", None)
+    if names:
+        return [str(n) for n in names]
+    return [t._keras_history.operation.name for t in model.outputs]

@@ -9,10 +9,20 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import artifacts, edge_client, metrics, places, targets, tflite_graph
+from pipeline import (
+    artifacts,
+    edge_client,
+    gelu_sites,
+    layers,
+    metrics,
+    places,
+    sensitivity,
+    targets,
+    tflite_graph,
+)
 from pipeline.data import Dataset, check_model_input
 from pipeline.device_compare import compare_raw
-from pipeline.models import input_shape, load_model
+from pipeline.models import input_shape, load_model, output_names
 from pipeline.progress import Reporter
 from pipeline.thresholds import Thresholds, evaluate
 
@@ -61,9 +71,31 @@ def _run_on_device(tflite_path: Path, data: Dataset, x: np.ndarray, runtime: str
     return arrays, about, comparison
 
 
+def _diagnostics(out: Path, float_model: Any, data: Dataset, x: np.ndarray, y_float: np.ndarray,
+                 runtime: str, approx_rec: dict[str, Any], quantize: str, worst: int,
+                 reporter: Reporter) -> dict[str, Any]:
+    """Where the error comes from: per-layer table, GELU sites, sensitivity (when asked)."""
+    tflite_path = out / artifacts.MODEL_TFLITE
+    site_layers = {s["path"].rsplit(".", 1)[0].split("/")[-1] for s in approx_rec["sites"]}
+    reporter.info("per-layer parity")
+    table = layers.per_layer(float_model, tflite_path, x, runtime, site_layers, reporter)
+    scales = {row["layer"]: row["scale"] for row in table["layers"]}
+    sites: list[dict[str, Any]] = []
+    if approx_rec["sites"]:
+        sites, curves = gelu_sites.analyse(out / artifacts.MODEL_FLOAT, approx_rec["approx"],
+                                           data.x_calib, runtime, scales, reporter)
+        artifacts.write_npz(out / artifacts.GELU_CURVES, **curves)
+    rows: list[dict[str, Any]] = []
+    if worst:
+        names = [(row["layer"], row["tensor_name"]) for row in table["layers"][:worst]]
+        rows = sensitivity.run(out / artifacts.MODEL_APPROX, tflite_path, quantize, names, x,
+                               y_float, data.x_calib, runtime, reporter)
+    return {"layers": table, "gelu_sites": sites, "sensitivity": rows}
+
+
 def run(out: Path, data: Dataset, target_name: str, runtime: str | None, thresholds: Thresholds,
         reporter: Reporter, samples: int | None = None,
-        on: places.OnOptions = places.OnOptions()) -> dict[str, Any]:
+        on: places.OnOptions = places.OnOptions(), sensitivity_layers: int = 0) -> dict[str, Any]:
     """Compare the three models on the eval split; write parity_samples.npz and parity.json."""
     target = targets.get(target_name)
     on.place()  # a malformed --on fails before any work
@@ -86,12 +118,15 @@ def run(out: Path, data: Dataset, target_name: str, runtime: str | None, thresho
 
     task = _task_block(data, y_true, y_float, y_approx, y_q)
     quant_metrics = metrics.compare(y_float, y_q, scale)
-    gate = evaluate(thresholds, quant_metrics, task)
+    output = output_names(float_model)[0]
+    gate = evaluate(thresholds, quant_metrics, task, output)
     reporter.info(f"checking model.tflite against target {target.name!r}")
     compat = target.check(tflite_path, tflite_graph.read(tflite_path))
     checks = convert_rec["checks"] + [{"name": "target_compatible", "passed": compat.compatible,
                                        "message": compat.summary()}]
     choice = out / artifacts.APPROX_CHOICE
+    diagnostics = _diagnostics(out, float_model, data, x, y_float, runtime, approx_rec,
+                               convert_rec["quantize"], sensitivity_layers, reporter)
     report = {
         "schema_version": SCHEMA_VERSION,
         "passed": all(r["passed"] for r in gate) and all(c["passed"] for c in checks),
@@ -106,6 +141,8 @@ def run(out: Path, data: Dataset, target_name: str, runtime: str | None, thresho
                     "cpu": about.get("cpu"), "python": about["python"],
                     "delegate": on.delegate},
         "device_vs_host": device_vs_host,
+        "outputs": [output],
+        "threshold_sources": list(thresholds.sources),
         "samples": int(len(x)),
         "data": {"path": str(data.path), "split": "eval"},
         "metrics": quant_metrics,
@@ -117,6 +154,7 @@ def run(out: Path, data: Dataset, target_name: str, runtime: str | None, thresho
         "ops": convert_rec["ops"],
         "output_quantization": {"scale": about["output_quantization"][0],
                                 "zero_point": about["output_quantization"][1]},
+        **diagnostics,
     }
     artifacts.write_npz(out / artifacts.PARITY_SAMPLES, x=x, y_true=y_true, y_float=y_float,
                         y_approx=y_approx, y_quantized=y_q, y_quantized_raw=arrays["y_raw"])

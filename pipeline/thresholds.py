@@ -1,9 +1,23 @@
-"""The parity gate: thresholds on the quantized model's metrics, with defaults and their reasons."""
+"""The parity gate: thresholds on the quantized model's metrics, with defaults and their reasons.
+
+Where a threshold comes from, weakest first: the defaults below, `[tool.gelu-edge.thresholds]`
+in ./pyproject.toml, the same table in `--config FILE`, then the command-line flags. Per-output
+limits live in `[tool.gelu-edge.thresholds.outputs.<output name>]`; a flag overrides them too.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import sys
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any
+
+from pipeline.errors import UserError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 # An int8 output has 256 levels; well-quantized small models measure 30-40 dB against float
 # (the demo: about 35 dB). 20 dB (error RMS 10 % of the signal RMS) flags a broken conversion,
@@ -26,27 +40,100 @@ class Thresholds:
     max_error_lsb: float = DEFAULT_MAX_ERROR_LSB
     min_cosine: float = DEFAULT_MIN_COSINE
     min_top1_agreement: float = DEFAULT_MIN_TOP1_AGREEMENT
+    # Output name -> {threshold: limit} overriding the ones above for that output.
+    outputs: dict[str, dict[str, float]] = field(default_factory=dict)
+    sources: tuple[str, ...] = ()  # where the non-default values came from
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, Any]:
         """The thresholds as plain data."""
         return asdict(self)
 
+    def for_output(self, name: str) -> Thresholds:
+        """The limits that apply to one output."""
+        return replace(self, **self.outputs.get(name, {}), outputs={})
 
-def evaluate(th: Thresholds, metrics: dict[str, Any], task: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per enforced threshold: metric, comparison, limit, value, passed.
+
+NAMES = tuple(f.name for f in fields(Thresholds) if f.name not in ("outputs", "sources"))
+
+
+def _table(data: dict[str, Any], where: str) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    section = data.get("tool", {}).get("gelu-edge", {}) if "tool" in data else data
+    table = section.get("thresholds", {})
+    if not isinstance(table, dict):
+        raise UserError(f"{where}: [tool.gelu-edge.thresholds] must be a table")
+    outputs = table.get("outputs", {})
+    base = {k: v for k, v in table.items() if k != "outputs"}
+    for name, limits in [("", base), *outputs.items()]:
+        if not isinstance(limits, dict):
+            raise UserError(f"{where}: thresholds for output {name!r} must be a table")
+        unknown = sorted(set(limits) - set(NAMES))
+        if unknown:
+            raise UserError(f"{where}: unknown threshold(s) {', '.join(unknown)}; known: "
+                            f"{', '.join(NAMES)}")
+        bad = [k for k, v in limits.items() if not isinstance(v, (int, float))
+               or isinstance(v, bool)]
+        if bad:
+            raise UserError(f"{where}: threshold(s) {', '.join(bad)} must be numbers")
+    return ({k: float(v) for k, v in base.items()},
+            {n: {k: float(v) for k, v in limits.items()} for n, limits in outputs.items()})
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{path} is not valid TOML: {exc}") from None
+
+
+def resolve(flags: dict[str, float | None], config: Path | None = None,
+            project: Path | None = None) -> Thresholds:
+    """Defaults < ./pyproject.toml [tool.gelu-edge] < --config FILE < flags (not None)."""
+    base: dict[str, float] = {}
+    outputs: dict[str, dict[str, float]] = {}
+    sources = []
+    pyproject = (project or Path.cwd()) / "pyproject.toml"
+    files = [pyproject] if pyproject.is_file() else []
+    if config is not None:
+        files.append(config)
+    for path in files:
+        data = _read_toml(path)
+        if path == config or data.get("tool", {}).get("gelu-edge"):
+            b, o = _table(data, str(path))
+            if b or o:
+                sources.append(str(path))
+            base.update(b)
+            for name, limits in o.items():
+                outputs.setdefault(name, {}).update(limits)
+    given = {k: float(v) for k, v in flags.items() if v is not None}
+    if given:
+        sources.append("command line")
+        base.update(given)
+        for limits in outputs.values():
+            for k in given:
+                limits.pop(k, None)
+    return Thresholds(**base, outputs=outputs, sources=tuple(sources))
+
+
+def evaluate(th: Thresholds, metrics: dict[str, Any], task: dict[str, Any],
+             output: str = "output") -> list[dict[str, Any]]:
+    """One row per enforced threshold: output, metric, comparison, limit, value, passed.
 
     A metric that does not apply (max_error_lsb of a float-output model, top-1 agreement of a
     regression) is not enforced and not listed. An SNR of None means identical outputs.
     """
     rows: list[dict[str, Any]] = []
+    th = th.for_output(output)
 
     def add(name: str, value: float | None, op: str, limit: float) -> None:
         if op == ">=":
             passed = value is None or value >= limit  # None: infinite SNR
         else:
             passed = value is not None and value <= limit
-        rows.append({"threshold": name, "value": value, "op": op, "limit": limit,
-                     "passed": bool(passed)})
+        rows.append({"output": output, "threshold": name, "value": value, "op": op,
+                     "limit": limit, "passed": bool(passed)})
 
     add("min_snr_db", metrics["snr_db"], ">=", th.min_snr_db)
     if metrics.get("max_error_lsb") is not None:

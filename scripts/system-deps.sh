@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the emulated-Pi and SSH parity paths (and their tests) need:
-# qemu-user-static (qemu-aarch64-static), openssh-client and openssh-server (sshd, ssh-keygen).
+# qemu-user-static (qemu-aarch64-static), openssh-client and openssh-server (sshd, ssh-keygen),
+# and chromium, which the tests use to open parity.html headless.
 # Installs only what is missing, with the machine's own apt configuration.
 set -euo pipefail
 
@@ -9,6 +10,7 @@ command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
 command -v ssh >/dev/null && command -v scp >/dev/null || missing+=(openssh-client)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v dpkg-deb >/dev/null || missing+=(dpkg)
+command -v chromium >/dev/null || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ]; then

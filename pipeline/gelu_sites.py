@@ -1,0 +1,67 @@
+"""GELU sites in the report: for each replaced GELU, the input range calibration gives it, the
+output scale of its tensor, and the approximation's int8 error in output LSB over that range
+(a single-op model calibrated on that range, run on the target runtime in its own process)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline import approximations
+from pipeline.approx_measure import int8_error
+from pipeline.approximate import find_sites
+from pipeline.approximations import gelu_exact
+from pipeline.models import load_model
+from pipeline.progress import Quiet, Reporter
+
+CALIB_BATCH = 256
+CURVE_POINTS = 401
+
+
+def input_ranges(float_model_path: Path, x_calib: np.ndarray) -> dict[str, tuple[float, float]]:
+    """Site path -> (min, max) of the GELU's input over the calibration samples, recorded by
+    wrapping each activation while the model runs eagerly."""
+    model = load_model(float_model_path)
+    sites = find_sites(model)
+    seen: dict[str, list[float]] = {}
+    for site, layer in sites:
+        original = layer.activation
+
+        def recorder(x: Any, _path: str = site.path, _fn: Any = original) -> Any:
+            values = np.asarray(x)
+            lo_hi = seen.setdefault(_path, [np.inf, -np.inf])
+            lo_hi[0], lo_hi[1] = min(lo_hi[0], float(values.min())), max(lo_hi[1],
+                                                                          float(values.max()))
+            return _fn(x)
+
+        layer.activation = recorder
+    for start in range(0, len(x_calib), CALIB_BATCH):
+        model(x_calib[start:start + CALIB_BATCH].astype(np.float32), training=False)
+    return {path: (lo, hi) for path, (lo, hi) in seen.items()}
+
+
+def analyse(float_model_path: Path, approx_name: str, x_calib: np.ndarray, runtime: str,
+            layer_scales: dict[str, float | None], reporter: Reporter
+            ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """(one row per site, curves for the plots: `s<i>_<name>` arrays)."""
+    approx = approximations.get(approx_name)
+    ranges = input_ranges(float_model_path, x_calib)
+    rows, curves = [], {}
+    with reporter.task("GELU sites", len(ranges)) as advance:
+        for i, (path, (lo, hi)) in enumerate(sorted(ranges.items())):
+            if not lo < hi:
+                hi = lo + 1e-3
+            q = int8_error(approx, lo, hi, runtime, Quiet())
+            layer = path.rsplit(".", 1)[0].split("/")[-1]
+            rows.append({"site": path, "layer": layer, "input_range": [lo, hi],
+                         "output_scale": layer_scales.get(layer) or q["output_scale"],
+                         "approx_output_scale": q["output_scale"],
+                         "int8_max_lsb": q["max_lsb"], "int8_mean_lsb": q["mean_lsb"]})
+            grid = np.linspace(lo, hi, CURVE_POINTS)
+            curves.update({f"s{i}_x": grid, f"s{i}_exact": gelu_exact(grid),
+                           f"s{i}_approx": np.asarray(approx.reference(grid), np.float64),
+                           f"s{i}_int8_x": q["x"], f"s{i}_int8_y": q["y"]})
+            advance(1)
+    return rows, curves

@@ -1,0 +1,109 @@
+"""Per-layer parity: every layer output of the float reference against the matching tensor of
+the quantized model, run with intermediate tensors preserved in the runtime's own process.
+
+A Keras layer's tensor in the TFLite graph is the last op output whose name carries the layer's
+name (`.../<layer>/...` or `.../<layer>_<n>/...`, as Keras names traced ops) and whose shape is
+the layer's output shape at batch 1; the model's outputs match the graph's outputs by position.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline import edge_client, metrics, tflite_graph
+from pipeline.progress import Reporter
+from pipeline.tfenv import keras
+
+# Enough samples for stable statistics, few enough that every tensor of a small model fits.
+PER_LAYER_SAMPLES = 256
+# RMSE / scale of uniform rounding noise is 1/sqrt(12) = 0.289: a healthy layer sits near it.
+HEALTHY_RMSE_OVER_SCALE = 1 / np.sqrt(12)
+
+
+@dataclass(frozen=True)
+class LayerMatch:
+    """A Keras layer and the TFLite tensor that holds its output."""
+
+    layer: str
+    layer_class: str
+    tensor: int
+    tensor_name: str
+    scale: float | None
+    gelu_site: bool
+
+
+def _layers_with_outputs(model: Any) -> list[Any]:
+    found = []
+    for layer in model.layers:
+        if layer.__class__.__name__ == "InputLayer":
+            continue
+        try:
+            output = layer.output
+        except (AttributeError, ValueError):
+            continue
+        if not isinstance(output, (list, tuple)):
+            found.append(layer)
+    return found
+
+
+def match_layers(model: Any, graph: tflite_graph.Graph, site_layers: set[str]
+                 ) -> tuple[list[LayerMatch], list[str]]:
+    """(matched layers in model order, names of layers with no tensor found)."""
+    matches, unmatched = [], []
+    outputs = {id(t): i for i, t in enumerate(model.outputs)}
+    for layer in _layers_with_outputs(model):
+        shape = (1, *tuple(layer.output.shape)[1:])
+        pattern = re.compile(rf"(^|[/;]){re.escape(layer.name)}(_\d+)?/")
+        index = None
+        if id(layer.output) in outputs:
+            index = graph.outputs[outputs[id(layer.output)]]
+        else:
+            for op in graph.ops:
+                for t in op.outputs:
+                    tensor = graph.tensors[t]
+                    if tensor.shape == shape and pattern.search(tensor.name):
+                        index = t
+        if index is None:
+            unmatched.append(layer.name)
+            continue
+        t = graph.tensors[index]
+        matches.append(LayerMatch(layer.name, layer.__class__.__name__, index, t.name, t.scale,
+                                  layer.name in site_layers))
+    return matches, unmatched
+
+
+def float_outputs(model: Any, names: list[str], x: np.ndarray) -> dict[str, np.ndarray]:
+    """Each named layer's float output on `x`."""
+    k = keras()
+    probe = k.Model(model.inputs, [model.get_layer(n).output for n in names])
+    ys = probe.predict(x, batch_size=256, verbose=0)
+    ys = ys if isinstance(ys, list) else [ys]
+    return {n: np.asarray(y) for n, y in zip(names, ys)}
+
+
+def per_layer(model: Any, tflite_path: Path, x: np.ndarray, runtime: str, site_layers: set[str],
+              reporter: Reporter) -> dict[str, Any]:
+    """Per-layer error table (worst SNR first) and the layers that could not be matched."""
+    graph = tflite_graph.read(tflite_path)
+    matches, unmatched = match_layers(model, graph, site_layers)
+    if not matches:
+        return {"samples": 0, "layers": [], "unmatched": unmatched}
+    x = x[:PER_LAYER_SAMPLES]
+    reference = float_outputs(model, [m.layer for m in matches], x)
+    quantized = edge_client.tensors(tflite_path, x, runtime, sorted({m.tensor for m in matches}),
+                                    reporter)
+    rows = []
+    for m in matches:
+        ref = reference[m.layer].reshape(len(x), -1)
+        q = quantized[m.tensor].reshape(len(x), -1)
+        row = {**asdict(m), **metrics.compare(ref, q, m.scale)}
+        row["rmse_over_scale"] = row["rmse"] / m.scale if m.scale else None
+        rows.append(row)
+    rows.sort(key=lambda r: (r["snr_db"] if r["snr_db"] is not None else np.inf))
+    return {"samples": int(len(x)), "layers": rows, "unmatched": unmatched,
+            "healthy_rmse_over_scale": float(HEALTHY_RMSE_OVER_SCALE)}

@@ -1,0 +1,229 @@
+"""The report's content, once: parity.json (and the plots) -> a list of blocks that the Markdown
+and HTML writers render. Every figure comes from parity.json; nothing is recomputed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+METRIC_COLUMNS = ("max_abs_error", "mean_abs_error", "rmse", "snr_db", "cosine", "max_error_lsb")
+COMPARISONS = (
+    ("metrics", "quantized vs float reference"),
+    ("approx_metrics", "approximation (float) vs float reference"),
+    ("quantization_metrics", "quantized vs approximation (float)"),
+)
+GELU_MARK = "GELU"
+
+
+@dataclass(frozen=True)
+class Block:
+    """One piece of the report: heading (level 1-3), paragraph, list, table or image."""
+
+    kind: str  # "h1" | "h2" | "p" | "list" | "table" | "image"
+    text: str = ""
+    items: list[str] = field(default_factory=list)
+    header: list[str] = field(default_factory=list)
+    rows: list[list[Any]] = field(default_factory=list)
+    src: str = ""  # image path relative to the build folder
+
+
+def fmt(value: Any) -> str:
+    """A number as the report shows it."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+TENSOR_NAME_CHARS = 48
+
+
+def _short(name: str) -> str:
+    """A fused tensor name ('a;b;c') as its last part, cut to fit a table cell."""
+    last = name.split(";")[-1]
+    return last if len(last) <= TENSOR_NAME_CHARS else "…" + last[-TENSOR_NAME_CHARS:]
+
+
+def _pass(passed: bool) -> str:
+    return "pass" if passed else "**FAIL**"
+
+
+def _setup(p: dict[str, Any]) -> list[Block]:
+    rt = p["runtime"]
+    where = rt["where"] + (f", {rt['cpu']}" if rt.get("cpu") else "")
+    if rt.get("on") and rt["on"] != "local":
+        where += f", --on {rt['on']}"
+    return [
+        Block("h1", f"gelu-edge parity: {'PASSED' if p['passed'] else 'FAILED'}"),
+        Block("list", items=[
+            f"target: `{p['target']}`, quantize: `{p['quantize']}`",
+            f"runtime: {rt['name']} {rt['version']} on {rt['machine']} ({where})",
+            f"GELU approximation: `{p['approx']['name']}`, {p['approx']['replaced']} site(s) "
+            "replaced",
+            f"samples: {p['samples']} ({p['data']['split']} split of `{p['data']['path']}`)",
+        ]),
+    ]
+
+
+def _gate(p: dict[str, Any]) -> list[Block]:
+    blocks = [Block("h2", "Thresholds"),
+              Block("table", header=["output", "threshold", "value", "limit", "result"],
+                    rows=[[t.get("output", "—"), t["threshold"], t["value"],
+                           f"{t['op']} {t['limit']}", _pass(t["passed"])]
+                          for t in p["thresholds"]])]
+    blocks += [Block("h2", "Graph and target checks"),
+               Block("table", header=["check", "result", "message"],
+                     rows=[[c["name"], _pass(c["passed"]), c["message"]] for c in p["checks"]])]
+    return blocks
+
+
+def _budget(p: dict[str, Any]) -> list[Block]:
+    a, q = p["approx_metrics"]["rmse"], p["quantization_metrics"]["rmse"]
+    total = a * a + q * q
+    text = ("Error power (RMSE²) split between the GELU approximation and quantization: "
+            f"approximation {100 * a * a / total:.1f} %, quantization {100 * q * q / total:.1f} %."
+            if total > 0 else "The quantized model reproduces the float reference exactly.")
+    return [Block("h2", "Error budget"), Block("p", text),
+            Block("table", header=["comparison", *METRIC_COLUMNS],
+                  rows=[[label, *(p[key].get(c) for c in METRIC_COLUMNS)]
+                        for key, label in COMPARISONS])]
+
+
+def _task(p: dict[str, Any]) -> list[Block]:
+    task = p["task"]
+    blocks = [Block("h2", "Task metric"),
+              Block("table", header=["metric", "float", "approximation", "quantized"],
+                    rows=[[task["metric"], task["float"], task["approx"], task["quantized"]]])]
+    if task.get("top1_agreement") is not None:
+        blocks.append(Block("p", "Top-1 agreement, quantized vs float: "
+                                 f"{task['top1_agreement']:.4f}"))
+    return blocks
+
+
+def _layers(p: dict[str, Any]) -> list[Block]:
+    table = p.get("layers") or {}
+    if not table.get("layers"):
+        return []
+    healthy = table.get("healthy_rmse_over_scale", 0.289)
+    blocks = [Block("h2", "Per-layer parity (worst first)"),
+              Block("p", f"Each layer's float output against the quantized model's tensor, on "
+                    f"{table['samples']} samples (intermediate tensors kept, the runtime's "
+                    f"reference kernels). RMSE / scale near {healthy:.2f} is plain rounding "
+                    f"noise; {GELU_MARK} marks the GELU sites."),
+              Block("table", header=["layer", "class", "tensor", "max abs", "mean abs", "RMSE",
+                                     "RMSE / scale", "SNR dB"],
+                    rows=[[r["layer"] + (f" ({GELU_MARK})" if r["gelu_site"] else ""),
+                           r["layer_class"], _short(r["tensor_name"]), r["max_abs_error"],
+                           r["mean_abs_error"], r["rmse"], r["rmse_over_scale"], r["snr_db"]]
+                          for r in table["layers"]])]
+    if table.get("unmatched"):
+        blocks.append(Block("p", "Layers without a matching tensor (fused or renamed by the "
+                                 f"converter): {', '.join(table['unmatched'])}."))
+    return blocks
+
+
+def _sites(p: dict[str, Any]) -> list[Block]:
+    sites = p.get("gelu_sites") or []
+    if not sites:
+        return []
+    return [Block("h2", "GELU sites"),
+            Block("p", f"Each replaced GELU: the input range calibration gave it, its output "
+                  f"scale, and `{p['approx']['name']}`'s int8 error against exact GELU over that "
+                  "range (all 256 input codes of a single-op model calibrated on it)."),
+            Block("table", header=["site", "input range", "output scale", "int8 max LSB",
+                                   "int8 mean LSB"],
+                  rows=[[s["site"], f"[{s['input_range'][0]:.3g}, {s['input_range'][1]:.3g}]",
+                         s["output_scale"], s["int8_max_lsb"], s["int8_mean_lsb"]]
+                        for s in sites])]
+
+
+def _sensitivity(p: dict[str, Any]) -> list[Block]:
+    rows = p.get("sensitivity") or []
+    if not rows:
+        return []
+    base = p["metrics"]["snr_db"]
+    return [Block("h2", "Sensitivity: one layer kept in float"),
+            Block("p", f"End-to-end SNR today: {fmt(base)} dB. Keeping one layer in float "
+                       "(its ops denylisted from quantization) would give:"),
+            Block("table", header=["layer", "ops kept float", "SNR dB", "gain dB",
+                                   "max abs error", "note"],
+                  rows=[[r["layer"], r["kept_float_ops"], r["snr_db"],
+                         (r["snr_db"] - base) if r["snr_db"] is not None and base is not None
+                         else None, r["max_abs_error"], r["note"]] for r in rows])]
+
+
+def _device(p: dict[str, Any]) -> list[Block]:
+    cmp = p.get("device_vs_host")
+    if not cmp:
+        return []
+    rt, host = p["runtime"], cmp["host"]
+    blocks = [Block("h2", "Device vs this machine"),
+              Block("p", f"The same model and inputs on {rt['name']} {rt['version']} "
+                         f"{rt['machine']} ({rt['where']}) and on {host['name']} "
+                         f"{host['version']} {host['machine']} here:"),
+              Block("table", header=["samples", "outputs", "differing outputs",
+                                     "differing samples", "max difference (LSB)"],
+                    rows=[[cmp["samples"], cmp["outputs"], cmp["differing_outputs"],
+                           cmp["differing_samples"], cmp["max_diff_lsb"]]])]
+    first = cmp.get("first_difference")
+    if first:
+        blocks.append(Block("p", f"First difference: sample {first['sample']}, device "
+                                 f"{first['device']}, this machine {first['host']}."))
+    return blocks
+
+
+def _compat(p: dict[str, Any]) -> list[Block]:
+    compat = p.get("compat")
+    if not compat:
+        return []
+    blocks = [Block("h2", f"Target compatibility: {compat['target']}"),
+              Block("p", compat["summary"]),
+              Block("table", header=["op", "version", "count", "verdict", "reason"],
+                    rows=[[v["op"], v["version"], v["count"], v["verdict"], v["reason"]]
+                          for v in compat["ops"]]),
+              Block("table", header=["rule", "result", "message"],
+                    rows=[[r["name"], _pass(r["passed"]), r["message"]]
+                          for r in compat["rules"]])]
+    if compat["notes"]:
+        blocks.append(Block("list", items=[f"note: {n}" for n in compat["notes"]]))
+    return blocks
+
+
+def _auto(p: dict[str, Any]) -> list[Block]:
+    auto = p["approx"].get("auto")
+    if not auto:
+        return []
+    return [Block("h2", "Why this approximation (--approx auto)"), Block("p", auto["reason"]),
+            Block("table", header=["variant", "accepted", "int8 max LSB", "int8 mean LSB", "ops",
+                                   f"latency ms ({auto['runtime']})", "latency vs lut",
+                                   f"{auto['cost']} vs cheapest accepted", "cost ok"],
+                  rows=[[c["name"], c["accepted"], c["int8_max_lsb"], c["int8_mean_lsb"],
+                         c["ops"], c["latency_ms"], c["vs_lut"], c["vs_cheapest"], c["cost_ok"]]
+                        for c in auto["candidates"]])]
+
+
+def _ops(p: dict[str, Any]) -> list[Block]:
+    blocks = [Block("h2", "Ops in model.tflite"),
+              Block("table", header=["op", "count"], rows=[[k, v] for k, v in p["ops"].items()])]
+    if p["approx"]["sites"]:
+        blocks += [Block("h2", "GELU sites replaced"),
+                   Block("table", header=["site", "layer", "form"],
+                         rows=[[s["path"], s["layer_class"], s["form"]]
+                               for s in p["approx"]["sites"]])]
+    return blocks
+
+
+def _plots(plots: dict[str, str]) -> list[Block]:
+    if not plots:
+        return []
+    return [Block("h2", "Plots"), *[Block("image", text=title, src=src)
+                                    for title, src in plots.items()]]
+
+
+def build(p: dict[str, Any], plots: dict[str, str]) -> list[Block]:
+    """The whole report, in reading order: verdict, gate, where the error comes from, plots."""
+    return [*_setup(p), *_gate(p), *_budget(p), *_task(p), *_layers(p), *_sites(p),
+            *_sensitivity(p), *_device(p), *_compat(p), *_auto(p), *_plots(plots), *_ops(p)]

@@ -1,0 +1,80 @@
+"""`--sensitivity N`: for the N worst layers, the end-to-end metric with that one layer kept in
+float (AIMET-style), to tell the user what a fix would buy. The selectively quantized models
+come from TFLite's QuantizationDebugger (`denylisted_nodes`); they run on the target runtime in
+its own process like every other model (their inputs and outputs are float)."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline import edge_client, metrics, quantize_modes, tflite_graph
+from pipeline.convert import concrete_function
+from pipeline.models import load_model
+from pipeline.progress import Quiet, Reporter
+from pipeline.tfenv import captured_native_output, tensorflow
+
+CALIBRATION_SAMPLES = None  # all of x_calib, as the convert stage uses
+
+
+def _layer_nodes(graph: tflite_graph.Graph, layer: str, tensor_name: str) -> list[str]:
+    """Output tensor names of the layer's ops: named after it, or its matched output tensor."""
+    pattern = re.compile(rf"(^|[/;]){re.escape(layer)}(_\d+)?/")
+    return [name for op in graph.ops if op.outputs
+            for name in [graph.tensors[op.outputs[0]].name]
+            if pattern.search(name) or name == tensor_name]
+
+
+def _keep_float(approx_model: Any, quantize: str, calib_x: np.ndarray, nodes: list[str]
+                ) -> bytes:
+    tf = tensorflow()
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete_function(approx_model,
+                                                                                     1)])
+    calib = calib_x[:CALIBRATION_SAMPLES].astype(np.float32)
+
+    def representative() -> Any:
+        for i in range(len(calib)):
+            yield [calib[i:i + 1]]
+
+    quantize_modes.get(quantize).configure(converter, tf, representative)
+    options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=nodes)
+    with captured_native_output():
+        debugger = tf.lite.experimental.QuantizationDebugger(
+            converter=converter, debug_dataset=representative, debug_options=options)
+        return debugger.get_nondebug_quantized_model()
+
+
+def run(approx_model_path: Path, tflite_path: Path, quantize: str,
+        worst_layers: list[tuple[str, str]],
+        x: np.ndarray, y_float: np.ndarray, calib_x: np.ndarray, runtime: str,
+        reporter: Reporter) -> list[dict[str, Any]]:
+    """One row per (layer, its output tensor's name): the end-to-end SNR and max error with
+    that layer in float."""
+    mode = quantize_modes.get(quantize)
+    if not mode.full_integer:
+        return []
+    graph = tflite_graph.read(tflite_path)
+    model = load_model(approx_model_path)
+    rows = []
+    with reporter.task("sensitivity", len(worst_layers)) as advance, \
+            tempfile.TemporaryDirectory(prefix="gelu-edge-sensitivity-") as tmp:
+        for layer, tensor_name in worst_layers:
+            nodes = _layer_nodes(graph, layer, tensor_name)
+            if not nodes:
+                rows.append({"layer": layer, "kept_float_ops": 0, "snr_db": None,
+                             "max_abs_error": None, "note": "no ops of this layer found"})
+                advance(1)
+                continue
+            path = Path(tmp) / f"{layer}.tflite"
+            path.write_bytes(_keep_float(model, quantize, calib_x, nodes))
+            arrays, _ = edge_client.run(path, x, runtime, Quiet())
+            y = arrays["y"].reshape(y_float.shape)
+            rows.append({"layer": layer, "kept_float_ops": len(nodes),
+                         "snr_db": metrics.snr_db(y_float, y, None),
+                         "max_abs_error": metrics.max_abs_error(y_float, y, None), "note": ""})
+            advance(1)
+    return rows
