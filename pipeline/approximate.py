@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import approximations, artifacts
+from pipeline import approximations, artifacts, metrics
 from pipeline.approximations import Approximation, gelu_exact, gelu_tanh
 from pipeline.errors import CheckFailed
 from pipeline.models import load_model
@@ -45,6 +45,53 @@ class ApproximateResult:
     approx: str
     replaced: int
     sites: list[Site]
+    fine_tune: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class FineTune:
+    """`--fine-tune-epochs`: brief training of the replaced float model on the labelled data."""
+
+    epochs: int
+    data: Any  # pipeline.data.Dataset with x_train/y_train and x_eval/y_eval
+
+
+FINE_TUNE_LEARNING_RATE = 3e-4  # small: the weights are already trained, only nudged
+FINE_TUNE_BATCH = 64
+
+
+def _outputs_are_probabilities(model: Any, x: np.ndarray) -> bool:
+    y = np.asarray(model.predict(x[:64], verbose=0))
+    return bool(np.all(y >= 0) and np.all(y <= 1) and np.allclose(y.sum(axis=-1), 1, atol=1e-3))
+
+
+def fine_tune(model: Any, ft: FineTune, reporter: Reporter) -> dict[str, Any]:
+    """Fine-tune in place; the eval metric of the replaced float model before and after."""
+    k = keras()
+    data = ft.data
+    kind = data.task
+
+    def score() -> float:
+        pred = model.predict(data.x_eval, batch_size=256, verbose=0)
+        return metrics.task_metric(kind, data.y_eval, pred)
+
+    before = score()
+    if kind == "classification":
+        loss = k.losses.SparseCategoricalCrossentropy(
+            from_logits=not _outputs_are_probabilities(model, data.x_train))
+    else:
+        loss = k.losses.MeanSquaredError()
+    model.compile(optimizer=k.optimizers.Adam(FINE_TUNE_LEARNING_RATE), loss=loss)
+    with reporter.task("fine-tuning", ft.epochs) as advance:
+        callback = k.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: advance(1))
+        model.fit(data.x_train, data.y_train, epochs=ft.epochs, batch_size=FINE_TUNE_BATCH,
+                  shuffle=True, verbose=0, callbacks=[callback])
+    after = score()
+    metric = "accuracy" if kind == "classification" else "mae"
+    reporter.info(f"fine-tuned {ft.epochs} epochs: eval {metric} of the replaced float model "
+                  f"{before:.4f} -> {after:.4f}")
+    return {"epochs": ft.epochs, "metric": metric, "before": before, "after": after,
+            "train_samples": int(len(data.x_train)), "learning_rate": FINE_TUNE_LEARNING_RATE}
 
 
 def gelu_form(fn: Any) -> str | None:
@@ -112,8 +159,9 @@ def _check_reload(model: Any, path: Path, probe: np.ndarray) -> None:
 
 
 def run(out: Path, model_path: Path, approx_name: str, probe_x: np.ndarray,
-        reporter: Reporter) -> ApproximateResult:
-    """Load model_float.keras, replace GELU, write model_approx.keras and approximate.json."""
+        reporter: Reporter, tune: FineTune | None = None) -> ApproximateResult:
+    """Load model_float.keras, replace GELU (and fine-tune when asked), write model_approx.keras
+    and approximate.json."""
     approx = approximations.get(approx_name)
     model = load_model(model_path)
     sites = replace_gelu(model, approx)
@@ -122,11 +170,13 @@ def run(out: Path, model_path: Path, approx_name: str, probe_x: np.ndarray,
     else:
         forms = ", ".join(sorted({s.form for s in sites}))
         reporter.info(f"replaced {len(sites)} GELU site(s) ({forms}) with {approx.name!r}")
+    tuned = fine_tune(model, tune, reporter) if tune is not None and tune.epochs > 0 else None
     # Checked before the rename, so a model that does not reload never lands under its final name.
     with artifacts.atomic_path(out / artifacts.MODEL_APPROX) as tmp:
         model.save(tmp)
         _check_reload(model, tmp, probe_x[:16])
-    result = ApproximateResult(approx=approx.name, replaced=len(sites), sites=sites)
+    result = ApproximateResult(approx=approx.name, replaced=len(sites), sites=sites,
+                               fine_tune=tuned)
     artifacts.write_json(out / artifacts.APPROX_RECORD,
                          {**asdict(result), "sites": [asdict(s) for s in sites]})
     return result

@@ -19,7 +19,8 @@ from pipeline import (
     targets,
     train,
 )
-from pipeline.data import load_dataset
+from pipeline.data import DEFAULT_DATA, load_dataset
+from pipeline.models import input_shape, load_model
 from pipeline.errors import CheckFailed, UserError
 from pipeline.progress import Reporter
 from pipeline.thresholds import Thresholds
@@ -30,8 +31,10 @@ class BuildOptions:
     """Everything `gelu-edge build` takes."""
 
     out: Path
-    data: Path
+    data: Path | None = None  # None: the demo data, or (with --model) calibration only
     model: Path | None = None
+    calibration: Path | None = None
+    fine_tune_epochs: int = 0
     approx: str = approx_auto.AUTO
     quantize: str | None = None  # None: the target's default
     target: str = "rpi"
@@ -48,10 +51,21 @@ class BuildOptions:
 def run(opts: BuildOptions, reporter: Reporter) -> dict[str, Any]:
     """Run every stage; return parity.json's content. A failed graph check or threshold does not
     stop the build: the report is written and says what failed (the CLI exits 1)."""
-    data = load_dataset(opts.data)
     # Check what can be checked before any stage runs, so bad input costs nothing.
-    if opts.model is not None and not opts.model.exists():
-        raise UserError(f"model {opts.model} not found; pass --model PATH to a Keras .keras file")
+    shape = None
+    if opts.model is not None:
+        shape = tuple(input_shape(load_model(opts.model))[1:])
+    path = opts.data
+    if path is None and opts.model is None and opts.calibration is None:
+        path = DEFAULT_DATA
+    data = load_dataset(path, opts.calibration, shape, fine_tune=opts.fine_tune_epochs > 0)
+    for warning in data.warnings:
+        reporter.warn(warning)
+    if opts.model is None and (data.x_train is None or data.y_train is None):
+        raise UserError(f"{data.path}: the demo model trains on x_train/y_train; pass --model "
+                        "for your own trained model")
+    if opts.fine_tune_epochs and (data.x_train is None or data.y_train is None):
+        raise UserError("--fine-tune-epochs needs --data with labels (x and y)")
     if opts.approx != approx_auto.AUTO:
         approximations.get(opts.approx)
     target = targets.get(opts.target)
@@ -65,7 +79,9 @@ def run(opts: BuildOptions, reporter: Reporter) -> dict[str, Any]:
     train.run(opts.out, data, opts.model, opts.epochs, opts.seed, reporter)
     approx = approx_auto.resolve(opts.out, opts.approx, target.name, opts.runtime, reporter)
     reporter.info(f"[2/5] approximate GELU with {approx!r}")
-    approximate.run(opts.out, opts.out / artifacts.MODEL_FLOAT, approx, data.x_eval, reporter)
+    approximate.run(opts.out, opts.out / artifacts.MODEL_FLOAT, approx, data.x_eval, reporter,
+                    approximate.FineTune(opts.fine_tune_epochs, data) if opts.fine_tune_epochs
+                    else None)
     reporter.info(f"[3/5] convert ({quantize})")
     result = convert.run(opts.out, opts.out / artifacts.MODEL_APPROX, quantize, approx,
                          data.x_calib, reporter)

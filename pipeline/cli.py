@@ -54,9 +54,15 @@ def _compose(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 out_option = click.option("--out", type=click.Path(file_okay=False, path_type=Path),
                           default=Path("build"), show_default=True, help="Build folder.")
-data_option = click.option("--data", type=click.Path(dir_okay=False, path_type=Path),
-                           default=None, help="Data .npz (train/eval/calib splits). "
-                           "[default: calibration_data/demo_regression.npz]")
+data_option = _compose(
+    click.option("--data", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                 help="Evaluation (and fine-tuning) data: .npz with x and y, or the demo's "
+                 "x_train/y_train/x_eval/y_eval/x_calib splits. [default: the demo data "
+                 "without --model; none with it]"),
+    click.option("--calibration", type=click.Path(path_type=Path), default=None,
+                 help="Calibration samples: .npy, .npz, .csv, or a folder of .npy files or "
+                 "PNG/JPEG images. [default: x_calib, or x, of --data]"),
+)
 approx_option = click.option(
     "--approx", default="auto", show_default=True,
     help=f"GELU replacement: auto (the most accurate variant the target accepts at an acceptable "
@@ -109,6 +115,15 @@ threshold_options = _compose(
 )
 junit_option = click.option("--junit", "junit", type=click.Path(dir_okay=False, path_type=Path),
                             default=None, help="Also write the gate as JUnit XML to this file.")
+loading_options = _compose(
+    click.option("--custom-objects", "custom_objects",
+                 type=click.Path(dir_okay=False, path_type=Path), default=None,
+                 help="Python file to import first: it registers your custom layers and "
+                 "functions (keras.saving.register_keras_serializable)."),
+    click.option("--unsafe", is_flag=True,
+                 help="Load models that hold Python code (Lambda layers). Only for files you "
+                 "trust."),
+)
 train_options = _compose(
     click.option("--model", type=click.Path(path_type=Path), default=None,
                  help="Your trained Keras model (.keras); default: train the demo model."),
@@ -118,10 +133,37 @@ train_options = _compose(
 )
 
 
-def _data(path: Path | None) -> Any:
+def _is_demo(out: Path) -> bool:
+    """True when OUT's model is the demo's (or nothing says otherwise)."""
+    from pipeline.artifacts import TRAIN_RECORD, read_json
+
+    record = out / TRAIN_RECORD
+    return not record.is_file() or read_json(record).get("source") == "demo"
+
+
+def _data(path: Path | None, calibration: Path | None, model: Path | None, demo: bool,
+          fine_tune: bool = False) -> Any:
+    """Load --data/--calibration (the demo data when neither is given for the demo model);
+    `model` gives the input shape calibration samples are read into. Prints data warnings."""
     from pipeline.data import DEFAULT_DATA, load_dataset
 
-    return load_dataset(path or DEFAULT_DATA)
+    shape = None
+    if model is not None and model.exists():
+        from pipeline.models import input_shape, load_model
+
+        shape = tuple(input_shape(load_model(model))[1:])
+    if path is None and calibration is None and demo:
+        path = DEFAULT_DATA
+    data = load_dataset(path, calibration, shape, fine_tune)
+    for warning in data.warnings:
+        ClickReporter().warn(warning)
+    return data
+
+
+def _load_setup(kw: dict[str, Any]) -> None:
+    from pipeline.models import configure
+
+    configure(unsafe=kw.pop("unsafe"), custom_objects=kw.pop("custom_objects"))
 
 
 def _on(kw: dict[str, Any]) -> Any:
@@ -163,7 +205,9 @@ def cli() -> None:
 @out_option
 @data_option
 @train_options
-def train(out: Path, data: Path | None, model: Path | None, epochs: int | None, seed: int) -> None:
+@loading_options
+def train(out: Path, data: Path | None, model: Path | None, epochs: int | None, seed: int,
+          **kw: Any) -> None:
     """Train the demo GELU model (or take --model) and save OUT/model_float.keras.
 
     \b
@@ -173,7 +217,9 @@ def train(out: Path, data: Path | None, model: Path | None, epochs: int | None, 
     """
     from pipeline import train as stage
 
-    stage.run(out, _data(data), model, epochs or stage.DEFAULT_EPOCHS, seed, ClickReporter())
+    _load_setup(kw)
+    dataset = _data(data, kw.pop("calibration"), model, demo=model is None)
+    stage.run(out, dataset, model, epochs or stage.DEFAULT_EPOCHS, seed, ClickReporter())
     click.echo(f"wrote {out / 'model_float.keras'}")
 
 
@@ -183,8 +229,9 @@ def train(out: Path, data: Path | None, model: Path | None, epochs: int | None, 
 @approx_option
 @target_option
 @runtime_option
+@loading_options
 def approximate(out: Path, data: Path | None, approx: str, target: str,
-                runtime: str | None) -> None:
+                runtime: str | None, **kw: Any) -> None:
     """Replace every GELU in OUT/model_float.keras; save OUT/model_approx.keras.
 
     \b
@@ -196,10 +243,12 @@ def approximate(out: Path, data: Path | None, approx: str, target: str,
     from pipeline.approx_auto import resolve
     from pipeline.artifacts import MODEL_FLOAT, require
 
+    _load_setup(kw)
     reporter = ClickReporter()
     model = require(out, MODEL_FLOAT, "train")
     name = resolve(out, approx, target, runtime, reporter)
-    stage.run(out, model, name, _data(data).x_eval, reporter)
+    stage.run(out, model, name, _data(data, kw.pop("calibration"), model, _is_demo(out)).x_eval,
+              reporter)
     click.echo(f"wrote {out / 'model_approx.keras'}")
 
 
@@ -207,7 +256,8 @@ def approximate(out: Path, data: Path | None, approx: str, target: str,
 @out_option
 @data_option
 @quantize_option
-def convert(out: Path, data: Path | None, quantize: str | None) -> None:
+@loading_options
+def convert(out: Path, data: Path | None, quantize: str | None, **kw: Any) -> None:
     """Convert OUT/model_approx.keras to OUT/model.tflite and check the graph.
 
     \b
@@ -218,9 +268,12 @@ def convert(out: Path, data: Path | None, quantize: str | None) -> None:
     from pipeline import convert as stage
     from pipeline.artifacts import APPROX_RECORD, MODEL_APPROX, read_json, require
 
+    _load_setup(kw)
     approx = read_json(require(out, APPROX_RECORD, "approximate"))["approx"]
-    result = stage.run(out, require(out, MODEL_APPROX, "approximate"), quantize or "int8", approx,
-                       _data(data).x_calib, ClickReporter())
+    model = require(out, MODEL_APPROX, "approximate")
+    result = stage.run(out, model, quantize or "int8", approx,
+                       _data(data, kw.pop("calibration"), model, _is_demo(out)).x_calib,
+                       ClickReporter())
     click.echo(f"wrote {out / 'model.tflite'}")
     failed = [c for c in result.checks if not c.passed]
     if failed:
@@ -236,6 +289,7 @@ def convert(out: Path, data: Path | None, quantize: str | None) -> None:
 @sensitivity_option
 @on_options
 @threshold_options
+@loading_options
 def parity(out: Path, data: Path | None, target: str, runtime: str | None, samples: int | None,
            sensitivity: int, **kw: Any) -> None:
     """Compare float, replaced and quantized models on the eval split; write OUT/parity.json.
@@ -249,8 +303,10 @@ def parity(out: Path, data: Path | None, target: str, runtime: str | None, sampl
     """
     from pipeline import parity as stage
 
+    _load_setup(kw)
     on = _on(kw)
-    result = stage.run(out, _data(data), target, runtime, _thresholds(kw), ClickReporter(), samples,
+    dataset = _data(data, kw.pop("calibration"), out / "model_float.keras", _is_demo(out))
+    result = stage.run(out, dataset, target, runtime, _thresholds(kw), ClickReporter(), samples,
                        on, sensitivity)
     _finish(result)
 
@@ -307,6 +363,10 @@ def diff(old: Path, new: Path, as_json: bool) -> None:
 @on_options
 @threshold_options
 @junit_option
+@loading_options
+@click.option("--fine-tune-epochs", type=click.IntRange(min=0), default=0, show_default=True,
+              help="After replacing GELU, fine-tune the float model this many epochs on the "
+              "--data labels to win back the approximation error.")
 def build(out: Path, data: Path | None, model: Path | None, epochs: int | None, seed: int,
           approx: str, quantize: str | None, target: str, runtime: str | None, samples: int | None,
           sensitivity: int, junit: Path | None, **kw: Any) -> None:
@@ -321,13 +381,16 @@ def build(out: Path, data: Path | None, model: Path | None, epochs: int | None, 
       gelu-edge build --target coral --out build-coral
       gelu-edge build --approx sigmoid --target host --out build-host
       gelu-edge build --model my_model.keras --data my_data.npz --min-snr-db 25
+      gelu-edge build --model my_model.keras --calibration images/ --target coral
+      gelu-edge build --model my.keras --custom-objects my_layers.py --data d.npz --fine-tune-epochs 3
     """
     from pipeline import build as stage
     from pipeline import train as train_stage
-    from pipeline.data import DEFAULT_DATA
 
+    _load_setup(kw)
     opts = stage.BuildOptions(
-        out=out, data=data or DEFAULT_DATA, model=model, approx=approx, quantize=quantize,
+        out=out, data=data, model=model, calibration=kw.pop("calibration"),
+        fine_tune_epochs=kw.pop("fine_tune_epochs"), approx=approx, quantize=quantize,
         target=target, runtime=runtime, epochs=epochs or train_stage.DEFAULT_EPOCHS, seed=seed,
         samples=samples, on=_on(kw), sensitivity=sensitivity, thresholds=_thresholds(kw),
         junit=junit,

@@ -1,8 +1,12 @@
-"""Load and check the data a build uses: train / eval / calibration splits in one `.npz`.
+"""Load and check the data a build uses (see calibration_data/README.md).
 
-Format (see calibration_data/README.md): arrays `x_train`, `y_train`, `x_eval`, `y_eval`,
-`x_calib`. `x_*` are float arrays with samples on the first axis; `y_*` are float targets
-(regression) or integer class labels (classification). Loaded with pickles disabled.
+`--data FILE.npz`, loaded with pickles disabled, in one of two forms:
+- splits: `x_train`, `y_train`, `x_eval`, `y_eval`, `x_calib` (the demo's form);
+- evaluation data: `x` (or one `x_<name>` for the model's input) and `y`; for fine-tuning the
+  first 80 % is used to fine-tune and the rest to evaluate.
+`--calibration PATH` gives the calibration samples in any form `pipeline.calibration` reads.
+Without `--data` (a user's model), parity runs on the calibration samples and the task metric
+is absent. `x` arrays are float with samples on the first axis; integer `y` means class labels.
 """
 
 from __future__ import annotations
@@ -17,24 +21,35 @@ from pipeline.errors import UserError
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent / "calibration_data" / "demo_regression.npz"
 SPLIT_KEYS = ("x_train", "y_train", "x_eval", "y_eval", "x_calib")
-MIN_CALIBRATION_SAMPLES = 100
+MIN_SAMPLES = 100  # fewer calibration or evaluation samples than this get a warning
+FINE_TUNE_SHARE = 0.8  # x/y data: the first 80 % fine-tunes, the rest evaluates
+# Coverage: a value counts as covered inside the reference range widened by 10 % of its span;
+# under 99 % covered means the data lies where the model (or the calibration) never looked.
+COVERAGE_WIDEN = 0.10
+MIN_COVERAGE = 0.99
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """The splits of one data file, checked."""
+    """The data of one build, checked."""
 
     path: Path
-    x_train: np.ndarray
-    y_train: np.ndarray
+    x_train: np.ndarray | None
+    y_train: np.ndarray | None
     x_eval: np.ndarray
-    y_eval: np.ndarray
+    y_eval: np.ndarray | None  # None: no labels, the task metric is absent
     x_calib: np.ndarray
+    eval_split: str = "eval"  # what x_eval is: eval, x (of an x/y file), calibration
+    calib_source: str = "x_calib"
+    warnings: tuple[str, ...] = ()
 
     @property
-    def task(self) -> str:
-        """'classification' for integer labels, else 'regression'."""
-        return "classification" if np.issubdtype(self.y_train.dtype, np.integer) else "regression"
+    def task(self) -> str | None:
+        """'classification' for integer labels, 'regression' for float ones, None without."""
+        y = self.y_eval if self.y_eval is not None else self.y_train
+        if y is None:
+            return None
+        return "classification" if np.issubdtype(y.dtype, np.integer) else "regression"
 
 
 def _check_array(path: Path, key: str, arr: np.ndarray) -> np.ndarray:
@@ -52,38 +67,120 @@ def _check_array(path: Path, key: str, arr: np.ndarray) -> np.ndarray:
     return arr
 
 
-def load_dataset(path: Path | str = DEFAULT_DATA) -> Dataset:
-    """Load a data file and check it: keys, numeric dtypes, finite values, consistent shapes."""
-    path = Path(path)
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
-        raise UserError(f"data file {path} not found; pass --data PATH to an .npz with {', '.join(SPLIT_KEYS)}")
+        raise UserError(f"data file {path} not found; pass --data PATH to an .npz with x and y "
+                        f"(or {', '.join(SPLIT_KEYS)})")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            missing = [k for k in SPLIT_KEYS if k not in npz.files]
-            if missing:
-                raise UserError(
-                    f"{path}: missing arrays {', '.join(missing)}; a data file holds "
-                    f"{', '.join(SPLIT_KEYS)} (see calibration_data/README.md)"
-                )
-            arrays = {k: _check_array(path, k, npz[k]) for k in SPLIT_KEYS}
-    except UserError:
-        raise
+            return {k: npz[k] for k in npz.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise UserError(f"{path}: not a readable .npz file ({exc})") from None
-    feature_shape = arrays["x_train"].shape[1:]
-    for split in ("train", "eval"):
-        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
-        if x.shape[0] != y.shape[0]:
-            raise UserError(
-                f"{path}: x_{split} has {x.shape[0]} samples but y_{split} has {y.shape[0]}"
-            )
-    for key in ("x_eval", "x_calib"):
-        if arrays[key].shape[1:] != feature_shape:
-            raise UserError(
-                f"{path}: {key} has sample shape {arrays[key].shape[1:]}, "
-                f"x_train has {feature_shape}; all x arrays need the same sample shape"
-            )
-    return Dataset(path=path, **arrays)
+
+
+def _xy_keys(path: Path, files: list[str]) -> tuple[str, str]:
+    xs = [k for k in files if k == "x" or (k.startswith("x_") and k not in SPLIT_KEYS)]
+    if "y" not in files or not xs:
+        raise UserError(f"{path}: holds {', '.join(files) or 'nothing'}; a data file holds x and "
+                        f"y, or {', '.join(SPLIT_KEYS)} (see calibration_data/README.md)")
+    if len(xs) > 1:
+        raise UserError(f"{path}: {', '.join(xs)}: several inputs; gelu-edge supports models "
+                        "with one input for now")
+    return xs[0], "y"
+
+
+def coverage(reference: np.ndarray, test: np.ndarray) -> float:
+    """Share of test values inside the per-feature range of the reference, widened by 10 %."""
+    ref = reference.reshape(len(reference), -1)
+    tst = test.reshape(len(test), -1)
+    lo, hi = ref.min(axis=0), ref.max(axis=0)
+    pad = COVERAGE_WIDEN * (hi - lo)
+    inside = (tst >= lo - pad) & (tst <= hi + pad)
+    return float(inside.mean())
+
+
+def _warnings(data: Dataset) -> tuple[str, ...]:
+    found = []
+    for name, arr in (("calibration", data.x_calib), ("evaluation", data.x_eval)):
+        if len(arr) < MIN_SAMPLES:
+            found.append(f"only {len(arr)} {name} samples (under {MIN_SAMPLES}): the "
+                         f"{'quantization ranges' if name == 'calibration' else 'parity figures'}"
+                         " may not be representative")
+    pairs = []
+    if data.x_train is not None:
+        pairs += [("x_train", data.x_train, data.calib_source, data.x_calib),
+                  ("x_train", data.x_train, data.eval_split, data.x_eval)]
+    elif data.eval_split != "calibration":
+        pairs.append((data.calib_source, data.x_calib, data.eval_split, data.x_eval))
+    for ref_name, ref, name, arr in pairs:
+        if ref.shape[1:] != arr.shape[1:]:
+            continue
+        share = coverage(ref, arr)
+        if share < MIN_COVERAGE:
+            found.append(f"{100 * (1 - share):.1f} % of the {name} values lie outside the range "
+                         f"of {ref_name} (widened by {COVERAGE_WIDEN:.0%}): the model or its "
+                         "calibration never saw such values")
+    return tuple(found)
+
+
+def load_dataset(path: Path | str | None = DEFAULT_DATA, calibration: Path | None = None,
+                 sample_shape: tuple[int, ...] | None = None,
+                 fine_tune: bool = False) -> Dataset:
+    """Load and check --data and --calibration: keys, numeric dtypes, finite values, shapes;
+    warnings (few samples, poor coverage) are in `Dataset.warnings`."""
+    from pipeline.calibration import load_calibration
+
+    x_calib = load_calibration(calibration, sample_shape) if calibration is not None else None
+    if path is None:
+        if x_calib is None:
+            raise UserError("no data: pass --data FILE.npz (x and y) and/or --calibration PATH")
+        data = Dataset(path=Path(calibration), x_train=None, y_train=None, x_eval=x_calib,
+                       y_eval=None, x_calib=x_calib, eval_split="calibration",
+                       calib_source="calibration")
+        return Dataset(**{**data.__dict__, "warnings": _warnings(data)})
+    path = Path(path)
+    raw = _read_npz(path)
+    if all(k in raw for k in SPLIT_KEYS):
+        arrays = {k: _check_array(path, k, raw[k]) for k in SPLIT_KEYS}
+        data = Dataset(path=path, x_train=arrays["x_train"], y_train=arrays["y_train"],
+                       x_eval=arrays["x_eval"], y_eval=arrays["y_eval"],
+                       x_calib=arrays["x_calib"] if x_calib is None else x_calib,
+                       calib_source="x_calib" if x_calib is None else "calibration")
+    else:
+        xk, yk = _xy_keys(path, list(raw))
+        x = _check_array(path, "x_", raw[xk])
+        y = _check_array(path, "y", raw[yk])
+        if len(x) != len(y):
+            raise UserError(f"{path}: {xk} has {len(x)} samples but {yk} has {len(y)}")
+        x_train = y_train = None
+        if fine_tune:
+            cut = int(len(x) * FINE_TUNE_SHARE)
+            if cut == 0 or cut == len(x):
+                raise UserError(f"{path}: {len(x)} samples are too few to fine-tune and evaluate")
+            x_train, y_train, x, y = x[:cut], y[:cut], x[cut:], y[cut:]
+        data = Dataset(path=path, x_train=x_train, y_train=y_train, x_eval=x, y_eval=y,
+                       x_calib=x if x_calib is None else x_calib, eval_split=xk,
+                       calib_source=xk if x_calib is None else "calibration")
+    _check_shapes(data)
+    extra = () if x_calib is not None or data.calib_source == "x_calib" else (
+        f"no --calibration: calibrating on {data.calib_source} of {path}, the evaluation data",)
+    return Dataset(**{**data.__dict__, "warnings": extra + _warnings(data)})
+
+
+def _check_shapes(data: Dataset) -> None:
+    if data.x_train is not None and data.y_train is not None and \
+            len(data.x_train) != len(data.y_train):
+        raise UserError(f"{data.path}: x_train has {len(data.x_train)} samples but y_train has "
+                        f"{len(data.y_train)}")
+    if data.y_eval is not None and len(data.x_eval) != len(data.y_eval):
+        raise UserError(f"{data.path}: x_eval has {len(data.x_eval)} samples but y_eval has "
+                        f"{len(data.y_eval)}")
+    shape = data.x_eval.shape[1:]
+    for name, arr in (("x_train", data.x_train), ("x_calib", data.x_calib)):
+        if arr is not None and arr.shape[1:] != shape:
+            raise UserError(f"{data.path}: {name} has sample shape {arr.shape[1:]}, the "
+                            f"evaluation data has {shape}; all x arrays need the same sample "
+                            "shape")
 
 
 def check_model_input(path: Path, x: np.ndarray, input_shape: tuple[int | None, ...]) -> None:

@@ -1,7 +1,16 @@
-"""Load and save Keras models safely, and describe their inputs and outputs."""
+"""Load and save Keras models safely, and describe their inputs and outputs.
+
+Models load with Keras safe mode on: a model that needs arbitrary code (a `Lambda` layer, a
+lambda activation) is refused unless the user passes `--unsafe`. `--custom-objects FILE.py` is
+imported first, so the custom layers and functions it registers resolve.
+"""
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,17 +19,81 @@ from pipeline.errors import UserError
 from pipeline.tfenv import keras
 
 
+@dataclass
+class Loading:
+    """How models are loaded in this process (set once by the command line)."""
+
+    unsafe: bool = False
+    custom_objects: Path | None = None
+
+
+LOADING = Loading()
+_imported: set[Path] = set()
+
+
+def import_custom_objects(path: Path) -> None:
+    """Import a user's Python file (once) so its registered Keras objects resolve."""
+    path = Path(path).resolve()
+    if path in _imported:
+        return
+    if not path.is_file() or path.suffix != ".py":
+        raise UserError(f"--custom-objects {path}: not a Python file")
+    keras()  # the file will import keras; make sure TensorFlow's import stays quiet
+    spec = importlib.util.spec_from_file_location(f"gelu_edge_custom_{len(_imported)}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's code may raise anything; report where
+        frame = next((f for f in reversed(traceback.extract_tb(exc.__traceback__))
+                      if Path(f.filename).resolve() == path), None)
+        where = f" (line {frame.lineno})" if frame else ""
+        raise UserError(f"--custom-objects {path}{where}: {type(exc).__name__}: {exc}") from None
+    _imported.add(path)
+
+
+def configure(unsafe: bool = False, custom_objects: Path | None = None) -> None:
+    """Set how this process loads models; imports the custom objects file now."""
+    LOADING.unsafe, LOADING.custom_objects = unsafe, custom_objects
+    if custom_objects is not None:
+        import_custom_objects(custom_objects)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
 def load_model(path: Path | str) -> Any:
-    """Load a Keras 3 model with safe mode on; missing, unreadable or unsafe files are UserErrors."""
+    """Load a Keras 3 model (.keras, or .h5 where Keras 3 reads it) with safe mode on unless
+    --unsafe; missing, unreadable, unsafe or SavedModel inputs are UserErrors saying what to do."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"model {path} not found; pass --model PATH to a Keras .keras file")
+    if path.is_dir():
+        if (path / "saved_model.pb").is_file():
+            raise UserError(
+                f"{path} is a TensorFlow SavedModel: Keras 3 loads it only as an inference-only "
+                "layer, in which GELU cannot be replaced; load it where it was built (with "
+                "its code) and save it with model.save('model.keras'), then pass that file")
+        raise UserError(f"{path} is a folder; pass --model PATH to a Keras .keras or .h5 file")
+    if path.suffix not in (".keras", ".h5", ".hdf5"):
+        raise UserError(f"{path}: expected a Keras .keras file (or a legacy .h5)")
     k = keras()
     try:
-        model = k.saving.load_model(path, safe_mode=True, compile=False)
+        model = k.saving.load_model(path, safe_mode=not LOADING.unsafe, compile=False)
     except Exception as exc:  # Keras raises many types for a bad file; all mean the same to a user
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"cannot load Keras model {path}: {first}") from None
+        message = _first_line(exc)
+        if "safe_mode" in message or "lambda" in message.lower():
+            raise UserError(f"cannot load Keras model {path} safely: it holds Python code (a "
+                            "Lambda layer or a lambda function). If you trust the file, pass "
+                            "--unsafe; better, replace the lambda with a registered function "
+                            "and pass --custom-objects") from None
+        if "Could not locate" in message or "Unknown" in message:
+            raise UserError(f"cannot load Keras model {path}: {message}; pass --custom-objects "
+                            "FILE.py that registers it (keras.saving."
+                            "register_keras_serializable)") from None
+        raise UserError(f"cannot load Keras model {path}: {message}") from None
     if not isinstance(model, k.Model):
         raise UserError(f"{path} holds a {type(model).__name__}, not a Keras model")
     check_single_io(model, path)

@@ -30,9 +30,13 @@ SCHEMA_VERSION = 1
 PREDICT_BATCH = 256
 
 
-def _task_block(data: Dataset, y_true: np.ndarray, y_float: np.ndarray, y_approx: np.ndarray,
+def _task_block(data: Dataset, y_true: np.ndarray | None, y_float: np.ndarray, y_approx: np.ndarray,
                 y_q: np.ndarray) -> dict[str, Any]:
     kind = data.task
+    if kind is None or y_true is None:
+        return {"kind": None, "metric": None, "float": None, "approx": None, "quantized": None,
+                "note": "no labels (--data not given): the task metric is absent; parity "
+                        "compares the models' outputs on the calibration samples"}
     block: dict[str, Any] = {
         "kind": kind,
         "metric": "accuracy" if kind == "classification" else "mae",
@@ -47,7 +51,8 @@ def _task_block(data: Dataset, y_true: np.ndarray, y_float: np.ndarray, y_approx
 
 def _comparison_inputs(data: Dataset, x: np.ndarray, n: int) -> np.ndarray:
     """The eval samples first, then more from the other splits, `n` in all (if there are)."""
-    pool = np.concatenate([x, data.x_train, data.x_calib])
+    parts = [x] + [a for a in (data.x_train, data.x_calib) if a is not None]
+    pool = np.concatenate(parts)
     return pool[: max(n, len(x))]
 
 
@@ -107,7 +112,7 @@ def run(out: Path, data: Dataset, target_name: str, runtime: str | None, thresho
     convert_rec = artifacts.read_json(artifacts.require(out, artifacts.CONVERT_RECORD, "convert"))
 
     x = data.x_eval if samples is None else data.x_eval[:samples]
-    y_true = data.y_eval[: len(x)]
+    y_true = None if data.y_eval is None else data.y_eval[: len(x)]
     float_model = load_model(float_path)
     check_model_input(data.path, x, input_shape(float_model))
     y_float = float_model.predict(x, batch_size=PREDICT_BATCH, verbose=0)
@@ -144,7 +149,9 @@ def run(out: Path, data: Dataset, target_name: str, runtime: str | None, thresho
         "outputs": [output],
         "threshold_sources": list(thresholds.sources),
         "samples": int(len(x)),
-        "data": {"path": str(data.path), "split": "eval"},
+        "data": {"path": str(data.path), "split": data.eval_split,
+                 "calibration": data.calib_source, "warnings": list(data.warnings)},
+        "fine_tune": approx_rec.get("fine_tune"),
         "metrics": quant_metrics,
         "approx_metrics": metrics.compare(y_float, y_approx, scale),
         "quantization_metrics": metrics.compare(y_approx, y_q, scale),
@@ -156,7 +163,8 @@ def run(out: Path, data: Dataset, target_name: str, runtime: str | None, thresho
                                 "zero_point": about["output_quantization"][1]},
         **diagnostics,
     }
-    artifacts.write_npz(out / artifacts.PARITY_SAMPLES, x=x, y_true=y_true, y_float=y_float,
+    labels = {} if y_true is None else {"y_true": y_true}
+    artifacts.write_npz(out / artifacts.PARITY_SAMPLES, x=x, **labels, y_float=y_float,
                         y_approx=y_approx, y_quantized=y_q, y_quantized_raw=arrays["y_raw"])
     artifacts.write_json(out / artifacts.PARITY_JSON, report)
     return report

@@ -86,10 +86,10 @@ def run(out: Path, data: Dataset, model_path: Path | None, epochs: int, seed: in
         source = str(model_path)
         epochs = 0
     eval_mae = eval_linear = None
-    if data.task == "regression":
+    if data.task == "regression" and data.y_eval is not None:
         pred = model.predict(data.x_eval, batch_size=256, verbose=0)
         eval_mae = float(np.mean(np.abs(pred - data.y_eval.reshape(pred.shape))))
-        if data.x_train.ndim == 2:
+        if data.x_train is not None and data.y_train is not None and data.x_train.ndim == 2:
             eval_linear = linear_fit_mae(data)
     save_model(model, out / artifacts.MODEL_FLOAT)
     result = TrainResult(source=source, epochs=epochs, seed=seed,

@@ -28,7 +28,8 @@ def summary(p: dict[str, Any]) -> str:
         ("samples", p["samples"]),
         ("SNR quantized / approx", f"{fmt(m['snr_db'])} dB / {fmt(am['snr_db'])} dB"),
         ("max error", f"{fmt(m['max_error_lsb'])} LSB ({fmt(m['max_abs_error'])})"),
-        (f"{task['metric']} float / quantized", f"{fmt(task['float'])} / {fmt(task['quantized'])}"),
+        (f"{task['metric']} float / quantized", f"{fmt(task['float'])} / {fmt(task['quantized'])}")
+        if task["kind"] else ("task metric", "absent (no labels)"),
     ]
     cmp = p.get("device_vs_host")
     if cmp:

@@ -63,9 +63,11 @@ def _setup(p: dict[str, Any]) -> list[Block]:
             f"runtime: {rt['name']} {rt['version']} on {rt['machine']} ({where})",
             f"GELU approximation: `{p['approx']['name']}`, {p['approx']['replaced']} site(s) "
             "replaced",
-            f"samples: {p['samples']} ({p['data']['split']} split of `{p['data']['path']}`)",
+            f"samples: {p['samples']} ({p['data']['split']} of `{p['data']['path']}`; "
+            f"calibration: {p['data'].get('calibration', 'x_calib')})",
         ]),
-    ]
+    ] + ([Block("list", items=[f"data warning: {w}" for w in p["data"]["warnings"]])]
+         if p["data"].get("warnings") else [])
 
 
 def _gate(p: dict[str, Any]) -> list[Block]:
@@ -94,12 +96,19 @@ def _budget(p: dict[str, Any]) -> list[Block]:
 
 def _task(p: dict[str, Any]) -> list[Block]:
     task = p["task"]
+    if task["kind"] is None:
+        return [Block("h2", "Task metric"), Block("p", task.get("note", "absent"))]
     blocks = [Block("h2", "Task metric"),
               Block("table", header=["metric", "float", "approximation", "quantized"],
                     rows=[[task["metric"], task["float"], task["approx"], task["quantized"]]])]
     if task.get("top1_agreement") is not None:
         blocks.append(Block("p", "Top-1 agreement, quantized vs float: "
                                  f"{task['top1_agreement']:.4f}"))
+    ft = p.get("fine_tune")
+    if ft:
+        blocks.append(Block("p", f"Fine-tuned {ft['epochs']} epochs on {ft['train_samples']} "
+                                 f"samples after replacing GELU: {ft['metric']} of the replaced "
+                                 f"float model {fmt(ft['before'])} -> {fmt(ft['after'])}."))
     return blocks
 
 

@@ -36,6 +36,19 @@ def recorded_options(out: Path) -> dict[str, Any]:
     return options
 
 
+def _sha256_path(path: Path) -> str | None:
+    """sha256 of a file; of a folder, over its files' relative paths and hashes."""
+    import hashlib
+
+    if path.is_file():
+        return artifacts.sha256_file(path)
+    if path.is_dir():
+        lines = [f"{p.relative_to(path)} {artifacts.sha256_file(p)}"
+                 for p in sorted(path.rglob("*")) if p.is_file()]
+        return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    return None
+
+
 def write_manifest(out: Path) -> dict[str, Any]:
     """manifest.json: sha256 of every artifact and of the data, tool versions, options, seed."""
     options = recorded_options(out)
@@ -49,7 +62,7 @@ def write_manifest(out: Path) -> dict[str, Any]:
     parity = artifacts.read_json(out / artifacts.PARITY_JSON)
     manifest = {
         "artifacts": {n: artifacts.sha256_file(out / n) for n in names if (out / n).is_file()},
-        "data": {"path": str(data_path), "sha256": artifacts.sha256_file(data_path)},
+        "data": {"path": str(data_path), "sha256": _sha256_path(data_path)},
         "versions": {
             "python": platform.python_version(),
             "gelu-edge": _version("gelu-edge"),

@@ -117,7 +117,7 @@ def make(out: Path, p: dict[str, Any]) -> dict[str, str]:
             _error_histogram(plt, samples, p["output_quantization"]["scale"] or None,
                              folder / "error_histogram.png")
             made["Error histogram, quantized vs float"] = f"{artifacts.PLOTS_DIR}/error_histogram.png"
-            if p["task"]["kind"] == "regression":
+            if p["task"]["kind"] != "classification":
                 _scatter(plt, samples, folder / "predicted_vs_reference.png")
                 made["Predicted vs reference"] = f"{artifacts.PLOTS_DIR}/predicted_vs_reference.png"
     rows = (p.get("layers") or {}).get("layers") or []

@@ -120,8 +120,8 @@ def test_float_island_fails_the_build_with_exit_1(cli, tmp_path: Path) -> None:
     inp = k.Input((10,))
     k.Model(inp, k.layers.Dense(1)(k.layers.Dense(8, activation=scaled_cube)(inp))).save(
         tmp_path / "cube.keras")
-    r = cli("build", "--model", tmp_path / "cube.keras", "--out", tmp_path / "b",
-            "--samples", "100")
+    r = cli("build", "--model", tmp_path / "cube.keras", "--data", DEFAULT_DATA,
+            "--out", tmp_path / "b", "--samples", "100")
     assert r.code == 1, r
     assert "no_float_island" in r.err and "POW" in r.err
     parity = read_json(tmp_path / "b" / "parity.json")
@@ -178,7 +178,8 @@ def test_model_without_gelu_warns_and_builds(cli, tmp_path: Path) -> None:
     inp = k.Input((10,))
     model = k.Model(inp, k.layers.Dense(1)(k.layers.Dense(8, activation="relu")(inp)))
     model.save(tmp_path / "relu.keras")
-    r = cli("build", "--model", tmp_path / "relu.keras", "--out", tmp_path / "b", "--samples", "200",
+    r = cli("build", "--model", tmp_path / "relu.keras", "--data", DEFAULT_DATA, "--out",
+            tmp_path / "b", "--samples", "200",
             "--max-error-lsb", "1000")
     assert r.code == 0, r
     assert "warning:" in r.err and "no GELU found" in r.err
