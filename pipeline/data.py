@@ -140,7 +140,12 @@ def load_dataset(path: Path | str | None = DEFAULT_DATA, calibration: Path | Non
         return Dataset(**{**data.__dict__, "warnings": _warnings(data)})
     path = Path(path)
     raw = _read_npz(path)
-    if all(k in raw for k in SPLIT_KEYS):
+    present = [k for k in SPLIT_KEYS if k in raw]
+    if present and len(present) < len(SPLIT_KEYS) and "x" not in raw:
+        missing = [k for k in SPLIT_KEYS if k not in raw]
+        raise UserError(f"{path}: missing arrays {', '.join(missing)}; a data file holds "
+                        f"{', '.join(SPLIT_KEYS)}, or x and y (see calibration_data/README.md)")
+    if len(present) == len(SPLIT_KEYS):
         arrays = {k: _check_array(path, k, raw[k]) for k in SPLIT_KEYS}
         data = Dataset(path=path, x_train=arrays["x_train"], y_train=arrays["y_train"],
                        x_eval=arrays["x_eval"], y_eval=arrays["y_eval"],
