@@ -124,13 +124,19 @@ def _walk(layer: Any, prefix: str) -> list[tuple[str, Any]]:
     return found
 
 
+# The attributes that hold an elementwise function: every layer's activation, a Lambda's function.
+FUNCTION_ATTRS = {"Lambda": "function"}
+
+
 def find_sites(model: Any) -> list[tuple[Site, Any]]:
-    """Every (site, layer) whose `activation` computes GELU, outermost layers first."""
+    """Every (site, layer) whose `activation` (or a Lambda's function) computes GELU,
+    outermost layers first."""
     sites = []
     for path, layer in _walk(model, ""):
-        form = gelu_form(getattr(layer, "activation", None))
+        attr = FUNCTION_ATTRS.get(type(layer).__name__, "activation")
+        form = gelu_form(getattr(layer, attr, None))
         if form is not None:
-            sites.append((Site(path=f"{path}.activation", layer_class=type(layer).__name__,
+            sites.append((Site(path=f"{path}.{attr}", layer_class=type(layer).__name__,
                                form=form), layer))
     return sites
 
@@ -138,8 +144,8 @@ def find_sites(model: Any) -> list[tuple[Site, Any]]:
 def replace_gelu(model: Any, approx: Approximation) -> list[Site]:
     """Replace every GELU site in `model` in place with `approx`; return the sites."""
     sites = find_sites(model)
-    for _, layer in sites:
-        layer.activation = approx.keras_fn
+    for site, layer in sites:
+        setattr(layer, site.path.rsplit(".", 1)[1], approx.keras_fn)
     # Keras caches traced predict/train functions; drop them so the new activation is used.
     for attr in ("predict_function", "train_function", "test_function"):
         if hasattr(model, attr):
@@ -147,8 +153,17 @@ def replace_gelu(model: Any, approx: Approximation) -> list[Site]:
     return [site for site, _ in sites]
 
 
-def _check_reload(model: Any, path: Path, probe: np.ndarray) -> None:
-    reloaded = load_model(path)
+def load_replaced(path: Path, approx_name: str) -> Any:
+    """Load model_approx.keras and apply the replacement again: a subclassed model that builds
+    its layers in __init__ comes back from its config with the original GELU, and only its
+    weights from the file. For every other model this changes nothing."""
+    model = load_model(path)
+    replace_gelu(model, approximations.get(approx_name))
+    return model
+
+
+def _check_reload(model: Any, path: Path, probe: np.ndarray, approx_name: str) -> None:
+    reloaded = load_replaced(path, approx_name)
     want = model.predict(probe, verbose=0)
     got = reloaded.predict(probe, verbose=0)
     if not np.allclose(want, got, atol=RELOAD_TOL, rtol=0):
@@ -174,7 +189,7 @@ def run(out: Path, model_path: Path, approx_name: str, probe_x: np.ndarray,
     # Checked before the rename, so a model that does not reload never lands under its final name.
     with artifacts.atomic_path(out / artifacts.MODEL_APPROX) as tmp:
         model.save(tmp)
-        _check_reload(model, tmp, probe_x[:16])
+        _check_reload(model, tmp, probe_x[:16], approx.name)
     result = ApproximateResult(approx=approx.name, replaced=len(sites), sites=sites,
                                fine_tune=tuned)
     artifacts.write_json(out / artifacts.APPROX_RECORD,

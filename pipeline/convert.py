@@ -10,8 +10,9 @@ import numpy as np
 
 from pipeline import approximations, artifacts, quantize_modes, tflite_graph
 from pipeline.errors import CheckFailed, UserError
+from pipeline.approximate import load_replaced
 from pipeline.graph_checks import CheckResult, run_checks
-from pipeline.models import input_shape, load_model
+from pipeline.models import input_shape
 from pipeline.progress import Reporter
 from pipeline.tfenv import captured_native_output, tensorflow
 
@@ -88,7 +89,7 @@ def run(out: Path, model_path: Path, mode_name: str, approx_name: str, calib_x: 
     """Convert model_approx.keras, write model.tflite and convert.json, and check the graph."""
     mode = quantize_modes.get(mode_name)
     approx = approximations.get(approx_name)
-    model = load_model(model_path)
+    model = load_replaced(model_path, approx.name)
     data = convert_model(model, mode_name, calib_x, batch, reporter)
     graph = tflite_graph.parse(data, "converted model")
     checks = run_checks(graph, mode, approx)

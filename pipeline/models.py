@@ -89,15 +89,29 @@ def load_model(path: Path | str) -> Any:
                             "Lambda layer or a lambda function). If you trust the file, pass "
                             "--unsafe; better, replace the lambda with a registered function "
                             "and pass --custom-objects") from None
-        if "Could not locate" in message or "Unknown" in message:
+        if "Could not locate" in message or "Unknown" in message or "deserialized" in message:
             raise UserError(f"cannot load Keras model {path}: {message}; pass --custom-objects "
                             "FILE.py that registers it (keras.saving."
                             "register_keras_serializable)") from None
         raise UserError(f"cannot load Keras model {path}: {message}") from None
     if not isinstance(model, k.Model):
         raise UserError(f"{path} holds a {type(model).__name__}, not a Keras model")
+    if not getattr(model, "inputs", None):
+        model = _functional(model, path)
     check_single_io(model, path)
     return model
+
+
+def _functional(model: Any, path: Path) -> Any:
+    """A subclassed model wrapped in a functional one (inputs and outputs the pipeline can
+    trace), from the input shape Keras saved with it."""
+    k = keras()
+    shape = (model.get_build_config() or {}).get("input_shape")
+    if not shape or not isinstance(shape[0], (int, type(None))):
+        raise UserError(f"{path}: a subclassed model saved before it was built (no input "
+                        "shape); call it once on a batch of data before model.save()")
+    inp = k.Input(tuple(shape[1:]), name="input")
+    return k.Model(inp, model(inp), name=f"{model.name}_functional")
 
 
 def check_single_io(model: Any, path: Path | str) -> None:

@@ -20,6 +20,7 @@ from pipeline import (
     targets,
     tflite_graph,
 )
+from pipeline.approximate import load_replaced
 from pipeline.data import Dataset, check_model_input
 from pipeline.device_compare import compare_raw
 from pipeline.models import input_shape, load_model, output_names
@@ -93,7 +94,8 @@ def _diagnostics(out: Path, float_model: Any, data: Dataset, x: np.ndarray, y_fl
     rows: list[dict[str, Any]] = []
     if worst:
         names = [(row["layer"], row["tensor_name"]) for row in table["layers"][:worst]]
-        rows = sensitivity.run(out / artifacts.MODEL_APPROX, tflite_path, quantize, names, x,
+        rows = sensitivity.run(out / artifacts.MODEL_APPROX, approx_rec["approx"], tflite_path,
+                               quantize, names, x,
                                y_float, data.x_calib, runtime, reporter)
     return {"layers": table, "gelu_sites": sites, "sensitivity": rows}
 
@@ -116,7 +118,8 @@ def run(out: Path, data: Dataset, target_name: str, runtime: str | None, thresho
     float_model = load_model(float_path)
     check_model_input(data.path, x, input_shape(float_model))
     y_float = float_model.predict(x, batch_size=PREDICT_BATCH, verbose=0)
-    y_approx = load_model(approx_path).predict(x, batch_size=PREDICT_BATCH, verbose=0)
+    y_approx = load_replaced(approx_path, approx_rec["approx"]).predict(
+        x, batch_size=PREDICT_BATCH, verbose=0)
     arrays, about, device_vs_host = _run_on_device(tflite_path, data, x, runtime, on, reporter)
     y_q = arrays["y"].reshape(y_float.shape)
     scale = about["output_quantization"][0] or None

@@ -14,7 +14,7 @@ import numpy as np
 
 from pipeline import edge_client, metrics, quantize_modes, tflite_graph
 from pipeline.convert import concrete_function
-from pipeline.models import load_model
+from pipeline.approximate import load_replaced
 from pipeline.progress import Quiet, Reporter
 from pipeline.tfenv import captured_native_output, tensorflow
 
@@ -48,7 +48,7 @@ def _keep_float(approx_model: Any, quantize: str, calib_x: np.ndarray, nodes: li
         return debugger.get_nondebug_quantized_model()
 
 
-def run(approx_model_path: Path, tflite_path: Path, quantize: str,
+def run(approx_model_path: Path, approx_name: str, tflite_path: Path, quantize: str,
         worst_layers: list[tuple[str, str]],
         x: np.ndarray, y_float: np.ndarray, calib_x: np.ndarray, runtime: str,
         reporter: Reporter) -> list[dict[str, Any]]:
@@ -58,7 +58,7 @@ def run(approx_model_path: Path, tflite_path: Path, quantize: str,
     if not mode.full_integer:
         return []
     graph = tflite_graph.read(tflite_path)
-    model = load_model(approx_model_path)
+    model = load_replaced(approx_model_path, approx_name)
     rows = []
     with reporter.task("sensitivity", len(worst_layers)) as advance, \
             tempfile.TemporaryDirectory(prefix="gelu-edge-sensitivity-") as tmp:

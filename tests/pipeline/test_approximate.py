@@ -52,6 +52,8 @@ def _models() -> dict[str, object]:
         "classic_pow_callable": k.Model(inp, k.layers.Dense(8, activation=classic_tanh_gelu)(inp)),
         "nested_sequential": k.Model(inp, nested(inp)),
         "nested_custom_layer": k.Model(inp, Block(name="block")(inp)),
+        "lambda_layer": k.Model(inp, k.layers.Lambda(lambda x: k.activations.gelu(x))(
+            k.layers.Dense(8)(inp))),
         "conv1d": k.Model(seq_inp, k.layers.Conv1D(4, 3, activation="gelu")(seq_inp)),
         "einsum_dense": k.Model(seq_inp, k.layers.EinsumDense("abc,cd->abd", output_shape=(None, 5),
                                                               activation="gelu")(seq_inp)),
