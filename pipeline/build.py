@@ -14,12 +14,13 @@ from pipeline import (
     convert,
     parity,
     places,
+    presets,
     quantize_modes,
     report,
     targets,
     train,
 )
-from pipeline.data import DEFAULT_DATA, load_dataset
+from pipeline.data import load_dataset
 from pipeline.models import input_shape, load_model
 from pipeline.errors import CheckFailed, UserError
 from pipeline.progress import Reporter
@@ -39,7 +40,8 @@ class BuildOptions:
     quantize: str | None = None  # None: the target's default
     target: str = "rpi"
     runtime: str | None = None
-    epochs: int = train.DEFAULT_EPOCHS
+    preset: str = "demo"
+    epochs: int | None = None  # None: the preset's
     seed: int = train.DEFAULT_SEED
     samples: int | None = None
     on: places.OnOptions = places.OnOptions()
@@ -57,13 +59,15 @@ def run(opts: BuildOptions, reporter: Reporter) -> dict[str, Any]:
         shape = tuple(input_shape(load_model(opts.model))[1:])
     path = opts.data
     if path is None and opts.model is None and opts.calibration is None:
-        path = DEFAULT_DATA
+        path = presets.get(opts.preset).data
     data = load_dataset(path, opts.calibration, shape, fine_tune=opts.fine_tune_epochs > 0)
     for warning in data.warnings:
         reporter.warn(warning)
-    if opts.model is None and (data.x_train is None or data.y_train is None):
-        raise UserError(f"{data.path}: the demo model trains on x_train/y_train; pass --model "
-                        "for your own trained model")
+    if opts.model is None:
+        presets.get(opts.preset)
+        if data.x_train is None or data.y_train is None:
+            raise UserError(f"{data.path}: preset {opts.preset!r} trains on x_train/y_train; "
+                            "pass --model for your own trained model")
     if opts.fine_tune_epochs and (data.x_train is None or data.y_train is None):
         raise UserError("--fine-tune-epochs needs --data with labels (x and y)")
     if opts.approx != approx_auto.AUTO:
@@ -75,8 +79,8 @@ def run(opts: BuildOptions, reporter: Reporter) -> dict[str, Any]:
     if quantize not in target.quantize_modes:
         raise UserError(f"target {target.name!r} runs only --quantize "
                         f"{' or '.join(target.quantize_modes)}, not {quantize}")
-    reporter.info(f"[1/5] train ({'demo model' if opts.model is None else opts.model})")
-    train.run(opts.out, data, opts.model, opts.epochs, opts.seed, reporter)
+    reporter.info(f"[1/5] train ({opts.preset + ' preset' if opts.model is None else opts.model})")
+    train.run(opts.out, data, opts.model, opts.epochs, opts.seed, reporter, opts.preset)
     approx = approx_auto.resolve(opts.out, opts.approx, target.name, opts.runtime, reporter)
     reporter.info(f"[2/5] approximate GELU with {approx!r}")
     approximate.run(opts.out, opts.out / artifacts.MODEL_FLOAT, approx, data.x_eval, reporter,

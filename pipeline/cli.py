@@ -126,34 +126,43 @@ loading_options = _compose(
 )
 train_options = _compose(
     click.option("--model", type=click.Path(path_type=Path), default=None,
-                 help="Your trained Keras model (.keras); default: train the demo model."),
+                 help="Your trained Keras model (.keras or .h5); default: train --preset."),
+    click.option("--preset", default="demo", show_default=True,
+                 help="Built-in model to train when there is no --model: demo (MLP, "
+                 "regression) or transformer (encoder classifier on the 8x8 digits)."),
     click.option("--epochs", type=click.IntRange(min=1), default=None,
-                 help="Training epochs for the demo model [default: 40]."),
+                 help="Training epochs for the preset [default: the preset's, 40]."),
     click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
 )
 
 
-def _is_demo(out: Path) -> bool:
-    """True when OUT's model is the demo's (or nothing says otherwise)."""
+def _preset_data(out: Path) -> Path | None:
+    """The data of the preset OUT's model was trained as (None for a user's model)."""
+    from pipeline import presets
     from pipeline.artifacts import TRAIN_RECORD, read_json
 
     record = out / TRAIN_RECORD
-    return not record.is_file() or read_json(record).get("source") == "demo"
+    source = read_json(record).get("source") if record.is_file() else "demo"
+    if source == "demo":
+        return presets.get(presets.DEFAULT).data
+    if source.startswith("preset:"):
+        return presets.get(source.split(":", 1)[1]).data
+    return None
 
 
-def _data(path: Path | None, calibration: Path | None, model: Path | None, demo: bool,
-          fine_tune: bool = False) -> Any:
-    """Load --data/--calibration (the demo data when neither is given for the demo model);
+def _data(path: Path | None, calibration: Path | None, model: Path | None,
+          default: Path | None, fine_tune: bool = False) -> Any:
+    """Load --data/--calibration (`default`, a preset's data, when neither is given);
     `model` gives the input shape calibration samples are read into. Prints data warnings."""
-    from pipeline.data import DEFAULT_DATA, load_dataset
+    from pipeline.data import load_dataset
 
     shape = None
     if model is not None and model.exists():
         from pipeline.models import input_shape, load_model
 
         shape = tuple(input_shape(load_model(model))[1:])
-    if path is None and calibration is None and demo:
-        path = DEFAULT_DATA
+    if path is None and calibration is None:
+        path = default
     data = load_dataset(path, calibration, shape, fine_tune)
     for warning in data.warnings:
         ClickReporter().warn(warning)
@@ -206,8 +215,8 @@ def cli() -> None:
 @data_option
 @train_options
 @loading_options
-def train(out: Path, data: Path | None, model: Path | None, epochs: int | None, seed: int,
-          **kw: Any) -> None:
+def train(out: Path, data: Path | None, model: Path | None, preset: str, epochs: int | None,
+          seed: int, **kw: Any) -> None:
     """Train the demo GELU model (or take --model) and save OUT/model_float.keras.
 
     \b
@@ -217,9 +226,12 @@ def train(out: Path, data: Path | None, model: Path | None, epochs: int | None, 
     """
     from pipeline import train as stage
 
+    from pipeline import presets
+
     _load_setup(kw)
-    dataset = _data(data, kw.pop("calibration"), model, demo=model is None)
-    stage.run(out, dataset, model, epochs or stage.DEFAULT_EPOCHS, seed, ClickReporter())
+    default = presets.get(preset).data if model is None else None
+    dataset = _data(data, kw.pop("calibration"), model, default)
+    stage.run(out, dataset, model, epochs, seed, ClickReporter(), preset)
     click.echo(f"wrote {out / 'model_float.keras'}")
 
 
@@ -247,7 +259,7 @@ def approximate(out: Path, data: Path | None, approx: str, target: str,
     reporter = ClickReporter()
     model = require(out, MODEL_FLOAT, "train")
     name = resolve(out, approx, target, runtime, reporter)
-    stage.run(out, model, name, _data(data, kw.pop("calibration"), model, _is_demo(out)).x_eval,
+    stage.run(out, model, name, _data(data, kw.pop("calibration"), model, _preset_data(out)).x_eval,
               reporter)
     click.echo(f"wrote {out / 'model_approx.keras'}")
 
@@ -272,7 +284,7 @@ def convert(out: Path, data: Path | None, quantize: str | None, **kw: Any) -> No
     approx = read_json(require(out, APPROX_RECORD, "approximate"))["approx"]
     model = require(out, MODEL_APPROX, "approximate")
     result = stage.run(out, model, quantize or "int8", approx,
-                       _data(data, kw.pop("calibration"), model, _is_demo(out)).x_calib,
+                       _data(data, kw.pop("calibration"), model, _preset_data(out)).x_calib,
                        ClickReporter())
     click.echo(f"wrote {out / 'model.tflite'}")
     failed = [c for c in result.checks if not c.passed]
@@ -305,7 +317,7 @@ def parity(out: Path, data: Path | None, target: str, runtime: str | None, sampl
 
     _load_setup(kw)
     on = _on(kw)
-    dataset = _data(data, kw.pop("calibration"), out / "model_float.keras", _is_demo(out))
+    dataset = _data(data, kw.pop("calibration"), out / "model_float.keras", _preset_data(out))
     result = stage.run(out, dataset, target, runtime, _thresholds(kw), ClickReporter(), samples,
                        on, sensitivity)
     _finish(result)
@@ -367,7 +379,8 @@ def diff(old: Path, new: Path, as_json: bool) -> None:
 @click.option("--fine-tune-epochs", type=click.IntRange(min=0), default=0, show_default=True,
               help="After replacing GELU, fine-tune the float model this many epochs on the "
               "--data labels to win back the approximation error.")
-def build(out: Path, data: Path | None, model: Path | None, epochs: int | None, seed: int,
+def build(out: Path, data: Path | None, model: Path | None, preset: str, epochs: int | None,
+          seed: int,
           approx: str, quantize: str | None, target: str, runtime: str | None, samples: int | None,
           sensitivity: int, junit: Path | None, **kw: Any) -> None:
     """Run every stage: train, approximate, convert, parity, report.
@@ -378,6 +391,7 @@ def build(out: Path, data: Path | None, model: Path | None, epochs: int | None, 
     \b
     Examples:
       gelu-edge build --quantize int8
+      gelu-edge build --preset transformer --out build-transformer
       gelu-edge build --target coral --out build-coral
       gelu-edge build --approx sigmoid --target host --out build-host
       gelu-edge build --model my_model.keras --data my_data.npz --min-snr-db 25
@@ -385,13 +399,12 @@ def build(out: Path, data: Path | None, model: Path | None, epochs: int | None, 
       gelu-edge build --model my.keras --custom-objects my_layers.py --data d.npz --fine-tune-epochs 3
     """
     from pipeline import build as stage
-    from pipeline import train as train_stage
 
     _load_setup(kw)
     opts = stage.BuildOptions(
         out=out, data=data, model=model, calibration=kw.pop("calibration"),
         fine_tune_epochs=kw.pop("fine_tune_epochs"), approx=approx, quantize=quantize,
-        target=target, runtime=runtime, epochs=epochs or train_stage.DEFAULT_EPOCHS, seed=seed,
+        target=target, runtime=runtime, preset=preset, epochs=epochs, seed=seed,
         samples=samples, on=_on(kw), sensitivity=sensitivity, thresholds=_thresholds(kw),
         junit=junit,
     )

@@ -23,6 +23,9 @@ from pipeline.tfenv import keras
 PER_LAYER_SAMPLES = 256
 # RMSE / scale of uniform rounding noise is 1/sqrt(12) = 0.289: a healthy layer sits near it.
 HEALTHY_RMSE_OVER_SCALE = 1 / np.sqrt(12)
+# Under this cosine the tensor found by name is probably not the layer's output (the converter
+# folded the layer's last op into the next one, e.g. a layer norm's scale into a matmul).
+MATCH_MIN_COSINE = 0.9
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,10 @@ def per_layer(model: Any, tflite_path: Path, x: np.ndarray, runtime: str, site_l
         q = quantized[m.tensor].reshape(len(x), -1)
         row = {**asdict(m), **metrics.compare(ref, q, m.scale)}
         row["rmse_over_scale"] = row["rmse"] / m.scale if m.scale else None
+        row["match"] = "doubtful" if row["cosine"] < MATCH_MIN_COSINE else "ok"
         rows.append(row)
-    rows.sort(key=lambda r: (r["snr_db"] if r["snr_db"] is not None else np.inf))
+    # Worst first; doubtful matches last, they say nothing about the layer.
+    rows.sort(key=lambda r: (r["match"] != "ok",
+                             r["snr_db"] if r["snr_db"] is not None else np.inf))
     return {"samples": int(len(x)), "layers": rows, "unmatched": unmatched,
             "healthy_rmse_over_scale": float(HEALTHY_RMSE_OVER_SCALE)}

@@ -93,7 +93,8 @@ def _diagnostics(out: Path, float_model: Any, data: Dataset, x: np.ndarray, y_fl
         artifacts.write_npz(out / artifacts.GELU_CURVES, **curves)
     rows: list[dict[str, Any]] = []
     if worst:
-        names = [(row["layer"], row["tensor_name"]) for row in table["layers"][:worst]]
+        ok_rows = [row for row in table["layers"] if row.get("match") == "ok"]
+        names = [(row["layer"], row["tensor_name"]) for row in ok_rows[:worst]]
         rows = sensitivity.run(out / artifacts.MODEL_APPROX, approx_rec["approx"], tflite_path,
                                quantize, names, x,
                                y_float, data.x_calib, runtime, reporter)

@@ -63,4 +63,8 @@ def keras() -> ModuleType:
     from pipeline.approximations import register_with_keras
 
     register_with_keras()
+    from pipeline.presets import layers
+
+    del layers  # imported for its registrations
+
     return keras_module

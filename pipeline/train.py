@@ -1,7 +1,5 @@
-"""Stage 1, train: the demo model of the classic Keras GELU example, or a copy of the user's model.
-
-Demo: Input(10) -> Dense(64, GELU) -> Dense(1), regression on calibration_data/demo_regression.npz.
-"""
+"""Stage 1, train: a preset model (`--preset`: the demo MLP, or the transformer), or a copy of the
+user's trained model (`--model`)."""
 
 from __future__ import annotations
 
@@ -11,17 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import artifacts
+from pipeline import artifacts, metrics, presets
 from pipeline.data import Dataset, check_model_input
 from pipeline.models import input_shape, load_model, save_model
 from pipeline.progress import Reporter
+from pipeline.errors import UserError
 from pipeline.tfenv import keras
 
-DEFAULT_EPOCHS = 40
 DEFAULT_SEED = 0
-HIDDEN_UNITS = 64
-BATCH_SIZE = 64
-LEARNING_RATE = 3e-3
 
 
 @dataclass(frozen=True)
@@ -33,15 +28,8 @@ class TrainResult:
     seed: int
     eval_mae_float: float | None
     eval_mae_linear: float | None
-
-
-def build_demo_model(features: int, outputs: int = 1) -> Any:
-    """The classic Keras GELU example: Input(features) -> Dense(64, 'gelu') -> Dense(outputs)."""
-    k = keras()
-    inputs = k.Input((features,), name="x")
-    hidden = k.layers.Dense(HIDDEN_UNITS, activation="gelu", name="hidden")(inputs)
-    outputs_ = k.layers.Dense(outputs, name="y")(hidden)
-    return k.Model(inputs, outputs_, name="gelu_demo")
+    preset: str | None = None
+    eval_accuracy_float: float | None = None
 
 
 def linear_fit_mae(data: Dataset) -> float:
@@ -52,39 +40,50 @@ def linear_fit_mae(data: Dataset) -> float:
     return float(np.mean(np.abs(xe @ coef - data.y_eval)))
 
 
-def train_demo(data: Dataset, epochs: int, seed: int, reporter: Reporter) -> Any:
-    """Train the demo model on the train split, deterministically for a given seed."""
+def train_preset(preset: presets.Preset, data: Dataset, epochs: int, seed: int,
+                 reporter: Reporter) -> Any:
+    """Build and train a preset on the train split, deterministically for a given seed."""
     k = keras()
     k.utils.set_random_seed(seed)
-    if data.task != "regression" or data.x_train.ndim != 2:
-        from pipeline.errors import UserError
-
-        raise UserError(
-            f"{data.path}: the demo model is a regression on flat feature vectors; "
-            "pass --model for other tasks"
-        )
-    model = build_demo_model(data.x_train.shape[1], data.y_train.reshape(len(data.y_train), -1).shape[1])
-    model.compile(optimizer=k.optimizers.Adam(LEARNING_RATE), loss="mse")
+    if data.x_train is None or data.y_train is None:
+        raise UserError(f"{data.path}: preset {preset.name!r} trains on x_train/y_train")
+    if data.task != preset.task:
+        raise UserError(f"{data.path}: preset {preset.name!r} is a {preset.task} model but the "
+                        f"data is {data.task}; pass --model for other tasks")
+    if preset.task == "classification":
+        outputs = int(max(data.y_train.max(), data.y_eval.max() if data.y_eval is not None
+                          else 0)) + 1
+        loss = k.losses.SparseCategoricalCrossentropy(from_logits=True)
+    else:
+        outputs = data.y_train.reshape(len(data.y_train), -1).shape[1]
+        loss = k.losses.MeanSquaredError()
+    model = preset.build(tuple(data.x_train.shape[1:]), outputs)
+    model.compile(optimizer=k.optimizers.Adam(preset.learning_rate), loss=loss)
     with reporter.task("training", epochs) as advance:
         callback = k.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: advance(1))
-        model.fit(
-            data.x_train, data.y_train, epochs=epochs, batch_size=BATCH_SIZE,
-            shuffle=True, verbose=0, callbacks=[callback],
-        )
+        model.fit(data.x_train, data.y_train, epochs=epochs, batch_size=preset.batch_size,
+                  shuffle=True, verbose=0, callbacks=[callback])
     return model
 
 
-def run(out: Path, data: Dataset, model_path: Path | None, epochs: int, seed: int,
-        reporter: Reporter) -> TrainResult:
-    """Write model_float.keras (trained demo, or the user's model) and train.json."""
-    if model_path is None:
-        model = train_demo(data, epochs, seed, reporter)
-        source = "demo"
+def run(out: Path, data: Dataset, model_path: Path | None, epochs: int | None, seed: int,
+        reporter: Reporter, preset: str = presets.DEFAULT) -> TrainResult:
+    """Write model_float.keras (a trained preset, or the user's model) and train.json."""
+    chosen = presets.get(preset) if model_path is None else None
+    if chosen is not None:
+        epochs = epochs or chosen.epochs
+        model = train_preset(chosen, data, epochs, seed, reporter)
+        source = "demo" if chosen.name == presets.DEFAULT else f"preset:{chosen.name}"
     else:
         model = load_model(model_path)
         check_model_input(data.path, data.x_eval, input_shape(model))
         source = str(model_path)
         epochs = 0
+    accuracy = None
+    if data.task == "classification" and data.y_eval is not None:
+        accuracy = metrics.task_metric("classification", data.y_eval,
+                                       model.predict(data.x_eval, batch_size=256, verbose=0))
+        reporter.info(f"float model eval accuracy {accuracy:.4f}")
     eval_mae = eval_linear = None
     if data.task == "regression" and data.y_eval is not None:
         pred = model.predict(data.x_eval, batch_size=256, verbose=0)
@@ -92,8 +91,9 @@ def run(out: Path, data: Dataset, model_path: Path | None, epochs: int, seed: in
         if data.x_train is not None and data.y_train is not None and data.x_train.ndim == 2:
             eval_linear = linear_fit_mae(data)
     save_model(model, out / artifacts.MODEL_FLOAT)
-    result = TrainResult(source=source, epochs=epochs, seed=seed,
-                         eval_mae_float=eval_mae, eval_mae_linear=eval_linear)
+    result = TrainResult(source=source, epochs=epochs or 0, seed=seed,
+                         eval_mae_float=eval_mae, eval_mae_linear=eval_linear,
+                         preset=chosen.name if chosen else None, eval_accuracy_float=accuracy)
     artifacts.write_json(out / artifacts.TRAIN_RECORD, asdict(result))
     if eval_mae is not None and eval_linear is not None:
         reporter.info(f"float model eval MAE {eval_mae:.4f} (linear fit {eval_linear:.4f})")

@@ -121,10 +121,13 @@ def _layers(p: dict[str, Any]) -> list[Block]:
               Block("p", f"Each layer's float output against the quantized model's tensor, on "
                     f"{table['samples']} samples (intermediate tensors kept, the runtime's "
                     f"reference kernels). RMSE / scale near {healthy:.2f} is plain rounding "
-                    f"noise; {GELU_MARK} marks the GELU sites."),
+                    f"noise; {GELU_MARK} marks the GELU sites. A doubtful match (cosine under "
+                    "0.9) is a tensor the converter changed, e.g. by folding the layer's last op "
+                    "into the next: its row says nothing about the layer."),
               Block("table", header=["layer", "class", "tensor", "max abs", "mean abs", "RMSE",
                                      "RMSE / scale", "SNR dB"],
-                    rows=[[r["layer"] + (f" ({GELU_MARK})" if r["gelu_site"] else ""),
+                    rows=[[r["layer"] + (f" ({GELU_MARK})" if r["gelu_site"] else "")
+                           + (" (doubtful match)" if r.get("match") == "doubtful" else ""),
                            r["layer_class"], _short(r["tensor_name"]), r["max_abs_error"],
                            r["mean_abs_error"], r["rmse"], r["rmse_over_scale"], r["snr_db"]]
                           for r in table["layers"]])]

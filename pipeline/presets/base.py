@@ -1,0 +1,24 @@
+"""What a preset is: a model gelu-edge builds and trains itself, with its data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DATA_DIR = Path(__file__).resolve().parent.parent.parent / "calibration_data"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A built-in model: its data file, how to build it, how to train it."""
+
+    name: str
+    summary: str
+    data: Path
+    task: str  # "regression" or "classification"
+    build: Callable[[tuple[int, ...], int], Any]  # (sample shape, outputs) -> Keras model
+    epochs: int
+    batch_size: int
+    learning_rate: float
