@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -78,6 +78,27 @@ def smoke_test(model_path: str, runtime: str, delegate: str | None = None) -> No
         raise ModelLoadError(" ".join(str(exc).split())) from None
 
 
+def _each_sample(interpreter: Any, x: np.ndarray,
+                 progress: Callable[[int, int], None] | None) -> Iterator[None]:
+    """Set each batch of `x` (the model's batch size) as the input, invoke, yield; report
+    progress after each."""
+    inp = interpreter.get_input_details()[0]
+    batch = int(inp["shape"][0])
+    if x.shape[1:] != tuple(inp["shape"][1:]):
+        raise ValueError(f"inputs have sample shape {x.shape[1:]}, the model wants "
+                         f"{tuple(inp['shape'][1:])}")
+    n = (len(x) // batch) * batch
+    for start in range(0, n, batch):
+        interpreter.set_tensor(inp["index"], _quantize(x[start:start + batch], inp))
+        try:
+            interpreter.invoke()
+        except RuntimeError as exc:
+            raise ModelLoadError(" ".join(str(exc).split())) from None
+        yield
+        if progress is not None:
+            progress(start + batch, n)
+
+
 def run_model(model_path: str, x: np.ndarray, runtime: str, num_threads: int | None = None,
               progress: Callable[[int, int], None] | None = None,
               delegate: str | None = None) -> dict[str, Any]:
@@ -89,21 +110,10 @@ def run_model(model_path: str, x: np.ndarray, runtime: str, num_threads: int | N
     interpreter = open_interpreter(model_path, runtime, num_threads, delegate)
     inp = interpreter.get_input_details()[0]
     out = interpreter.get_output_details()[0]
-    batch = int(inp["shape"][0])
-    if x.shape[1:] != tuple(inp["shape"][1:]):
-        raise ValueError(f"inputs have sample shape {x.shape[1:]}, the model wants {tuple(inp['shape'][1:])}")
-    n = (len(x) // batch) * batch
-    raw = []
-    for start in range(0, n, batch):
-        interpreter.set_tensor(inp["index"], _quantize(x[start:start + batch], inp))
-        try:
-            interpreter.invoke()
-        except RuntimeError as exc:
-            raise ModelLoadError(" ".join(str(exc).split())) from None
-        raw.append(interpreter.get_tensor(out["index"]).copy())
-        if progress is not None:
-            progress(start + batch, n)
+    raw = [interpreter.get_tensor(out["index"]).copy()
+           for _ in _each_sample(interpreter, x, progress)]
     y_raw = np.concatenate(raw, axis=0)
+    n = len(y_raw)
     return {
         "y": _dequantize(y_raw, out),
         "y_raw": y_raw,
@@ -119,22 +129,12 @@ def dump_tensors(model_path: str, x: np.ndarray, runtime: str, indices: list[int
     stacked over samples: `t<index>` -> [samples, *shape]. Intermediate tensors are kept with
     the runtime's reference kernels (preserving them turns the default delegate off)."""
     interpreter = open_interpreter(model_path, runtime, preserve_all_tensors=True)
-    inp = interpreter.get_input_details()[0]
     details = {d["index"]: d for d in interpreter.get_tensor_details()}
     missing = [i for i in indices if i not in details]
     if missing:
         raise ValueError(f"the model has no tensors {missing}")
-    batch = int(inp["shape"][0])
     out: dict[int, list[np.ndarray]] = {i: [] for i in indices}
-    n = (len(x) // batch) * batch
-    for start in range(0, n, batch):
-        interpreter.set_tensor(inp["index"], _quantize(x[start:start + batch], inp))
-        try:
-            interpreter.invoke()
-        except RuntimeError as exc:
-            raise ModelLoadError(" ".join(str(exc).split())) from None
+    for _ in _each_sample(interpreter, x, progress):
         for i in indices:
             out[i].append(_dequantize(interpreter.get_tensor(i).copy(), details[i]))
-        if progress is not None:
-            progress(start + batch, n)
     return {f"t{i}": np.stack(v) for i, v in out.items()}

@@ -9,7 +9,15 @@ from pathlib import Path
 
 from pipeline.errors import UserError
 from pipeline.targets import rules
-from pipeline.targets.base import SUPPORTED, UNSUPPORTED, Checker, Compat, OpVerdict, group_ops
+from pipeline.targets.base import (
+    SUPPORTED,
+    UNSUPPORTED,
+    Checker,
+    Compat,
+    OpVerdict,
+    Target,
+    group_ops,
+)
 from pipeline.tflite_graph import Graph
 
 # How the runtimes name the op they could not register or prepare.
@@ -84,3 +92,22 @@ def cpu_checker(target_name: str, runtime: str, runtime_version: str | None,
         return Compat(target=target_name, method=method, ops=verdicts, rules=checks, notes=notes)
 
     return check
+
+
+RULES = (
+    "the model loads on the runtime: op codes and op versions it registers "
+    "(the converter's min_runtime_version metadata, a per-op table, and a real load and invoke "
+    "in a separate process when the runtime is installed here)",
+    "any quantization mode the runtime runs; int8 is the default",
+)
+
+
+def cpu_target(name: str, summary: str, runtime: str, machine: str,
+               runtime_version: str | None = None, tf_versioned: bool = True) -> Target:
+    """A CPU target: every quantization mode, int8 by default, checked by loading."""
+    from pipeline import quantize_modes
+
+    return Target(name=name, summary=summary, runtime=runtime, machine=machine,
+                  default_quantize="int8", quantize_modes=tuple(quantize_modes.MODES),
+                  accelerator=False, rules=RULES,
+                  checker=cpu_checker(name, runtime, runtime_version, tf_versioned))

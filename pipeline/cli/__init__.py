@@ -1,0 +1,44 @@
+"""The `gelu-edge` command line: thin Click commands over the stage modules.
+
+Exit codes: 0 built and within thresholds, 1 a graph check / runtime load / threshold failed,
+2 bad usage or bad input (one line, no traceback), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from pipeline.cli import stages, tools
+from pipeline.cli.group import cli
+from pipeline.cli.options import ClickReporter
+from pipeline.errors import CheckFailed, UserError
+
+__all__ = ["cli", "main", "ClickReporter", "stages", "tools"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: map errors to exit codes without tracebacks."""
+    try:
+        cli.main(args=argv, prog_name="gelu-edge", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        hint = f" (try 'gelu-edge {exc.ctx.info_name} --help')" if exc.ctx and exc.ctx.parent else ""
+        click.echo(f"gelu-edge: error: {exc.format_message()}{hint}", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        click.echo(f"gelu-edge: error: {exc.format_message()}", err=True)
+        sys.exit(2)
+    except UserError as exc:
+        click.echo(f"gelu-edge: error: {exc}", err=True)
+        sys.exit(2)
+    except CheckFailed as exc:
+        click.echo(f"gelu-edge: failed: {exc}", err=True)
+        sys.exit(1)
+    except (KeyboardInterrupt, click.Abort):
+        click.echo("gelu-edge: interrupted; finished artifacts are complete, nothing half-written",
+                   err=True)
+        sys.exit(130)
+    sys.exit(0)

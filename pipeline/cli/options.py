@@ -1,0 +1,217 @@
+"""Shared pieces of the command line: the terminal reporter, option decorators, and the helpers
+that turn options into the stages' inputs."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pipeline import approximations, quantize_modes, targets
+from pipeline.errors import CheckFailed, UserError
+from pipeline.progress import Advance
+from pipeline.thresholds import (
+    DEFAULT_MAX_ERROR_LSB,
+    DEFAULT_MIN_COSINE,
+    DEFAULT_MIN_SNR_DB,
+    DEFAULT_MIN_TOP1_AGREEMENT,
+    Thresholds,
+)
+
+EDGE_RUNTIMES = ("tflite-runtime", "litert")
+
+
+class ClickReporter:
+    """Progress bars and messages on stderr."""
+
+    @contextlib.contextmanager
+    def task(self, label: str, total: int) -> Iterator[Advance]:
+        with click.progressbar(length=max(total, 1), label=f"  {label}", file=sys.stderr,
+                               show_pos=True) as bar:
+            yield bar.update
+
+    def info(self, message: str) -> None:
+        click.echo(message, err=True)
+
+    def warn(self, message: str) -> None:
+        click.secho(f"warning: {message}", fg="yellow", err=True)
+
+
+def compose(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def apply(fn: Any) -> Any:
+        for deco in reversed(decorators):
+            fn = deco(fn)
+        return fn
+    return apply
+
+
+out_option = click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+                          default=Path("build"), show_default=True, help="Build folder.")
+data_option = compose(
+    click.option("--data", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                 help="Evaluation (and fine-tuning) data: .npz with x and y, or the demo's "
+                 "x_train/y_train/x_eval/y_eval/x_calib splits. [default: the demo data "
+                 "without --model; none with it]"),
+    click.option("--calibration", type=click.Path(path_type=Path), default=None,
+                 help="Calibration samples: .npy, .npz, .csv, or a folder of .npy files or "
+                 "PNG/JPEG images. [default: x_calib, or x, of --data]"),
+)
+approx_option = click.option(
+    "--approx", default="auto", show_default=True,
+    help=f"GELU replacement: auto (the most accurate variant the target accepts at an acceptable "
+    f"cost), {', '.join(approximations.names())}, or pwl:N.")
+quantize_option = click.option("--quantize", type=click.Choice(list(quantize_modes.MODES)),
+                               default=None, help="Quantization mode [default: the target's; "
+                               "int8 for every target].")
+target_option = click.option("--target", default=targets.DEFAULT, show_default=True,
+                             help=f"Deployment target: {', '.join(targets.names())} "
+                             "(or ethos-u:CONFIG); see 'gelu-edge targets'.")
+runtime_option = click.option("--runtime", type=click.Choice(EDGE_RUNTIMES), default=None,
+                              help="Runtime for parity [default: the target's].")
+sensitivity_option = click.option(
+    "--sensitivity", type=click.IntRange(min=0), default=0, show_default=True,
+    help="For the N worst layers, measure the end-to-end SNR with that layer kept in float.")
+samples_option = click.option("--samples", type=click.IntRange(min=1), default=None,
+                              help="Evaluate only the first N eval samples [default: all].")
+on_options = compose(
+    click.option("--on", "on", default="local", show_default=True,
+                 help="Where the runtime runs: local, emulated-pi (Pi 4, Cortex-A72 under QEMU), "
+                 "emulated-pi5 (Cortex-A76) or ssh://user@host[:port] (a real device)."),
+    click.option("--delegate", default=None,
+                 help="External delegate library for the runner, e.g. libedgetpu.so.1."),
+    click.option("--ssh-config", type=click.Path(dir_okay=False), default=None,
+                 help="ssh_config file for --on ssh:// (keys, known_hosts)."),
+    click.option("--remote-python", default="python3", show_default=True,
+                 help="Python on the device for --on ssh://."),
+    click.option("--run-timeout", type=click.FloatRange(min=1), default=600, show_default=True,
+                 help="Seconds the runner may take."),
+    click.option("--compare-samples", type=click.IntRange(min=1), default=4096,
+                 show_default=True, help="Off this machine: inputs run on both the device and "
+                 "here to compare their int8 outputs."),
+)
+threshold_options = compose(
+    click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path),
+                 default=None, help="TOML file with a [tool.gelu-edge.thresholds] table "
+                 "(./pyproject.toml's is read too; flags win)."),
+    click.option("--min-snr-db", type=float, default=None,
+                 help=f"Fail if the quantized output's SNR against float is lower "
+                 f"[default: {DEFAULT_MIN_SNR_DB:g}]."),
+    click.option("--max-error-lsb", type=float, default=None,
+                 help=f"Fail if any output differs from float by more LSBs "
+                 f"[default: {DEFAULT_MAX_ERROR_LSB:g}]."),
+    click.option("--min-cosine", type=float, default=None,
+                 help=f"Fail if the cosine similarity to float is lower "
+                 f"[default: {DEFAULT_MIN_COSINE:g}]."),
+    click.option("--min-top1-agreement", type=float, default=None,
+                 help="Classification: fail if fewer samples keep their class "
+                 f"[default: {DEFAULT_MIN_TOP1_AGREEMENT:g}]."),
+)
+junit_option = click.option("--junit", "junit", type=click.Path(dir_okay=False, path_type=Path),
+                            default=None, help="Also write the gate as JUnit XML to this file.")
+loading_options = compose(
+    click.option("--custom-objects", "custom_objects",
+                 type=click.Path(dir_okay=False, path_type=Path), default=None,
+                 help="Python file to import first: it registers your custom layers and "
+                 "functions (keras.saving.register_keras_serializable)."),
+    click.option("--unsafe", is_flag=True,
+                 help="Load models that hold Python code (Lambda layers). Only for files you "
+                 "trust."),
+)
+train_options = compose(
+    click.option("--model", type=click.Path(path_type=Path), default=None,
+                 help="Your trained Keras model (.keras or .h5); default: train --preset."),
+    click.option("--preset", default="demo", show_default=True,
+                 help="Built-in model to train when there is no --model: demo (MLP, "
+                 "regression) or transformer (encoder classifier on the 8x8 digits)."),
+    click.option("--epochs", type=click.IntRange(min=1), default=None,
+                 help="Training epochs for the preset [default: the preset's, 40]."),
+    click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
+)
+
+
+def preset_data(out: Path) -> Path | None:
+    """The data of the preset OUT's model was trained as (None for a user's model)."""
+    from pipeline import presets
+    from pipeline.artifacts import TRAIN_RECORD, read_json
+
+    record = out / TRAIN_RECORD
+    source = read_json(record).get("source") if record.is_file() else "demo"
+    if source == "demo":
+        return presets.get(presets.DEFAULT).data
+    if source.startswith("preset:"):
+        return presets.get(source.split(":", 1)[1]).data
+    return None
+
+
+def load_data(path: Path | None, calibration: Path | None, model: Path | None,
+          default: Path | None, fine_tune: bool = False) -> Any:
+    """Load --data/--calibration (`default`, a preset's data, when neither is given);
+    `model` gives the input shape calibration samples are read into. Prints data warnings."""
+    from pipeline.data import load_dataset
+
+    shape = None
+    if model is not None and model.exists():
+        from pipeline.models import input_shape, load_model
+
+        shape = tuple(input_shape(load_model(model))[1:])
+    if path is None and calibration is None:
+        path = default
+    data = load_dataset(path, calibration, shape, fine_tune)
+    for warning in data.warnings:
+        ClickReporter().warn(warning)
+    return data
+
+
+def load_setup(kw: dict[str, Any]) -> None:
+    from pipeline.models import configure
+
+    configure(unsafe=kw.pop("unsafe"), custom_objects=kw.pop("custom_objects"))
+
+
+def on_from(kw: dict[str, Any]) -> Any:
+    from pipeline.places import OnOptions
+
+    return OnOptions(on=kw.pop("on"), delegate=kw.pop("delegate"),
+                     ssh_config=kw.pop("ssh_config"), remote_python=kw.pop("remote_python"),
+                     run_timeout=kw.pop("run_timeout"), compare_samples=kw.pop("compare_samples"))
+
+
+def thresholds_from(kw: dict[str, Any]) -> Thresholds:
+    from pipeline.thresholds import NAMES, resolve
+
+    return resolve({name: kw[name] for name in NAMES}, kw["config"])
+
+
+def finish(parity: dict[str, Any]) -> None:
+    from pipeline.report import summary
+
+    click.echo(summary(parity))
+    if not parity["passed"]:
+        raise CheckFailed("parity gate failed; see parity.md for which threshold or check")
+
+
+
+def parse_range(value: str, flag: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in value.split(","))
+    except ValueError:
+        raise UserError(f"{flag} takes LO,HI (two numbers), got {value!r}") from None
+    if not lo < hi:
+        raise UserError(f"{flag} {value}: LO must be less than HI")
+    return lo, hi
+
+
+def parse_shape(value: str) -> tuple[int, ...]:
+    try:
+        dims = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        dims = ()
+    if not dims or any(d <= 0 for d in dims):
+        raise UserError(f"--shape takes positive integers separated by commas, got {value!r}")
+    return dims
+
+

@@ -1,0 +1,154 @@
+"""Commands around the pipeline: check, targets, target setup, approximations, diff."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pipeline import approximations, targets
+from pipeline.cli.group import cli
+from pipeline.cli.options import EDGE_RUNTIMES, ClickReporter, parse_range, parse_shape
+from pipeline.errors import CheckFailed
+
+
+@cli.command()
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--target", required=True,
+              help=f"One of: {', '.join(targets.names())} (or ethos-u:CONFIG).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def check(model: Path, target: str, as_json: bool) -> None:
+    """Check MODEL.tflite against a target: per-op verdict and reason, model rules, summary.
+
+    Exit 0 when fully compatible, 1 when not, 2 on bad input.
+
+    \b
+    Examples:
+      gelu-edge check build/model.tflite --target coral
+      gelu-edge check model.tflite --target ethos-u:ethos-u65-256 --json
+    """
+    import json
+
+    from pipeline.check import check_model, render
+
+    compat = check_model(model, target)
+    click.echo(json.dumps(compat.to_json(), indent=2) if as_json else render(compat))
+    if not compat.compatible:
+        raise CheckFailed(f"{model} is not compatible with target {compat.target} (see above)")
+
+
+@cli.group("target")
+def target_group() -> None:
+    """Set up places to run parity on (see --on)."""
+
+
+@target_group.command("setup")
+@click.argument("name", type=click.Choice(["emulated-pi"]))
+@click.option("--force", is_flag=True, help="Set up again even if the cache verifies.")
+def target_setup(name: str, force: bool) -> None:
+    """Set up the emulated Raspberry Pi (Debian bookworm arm64 Python 3.11, tflite-runtime 2.14,
+    numpy 1.x, under QEMU) in the user's cache folder; verified by sha256 on every use.
+
+    \b
+    Examples:
+      gelu-edge target setup emulated-pi
+    """
+    from pipeline.places import emulated_setup
+
+    root = emulated_setup.setup(ClickReporter(), force=force)
+    click.echo(f"emulated-pi ready in {root.path}")
+
+
+@cli.command("targets")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def targets_cmd(as_json: bool) -> None:
+    """List the deployment targets with their runtime and rules.
+
+    \b
+    Examples:
+      gelu-edge targets
+    """
+    import json
+
+    rows = [{"name": t.name, "summary": t.summary, "runtime": t.runtime, "machine": t.machine,
+             "default_quantize": t.default_quantize, "quantize_modes": list(t.quantize_modes),
+             "accelerator": t.accelerator, "rules": list(t.rules)}
+            for t in targets.TARGETS.values()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        click.echo(f"{row['name']}: {row['summary']}")
+        click.echo(f"  runtime {row['runtime']} ({row['machine']}); --quantize "
+                   f"{'/'.join(row['quantize_modes'])}, default {row['default_quantize']}")
+        for rule in row["rules"]:
+            click.echo(f"  - {rule}")
+
+
+@cli.command()
+@click.argument("old", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def diff(old: Path, new: Path, as_json: bool) -> None:
+    """Compare two builds' parity: exit 1 if NEW is worse than OLD beyond the tolerances.
+
+    \b
+    Examples:
+      gelu-edge diff build-main build
+    """
+    import json
+
+    from pipeline.report import diff as stage
+
+    result = stage.compare(old, new)
+    click.echo(json.dumps(result, indent=2) if as_json else stage.render(result))
+    if result["worse"]:
+        raise CheckFailed(f"{new} is worse than {old}")
+
+
+
+@cli.command("approximations")
+@click.option("--range", "int8_range", default="-8,8", show_default=True,
+              help="Input range LO,HI the int8 single-op models are calibrated for.")
+@click.option("--float-range", default="-4,4", show_default=True,
+              help="Range LO,HI of the float error against exact GELU.")
+@click.option("--shape", default="1,128,3072", show_default=True,
+              help="Tensor shape for the latency measurement.")
+@click.option("--no-latency", is_flag=True, help="Skip the latency measurement.")
+@click.option("--runtime", type=click.Choice(EDGE_RUNTIMES), default="tflite-runtime",
+              show_default=True, help="Runtime for the int8 error measurement.")
+@click.option("--only", multiple=True, help="Measure only these variants (repeatable).")
+@click.option("--export", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write each variant's single-op model as DIR/gelu_<name>_int8.tflite.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def approximations_cmd(int8_range: str, float_range: str, shape: str, no_latency: bool,
+                       runtime: str, only: tuple[str, ...], export: Path | None,
+                       as_json: bool) -> None:
+    """Measure every GELU approximation: float error, int8 error over all 256 input codes,
+    the input range the int8 model really covers, ops, targets, and latency per runtime.
+
+    \b
+    Examples:
+      gelu-edge approximations
+      gelu-edge approximations --range -6,6 --no-latency --json
+      gelu-edge approximations --only relu-corr --only lut --export models/
+    """
+    import json
+
+    from pipeline.approx_measure import measure_all, to_json
+
+    lo_hi = parse_range(int8_range, "--range")
+    float_lo_hi = parse_range(float_range, "--float-range")
+    dims = None if no_latency else parse_shape(shape)
+    names = list(only) or approximations.names()
+    for name in names:
+        approximations.get(name)
+    results = measure_all(names, float_lo_hi, lo_hi, dims, runtime, ClickReporter(), export)
+    if as_json:
+        click.echo(json.dumps(to_json(results), indent=2))
+        return
+    from pipeline.approx_table import render
+
+    click.echo(render(results, float_lo_hi, lo_hi, runtime, dims))
+
+
