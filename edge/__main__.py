@@ -61,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("--runtime", choices=RUNTIME_CHOICES, default="tflite-runtime")
     run = sub.add_parser("run", help="run a model on every sample of an .npy file")
     run.add_argument("--model", required=True)
-    run.add_argument("--input", required=True, help=".npy, samples on axis 0, float")
+    run.add_argument("--input", required=True, help=".npy, samples on axis 0, float (.npz with "
+                     "x0, x1, ... for a model with several inputs)")
     run.add_argument("--output", required=True, help=".npz to write (y, y_raw)")
     run.add_argument("--runtime", choices=RUNTIME_CHOICES, default="tflite-runtime")
     run.add_argument("--threads", type=int, default=None)
@@ -122,8 +123,13 @@ def main(argv: list[str] | None = None) -> None:
                                               num_threads=args.threads)))
             return
         try:
-            x = np.load(args.input, allow_pickle=False)
-        except (OSError, ValueError) as exc:
+            loaded = np.load(args.input, allow_pickle=False)
+            if isinstance(loaded, np.ndarray):
+                x = loaded
+            else:
+                with loaded:
+                    x = [loaded[f"x{i}"] for i in range(len(loaded.files))]
+        except (OSError, ValueError, KeyError) as exc:
             _fail(EXIT_BAD_INPUT, f"cannot read inputs {args.input}: {exc}")
         if args.command == "tensors":
             try:
@@ -140,9 +146,9 @@ def main(argv: list[str] | None = None) -> None:
         _fail(EXIT_DELEGATE, str(exc))
     except ValueError as exc:
         _fail(EXIT_BAD_INPUT, str(exc))
-    _save_npz(args.output, y=result["y"], y_raw=result["y_raw"])
-    about.update(input_quantization=result["input_quantization"],
-                 output_quantization=result["output_quantization"], samples=result["samples"])
+    _save_npz(args.output, **{k: v for k, v in result.items() if k.startswith("y")})
+    about.update({k: result[k] for k in ("input_quantization", "output_quantization",
+                                          "outputs_quantization", "outputs", "samples")})
     print(json.dumps(about), flush=True)
 
 

@@ -78,18 +78,22 @@ def smoke_test(model_path: str, runtime: str, delegate: str | None = None) -> No
         raise ModelLoadError(" ".join(str(exc).split())) from None
 
 
-def _each_sample(interpreter: Any, x: np.ndarray,
+def _each_sample(interpreter: Any, xs: list[np.ndarray],
                  progress: Callable[[int, int], None] | None) -> Iterator[None]:
-    """Set each batch of `x` (the model's batch size) as the input, invoke, yield; report
-    progress after each."""
-    inp = interpreter.get_input_details()[0]
-    batch = int(inp["shape"][0])
-    if x.shape[1:] != tuple(inp["shape"][1:]):
-        raise ValueError(f"inputs have sample shape {x.shape[1:]}, the model wants "
-                         f"{tuple(inp['shape'][1:])}")
-    n = (len(x) // batch) * batch
+    """Set each batch (the model's batch size) of every input, invoke, yield; report progress
+    after each. `xs` has one array per model input, in the model's input order."""
+    details = interpreter.get_input_details()
+    if len(xs) != len(details):
+        raise ValueError(f"{len(xs)} input arrays for a model with {len(details)} inputs")
+    batch = int(details[0]["shape"][0])
+    for x, inp in zip(xs, details):
+        if x.shape[1:] != tuple(inp["shape"][1:]):
+            raise ValueError(f"inputs have sample shape {x.shape[1:]}, the model wants "
+                             f"{tuple(inp['shape'][1:])}")
+    n = (len(xs[0]) // batch) * batch
     for start in range(0, n, batch):
-        interpreter.set_tensor(inp["index"], _quantize(x[start:start + batch], inp))
+        for x, inp in zip(xs, details):
+            interpreter.set_tensor(inp["index"], _quantize(x[start:start + batch], inp))
         try:
             interpreter.invoke()
         except RuntimeError as exc:
@@ -99,31 +103,39 @@ def _each_sample(interpreter: Any, x: np.ndarray,
             progress(start + batch, n)
 
 
-def run_model(model_path: str, x: np.ndarray, runtime: str, num_threads: int | None = None,
+def run_model(model_path: str, x: np.ndarray | list[np.ndarray], runtime: str,
+              num_threads: int | None = None,
               progress: Callable[[int, int], None] | None = None,
               delegate: str | None = None) -> dict[str, Any]:
-    """Run every sample of `x` (samples on axis 0) through the model, batch size 1.
+    """Run every sample of `x` (samples on axis 0; a list with one array per input for a
+    model with several) through the model at its batch size.
 
-    Returns `y` (outputs dequantized to float32), `y_raw` (outputs as the model produced
-    them) and the input/output quantization parameters.
+    Returns per output `y<i>` (dequantized to float32) and `y_raw<i>` (as the model produced
+    them), `y`/`y_raw` for the first output, and the quantization parameters.
     """
     interpreter = open_interpreter(model_path, runtime, num_threads, delegate)
+    xs = x if isinstance(x, list) else [x]
     inp = interpreter.get_input_details()[0]
-    out = interpreter.get_output_details()[0]
-    raw = [interpreter.get_tensor(out["index"]).copy()
-           for _ in _each_sample(interpreter, x, progress)]
-    y_raw = np.concatenate(raw, axis=0)
-    n = len(y_raw)
+    outs = interpreter.get_output_details()
+    raw: list[list[np.ndarray]] = [[] for _ in outs]
+    for _ in _each_sample(interpreter, xs, progress):
+        for i, out in enumerate(outs):
+            raw[i].append(interpreter.get_tensor(out["index"]).copy())
+    arrays: dict[str, Any] = {}
+    for i, out in enumerate(outs):
+        y_raw = np.concatenate(raw[i], axis=0)
+        arrays[f"y{i}"], arrays[f"y_raw{i}"] = _dequantize(y_raw, out), y_raw
+    q = [[float(o["quantization"][0]), int(o["quantization"][1])] for o in outs]
     return {
-        "y": _dequantize(y_raw, out),
-        "y_raw": y_raw,
+        **arrays, "y": arrays["y0"], "y_raw": arrays["y_raw0"],
         "input_quantization": [float(inp["quantization"][0]), int(inp["quantization"][1])],
-        "output_quantization": [float(out["quantization"][0]), int(out["quantization"][1])],
-        "samples": n,
+        "output_quantization": q[0], "outputs_quantization": q, "outputs": len(outs),
+        "samples": len(arrays["y_raw0"]),
     }
 
 
-def dump_tensors(model_path: str, x: np.ndarray, runtime: str, indices: list[int],
+def dump_tensors(model_path: str, x: np.ndarray | list[np.ndarray], runtime: str,
+                 indices: list[int],
                  progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
     """Every requested tensor (by index) after each sample's invoke, dequantized to float32 and
     stacked over samples: `t<index>` -> [samples, *shape]. Intermediate tensors are kept with
@@ -134,7 +146,7 @@ def dump_tensors(model_path: str, x: np.ndarray, runtime: str, indices: list[int
     if missing:
         raise ValueError(f"the model has no tensors {missing}")
     out: dict[int, list[np.ndarray]] = {i: [] for i in indices}
-    for _ in _each_sample(interpreter, x, progress):
+    for _ in _each_sample(interpreter, x if isinstance(x, list) else [x], progress):
         for i in indices:
             out[i].append(_dequantize(interpreter.get_tensor(i).copy(), details[i]))
     return {f"t{i}": np.stack(v) for i, v in out.items()}

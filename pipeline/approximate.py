@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import approximations, artifacts, metrics
+from pipeline import approximations, artifacts, batch, metrics
 from pipeline.approximations import Approximation, gelu_exact, gelu_tanh
 from pipeline.errors import CheckFailed
 from pipeline.models import load_model
@@ -162,10 +162,11 @@ def load_replaced(path: Path, approx_name: str) -> Any:
     return model
 
 
-def _check_reload(model: Any, path: Path, probe: np.ndarray, approx_name: str) -> None:
+def _check_reload(model: Any, path: Path, probe: Any, approx_name: str) -> None:
     reloaded = load_replaced(path, approx_name)
-    want = model.predict(probe, verbose=0)
-    got = reloaded.predict(probe, verbose=0)
+    want = np.concatenate([np.ravel(y) for y in batch.outputs(model.predict(probe, verbose=0))])
+    got = np.concatenate([np.ravel(y) for y in batch.outputs(reloaded.predict(probe,
+                                                                              verbose=0))])
     if not np.allclose(want, got, atol=RELOAD_TOL, rtol=0):
         raise CheckFailed(
             f"{path}: the replaced model does not reproduce itself after save and reload "
@@ -189,7 +190,7 @@ def run(out: Path, model_path: Path, approx_name: str, probe_x: np.ndarray,
     # Checked before the rename, so a model that does not reload never lands under its final name.
     with artifacts.atomic_path(out / artifacts.MODEL_APPROX) as tmp:
         model.save(tmp)
-        _check_reload(model, tmp, probe_x[:16], approx.name)
+        _check_reload(model, tmp, batch.take(probe_x, slice(0, 16)), approx.name)
     result = ApproximateResult(approx=approx.name, replaced=len(sites), sites=sites,
                                fine_tune=tuned)
     artifacts.write_json(out / artifacts.APPROX_RECORD,

@@ -20,8 +20,8 @@ from pipeline import (
     targets,
     train,
 )
-from pipeline.data import load_dataset
-from pipeline.models import input_shape, load_model
+from pipeline.data import load_for_model
+from pipeline.models import load_model
 from pipeline.errors import CheckFailed, UserError
 from pipeline.progress import Reporter
 from pipeline.thresholds import Thresholds
@@ -54,13 +54,11 @@ def run(opts: BuildOptions, reporter: Reporter) -> dict[str, Any]:
     """Run every stage; return parity.json's content. A failed graph check or threshold does not
     stop the build: the report is written and says what failed (the CLI exits 1)."""
     # Check what can be checked before any stage runs, so bad input costs nothing.
-    shape = None
-    if opts.model is not None:
-        shape = tuple(input_shape(load_model(opts.model))[1:])
+    user_model = load_model(opts.model) if opts.model is not None else None
     path = opts.data
     if path is None and opts.model is None and opts.calibration is None:
         path = presets.get(opts.preset).data
-    data = load_dataset(path, opts.calibration, shape, fine_tune=opts.fine_tune_epochs > 0)
+    data = load_for_model(path, opts.calibration, user_model, opts.fine_tune_epochs > 0)
     for warning in data.warnings:
         reporter.warn(warning)
     if opts.model is None:
@@ -70,6 +68,8 @@ def run(opts: BuildOptions, reporter: Reporter) -> dict[str, Any]:
                             "pass --model for your own trained model")
     if opts.fine_tune_epochs and (data.x_train is None or data.y_train is None):
         raise UserError("--fine-tune-epochs needs --data with labels (x and y)")
+    if opts.fine_tune_epochs and len(data.tasks) > 1:
+        raise UserError("--fine-tune-epochs supports models with one output for now")
     if opts.approx != approx_auto.AUTO:
         approximations.get(opts.approx)
     target = targets.get(opts.target)

@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 
 from pipeline import approximations, artifacts, quantize_modes, tflite_graph
+from pipeline import batch as batches
 from pipeline.errors import CheckFailed, UserError
 from pipeline.approximate import load_replaced
 from pipeline.graph_checks import CheckResult, run_checks
-from pipeline.models import input_shape
+from pipeline.models import input_names, input_shapes
 from pipeline.progress import Reporter
 from pipeline.tfenv import captured_native_output, tensorflow
 
@@ -45,32 +46,39 @@ def concrete_function(model: Any, batch: int) -> Any:
         convert_variables_to_constants_v2,
     )
 
-    shape = input_shape(model)
-    if any(d is None for d in shape[1:]):
-        raise UserError(
-            f"the model input has dynamic dimensions {shape[1:]} beyond the batch axis; "
-            "give the model a fixed input shape"
-        )
-    spec = tf.TensorSpec([batch, *shape[1:]], tf.float32)
-    fn = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
+    specs = []
+    for name, shape in zip(input_names(model), input_shapes(model)):
+        if any(d is None for d in shape[1:]):
+            raise UserError(
+                f"the model input {name!r} has dynamic dimensions {shape[1:]} beyond the batch "
+                "axis; give the model a fixed input shape"
+            )
+        specs.append(tf.TensorSpec([batch, *shape[1:]], tf.float32, name=name))
+    if len(specs) == 1:
+        fn = tf.function(lambda x: model(x, training=False)).get_concrete_function(specs[0])
+    else:  # TFLite keeps this argument order (and the names) for the model's inputs
+        fn = tf.function(lambda *xs: model(list(xs), training=False)).get_concrete_function(
+            *specs)
     # Freezing keeps variables out of the TFLite graph (no READ_VARIABLE during calibration).
     return convert_variables_to_constants_v2(fn)
 
 
-def convert_model(model: Any, mode_name: str, calib_x: np.ndarray, batch: int,
+def convert_model(model: Any, mode_name: str, calib_x: batches.Inputs, batch: int,
                   reporter: Reporter) -> bytes:
     """Convert a Keras model to TFLite bytes with the given quantization mode."""
     tf = tensorflow()
     mode = quantize_modes.get(mode_name)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete_function(model, batch)])
-    n = (len(calib_x) // batch) * batch
+    arrays = batches.as_list(calib_x)
+    n = (len(arrays[0]) // batch) * batch
     if mode.needs_calibration and n == 0:
-        raise UserError(f"calibration needs at least {batch} samples; x_calib has {len(calib_x)}")
+        raise UserError(f"calibration needs at least {batch} samples; x_calib has "
+                        f"{len(arrays[0])}")
 
     def representative() -> Any:
         with reporter.task("calibrating", n // batch) as advance:
             for i in range(0, n, batch):
-                yield [calib_x[i:i + batch].astype(np.float32)]
+                yield [a[i:i + batch].astype(np.float32) for a in arrays]
                 advance(1)
 
     mode.configure(converter, tf, representative)
@@ -96,7 +104,7 @@ def run(out: Path, model_path: Path, mode_name: str, approx_name: str, calib_x: 
     artifacts.write_bytes(out / artifacts.MODEL_TFLITE, data)
     result = ConvertResult(
         quantize=mode.name, approx=approx.name, batch=batch,
-        calibration_samples=len(calib_x) if mode.needs_calibration else 0,
+        calibration_samples=batches.count(calib_x) if mode.needs_calibration else 0,
         ops=graph.op_counts(), op_versions=graph.op_versions(),
         min_runtime_version=graph.metadata.get("min_runtime_version"), checks=checks,
     )

@@ -14,9 +14,11 @@ from __future__ import annotations
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from pipeline import batch
 from pipeline.errors import UserError
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent / "calibration_data" / "demo_regression.npz"
@@ -34,22 +36,30 @@ class Dataset:
     """The data of one build, checked."""
 
     path: Path
-    x_train: np.ndarray | None
-    y_train: np.ndarray | None
-    x_eval: np.ndarray
-    y_eval: np.ndarray | None  # None: no labels, the task metric is absent
-    x_calib: np.ndarray
+    x_train: Any | None  # one array, or a list with one array per model input
+    y_train: Any | None  # one array, or a list with one array per model output
+    x_eval: Any
+    y_eval: Any | None  # None: no labels, the task metric is absent
+    x_calib: Any
     eval_split: str = "eval"  # what x_eval is: eval, x (of an x/y file), calibration
     calib_source: str = "x_calib"
     warnings: tuple[str, ...] = ()
 
     @property
     def task(self) -> str | None:
-        """'classification' for integer labels, 'regression' for float ones, None without."""
+        """'classification' for integer labels, 'regression' for float ones, None without
+        (the first output's, for a model with several)."""
+        tasks = self.tasks
+        return tasks[0] if tasks else None
+
+    @property
+    def tasks(self) -> list[str]:
+        """The task of each output (empty without labels)."""
         y = self.y_eval if self.y_eval is not None else self.y_train
         if y is None:
-            return None
-        return "classification" if np.issubdtype(y.dtype, np.integer) else "regression"
+            return []
+        return ["classification" if np.issubdtype(a.dtype, np.integer) else "regression"
+                for a in batch.as_list(y)]
 
 
 def _check_array(path: Path, key: str, arr: np.ndarray) -> np.ndarray:
@@ -78,15 +88,40 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         raise UserError(f"{path}: not a readable .npz file ({exc})") from None
 
 
-def _xy_keys(path: Path, files: list[str]) -> tuple[str, str]:
-    xs = [k for k in files if k == "x" or (k.startswith("x_") and k not in SPLIT_KEYS)]
-    if "y" not in files or not xs:
+def _named_keys(path: Path, files: list[str], prefix: str, names: list[str] | None
+                ) -> list[str]:
+    """The arrays for the model's inputs (prefix x) or outputs (prefix y), in model order:
+    `x` alone, or one `x_<name>` per input."""
+    plain = [k for k in files if k == prefix]
+    named = [k for k in files if k.startswith(prefix + "_") and k not in SPLIT_KEYS]
+    if plain and not named:
+        return plain
+    if not named:
+        return []
+    if names is None or len(names) == 1:
+        if len(named) == 1:
+            return named
+        raise UserError(f"{path}: {', '.join(named)}: several arrays, but the model has one "
+                        f"{'input' if prefix == 'x' else 'output'}")
+    missing = [f"{prefix}_{n}" for n in names if f"{prefix}_{n}" not in files]
+    if missing:
+        raise UserError(f"{path}: missing {', '.join(missing)}; the model's "
+                        f"{'inputs' if prefix == 'x' else 'outputs'} are {', '.join(names)}")
+    return [f"{prefix}_{n}" for n in names]
+
+
+def _xy_keys(path: Path, files: list[str], input_names: list[str] | None,
+             output_names: list[str] | None) -> tuple[list[str], list[str]]:
+    xs = _named_keys(path, files, "x", input_names)
+    ys = _named_keys(path, files, "y", output_names)
+    if not xs or not ys:
         raise UserError(f"{path}: holds {', '.join(files) or 'nothing'}; a data file holds x and "
-                        f"y, or {', '.join(SPLIT_KEYS)} (see calibration_data/README.md)")
-    if len(xs) > 1:
-        raise UserError(f"{path}: {', '.join(xs)}: several inputs; gelu-edge supports models "
-                        "with one input for now")
-    return xs[0], "y"
+                        f"y (or x_<input> and y_<output> per model input and output), or "
+                        f"{', '.join(SPLIT_KEYS)} (see calibration_data/README.md)")
+    if output_names and len(output_names) > 1 and ys == ["y"]:
+        raise UserError(f"{path}: one y for a model with outputs {', '.join(output_names)}; "
+                        "give one y_<output> per output")
+    return xs, ys
 
 
 def coverage(reference: np.ndarray, test: np.ndarray) -> float:
@@ -102,8 +137,8 @@ def coverage(reference: np.ndarray, test: np.ndarray) -> float:
 def _warnings(data: Dataset) -> tuple[str, ...]:
     found = []
     for name, arr in (("calibration", data.x_calib), ("evaluation", data.x_eval)):
-        if len(arr) < MIN_SAMPLES:
-            found.append(f"only {len(arr)} {name} samples (under {MIN_SAMPLES}): the "
+        if batch.count(arr) < MIN_SAMPLES:
+            found.append(f"only {batch.count(arr)} {name} samples (under {MIN_SAMPLES}): the "
                          f"{'quantization ranges' if name == 'calibration' else 'parity figures'}"
                          " may not be representative")
     pairs = []
@@ -113,9 +148,9 @@ def _warnings(data: Dataset) -> tuple[str, ...]:
     elif data.eval_split != "calibration":
         pairs.append((data.calib_source, data.x_calib, data.eval_split, data.x_eval))
     for ref_name, ref, name, arr in pairs:
-        if ref.shape[1:] != arr.shape[1:]:
+        if batch.sample_shapes(ref) != batch.sample_shapes(arr):
             continue
-        share = coverage(ref, arr)
+        share = min(coverage(r, a) for r, a in zip(batch.as_list(ref), batch.as_list(arr)))
         if share < MIN_COVERAGE:
             found.append(f"{100 * (1 - share):.1f} % of the {name} values lie outside the range "
                          f"of {ref_name} (widened by {COVERAGE_WIDEN:.0%}): the model or its "
@@ -124,12 +159,16 @@ def _warnings(data: Dataset) -> tuple[str, ...]:
 
 
 def load_dataset(path: Path | str | None = DEFAULT_DATA, calibration: Path | None = None,
-                 sample_shape: tuple[int, ...] | None = None,
-                 fine_tune: bool = False) -> Dataset:
+                 sample_shape: tuple[int, ...] | None = None, fine_tune: bool = False,
+                 input_names: list[str] | None = None,
+                 output_names: list[str] | None = None) -> Dataset:
     """Load and check --data and --calibration: keys, numeric dtypes, finite values, shapes;
     warnings (few samples, poor coverage) are in `Dataset.warnings`."""
     from pipeline.calibration import load_calibration
 
+    if calibration is not None and input_names is not None and len(input_names) > 1:
+        raise UserError("--calibration takes one array per sample; for a model with several "
+                        "inputs give x_<input> arrays in --data (they calibrate too)")
     x_calib = load_calibration(calibration, sample_shape) if calibration is not None else None
     if path is None:
         if x_calib is None:
@@ -152,20 +191,27 @@ def load_dataset(path: Path | str | None = DEFAULT_DATA, calibration: Path | Non
                        x_calib=arrays["x_calib"] if x_calib is None else x_calib,
                        calib_source="x_calib" if x_calib is None else "calibration")
     else:
-        xk, yk = _xy_keys(path, list(raw))
-        x = _check_array(path, "x_", raw[xk])
-        y = _check_array(path, "y", raw[yk])
-        if len(x) != len(y):
-            raise UserError(f"{path}: {xk} has {len(x)} samples but {yk} has {len(y)}")
+        xks, yks = _xy_keys(path, list(raw), input_names, output_names)
+        xs = [_check_array(path, "x_", raw[k]) for k in xks]
+        ys = [_check_array(path, "y", raw[k]) for k in yks]
+        counts = {k: len(a) for k, a in zip(xks + yks, xs + ys)}
+        if len(set(counts.values())) > 1:
+            raise UserError(f"{path}: arrays of different lengths: "
+                            + ", ".join(f"{k} {n}" for k, n in counts.items()))
+        x = xs[0] if len(xs) == 1 else xs
+        y = ys[0] if len(ys) == 1 else ys
         x_train = y_train = None
         if fine_tune:
-            cut = int(len(x) * FINE_TUNE_SHARE)
-            if cut == 0 or cut == len(x):
-                raise UserError(f"{path}: {len(x)} samples are too few to fine-tune and evaluate")
-            x_train, y_train, x, y = x[:cut], y[:cut], x[cut:], y[cut:]
+            n = batch.count(x)
+            cut = int(n * FINE_TUNE_SHARE)
+            if cut == 0 or cut == n:
+                raise UserError(f"{path}: {n} samples are too few to fine-tune and evaluate")
+            x_train, y_train = batch.take(x, slice(0, cut)), batch.take(y, slice(0, cut))
+            x, y = batch.take(x, slice(cut, None)), batch.take(y, slice(cut, None))
+        name = " ".join(xks)
         data = Dataset(path=path, x_train=x_train, y_train=y_train, x_eval=x, y_eval=y,
-                       x_calib=x if x_calib is None else x_calib, eval_split=xk,
-                       calib_source=xk if x_calib is None else "calibration")
+                       x_calib=x if x_calib is None else x_calib, eval_split=name,
+                       calib_source=name if x_calib is None else "calibration")
     _check_shapes(data)
     extra = () if x_calib is not None or data.calib_source == "x_calib" else (
         f"no --calibration: calibrating on {data.calib_source} of {path}, the evaluation data",)
@@ -174,26 +220,40 @@ def load_dataset(path: Path | str | None = DEFAULT_DATA, calibration: Path | Non
 
 def _check_shapes(data: Dataset) -> None:
     if data.x_train is not None and data.y_train is not None and \
-            len(data.x_train) != len(data.y_train):
-        raise UserError(f"{data.path}: x_train has {len(data.x_train)} samples but y_train has "
-                        f"{len(data.y_train)}")
-    if data.y_eval is not None and len(data.x_eval) != len(data.y_eval):
-        raise UserError(f"{data.path}: x_eval has {len(data.x_eval)} samples but y_eval has "
-                        f"{len(data.y_eval)}")
-    shape = data.x_eval.shape[1:]
+            batch.count(data.x_train) != batch.count(data.y_train):
+        raise UserError(f"{data.path}: x_train has {batch.count(data.x_train)} samples but "
+                        f"y_train has {batch.count(data.y_train)}")
+    if data.y_eval is not None and batch.count(data.x_eval) != batch.count(data.y_eval):
+        raise UserError(f"{data.path}: x_eval has {batch.count(data.x_eval)} samples but y_eval "
+                        f"has {batch.count(data.y_eval)}")
+    shape = batch.sample_shapes(data.x_eval)
     for name, arr in (("x_train", data.x_train), ("x_calib", data.x_calib)):
-        if arr is not None and arr.shape[1:] != shape:
-            raise UserError(f"{data.path}: {name} has sample shape {arr.shape[1:]}, the "
-                            f"evaluation data has {shape}; all x arrays need the same sample "
-                            "shape")
+        if arr is not None and batch.sample_shapes(arr) != shape:
+            raise UserError(f"{data.path}: {name} has sample shape "
+                            f"{batch.sample_shapes(arr)}, the evaluation data has {shape}; all "
+                            "x arrays need the same sample shape")
 
 
-def check_model_input(path: Path, x: np.ndarray, input_shape: tuple[int | None, ...]) -> None:
-    """Raise a UserError if samples of `x` do not fit a model input of `input_shape`."""
-    want = tuple(input_shape[1:])
-    got = tuple(x.shape[1:])
-    if len(want) != len(got) or any(w is not None and w != g for w, g in zip(want, got)):
-        raise UserError(
-            f"{path}: samples have shape {got} but the model expects {want}; "
-            "pass data that matches the model's input"
-        )
+def check_model_input(path: Path, x: batch.Inputs,
+                      input_shapes: list[tuple[int | None, ...]]) -> None:
+    """Raise a UserError if the samples of `x` do not fit the model's inputs."""
+    arrays = batch.as_list(x)
+    if len(arrays) != len(input_shapes):
+        raise UserError(f"{path}: {len(arrays)} input arrays for a model with "
+                        f"{len(input_shapes)} inputs")
+    for arr, shape in zip(arrays, input_shapes):
+        want, got = tuple(shape[1:]), tuple(arr.shape[1:])
+        if len(want) != len(got) or any(w is not None and w != g for w, g in zip(want, got)):
+            raise UserError(f"{path}: samples have shape {got} but the model expects {want}; "
+                            "pass data that matches the model's input")
+
+
+def load_for_model(path: Path | None, calibration: Path | None, model: Any | None,
+                   fine_tune: bool = False) -> Dataset:
+    """load_dataset with the model's input shape and input/output names (when there is one)."""
+    if model is None:
+        return load_dataset(path, calibration, None, fine_tune)
+    from pipeline.models import input_names, input_shape, output_names
+
+    return load_dataset(path, calibration, tuple(input_shape(model)[1:]), fine_tune,
+                        input_names(model), output_names(model))

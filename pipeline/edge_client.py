@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline import batch
 from pipeline.errors import CheckFailed, UserError
 from pipeline.places import Place, Session
 from pipeline.progress import Quiet, Reporter
@@ -127,22 +128,32 @@ def _stream(session: Session, args: list[str], total: int, label: str, reporter:
     return json.loads(stdout.strip().splitlines()[-1])
 
 
-def run(model: Path, x: np.ndarray, runtime: str, reporter: Reporter,
+def _save_inputs(folder: Path, x: batch.Inputs) -> Path:
+    """x.npy for one input, x.npz (x0, x1, ...) for several."""
+    if isinstance(x, list):
+        path = folder / "x.npz"
+        np.savez(path, **{f"x{i}": a.astype(np.float32) for i, a in enumerate(x)})
+    else:
+        path = folder / "x.npy"
+        np.save(path, x.astype(np.float32))
+    return path
+
+
+def run(model: Path, x: batch.Inputs, runtime: str, reporter: Reporter,
         timeout: float = DEFAULT_TIMEOUT_S, place: Place = LOCAL, delegate: str | None = None
         ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Run `model` on every sample of `x` where `place` says; return (arrays, runtime info).
     The info has the runner's own fields plus the place's (`where`, `cpu`, ...)."""
     with tempfile.TemporaryDirectory(prefix="gelu-edge-run-") as tmp, \
             place.session(reporter) as session:
-        x_path, y_path = Path(tmp) / "x.npy", Path(tmp) / "y.npz"
-        np.save(x_path, x.astype(np.float32))
+        x_path, y_path = _save_inputs(Path(tmp), x), Path(tmp) / "y.npz"
         remote_y = session.output_path("y.npz")
         args = ["run", "--model", session.put(model), "--input", session.put(x_path),
                 "--output", remote_y, "--runtime", runtime]
         if delegate:
             args += ["--delegate", delegate]
         label = f"running on {runtime}" + ("" if session.where == "local" else f" ({place.name})")
-        about = _stream(session, args, len(x), label, reporter, timeout,
+        about = _stream(session, args, batch.count(x), label, reporter, timeout,
                         f"running {model} on {place.name}")
         session.fetch(remote_y, y_path)
         with np.load(y_path, allow_pickle=False) as npz:
@@ -151,17 +162,17 @@ def run(model: Path, x: np.ndarray, runtime: str, reporter: Reporter,
         return arrays, about
 
 
-def tensors(model: Path, x: np.ndarray, runtime: str, indices: list[int], reporter: Reporter,
+def tensors(model: Path, x: batch.Inputs, runtime: str, indices: list[int], reporter: Reporter,
             timeout: float = DEFAULT_TIMEOUT_S) -> dict[int, np.ndarray]:
     """Intermediate tensors (by index) of every sample, dequantized, from the runtime here."""
     with tempfile.TemporaryDirectory(prefix="gelu-edge-tensors-") as tmp, \
             LOCAL.session(reporter) as session:
-        x_path, t_path = Path(tmp) / "x.npy", Path(tmp) / "t.npz"
-        np.save(x_path, x.astype(np.float32))
+        x_path, t_path = _save_inputs(Path(tmp), x), Path(tmp) / "t.npz"
         args = ["tensors", "--model", session.put(model), "--input", session.put(x_path),
                 "--output", str(t_path), "--indices", ",".join(map(str, indices)),
                 "--runtime", runtime]
-        _stream(session, args, len(x), f"per-layer tensors on {runtime}", reporter, timeout,
+        _stream(session, args, batch.count(x), f"per-layer tensors on {runtime}", reporter,
+                timeout,
                 f"saving the tensors of {model}")
         with np.load(t_path, allow_pickle=False) as npz:
             return {int(k[1:]): npz[k] for k in npz.files}

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import approximations
+from pipeline import approximations, batch
 from pipeline.approx_measure import int8_error
 from pipeline.approximate import find_sites
 from pipeline.approximations import gelu_exact
@@ -20,7 +20,8 @@ CALIB_BATCH = 256
 CURVE_POINTS = 401
 
 
-def input_ranges(float_model_path: Path, x_calib: np.ndarray) -> dict[str, tuple[float, float]]:
+def input_ranges(float_model_path: Path, x_calib: batch.Inputs
+                 ) -> dict[str, tuple[float, float]]:
     """Site path -> (min, max) of the GELU's input over the calibration samples, recorded by
     wrapping each activation while the model runs eagerly."""
     model = load_model(float_model_path)
@@ -37,12 +38,14 @@ def input_ranges(float_model_path: Path, x_calib: np.ndarray) -> dict[str, tuple
             return _fn(x)
 
         layer.activation = recorder
-    for start in range(0, len(x_calib), CALIB_BATCH):
-        model(x_calib[start:start + CALIB_BATCH].astype(np.float32), training=False)
+    for start in range(0, batch.count(x_calib), CALIB_BATCH):
+        chunk = batch.as_list(batch.take(x_calib, slice(start, start + CALIB_BATCH)))
+        chunk = [a.astype(np.float32) for a in chunk]
+        model(chunk if len(chunk) > 1 else chunk[0], training=False)
     return {path: (lo, hi) for path, (lo, hi) in seen.items()}
 
 
-def analyse(float_model_path: Path, approx_name: str, x_calib: np.ndarray, runtime: str,
+def analyse(float_model_path: Path, approx_name: str, x_calib: batch.Inputs, runtime: str,
             layer_scales: dict[str, float | None], reporter: Reporter
             ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """(one row per site, curves for the plots: `s<i>_<name>` arrays)."""

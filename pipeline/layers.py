@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import edge_client, metrics, tflite_graph
+from pipeline import batch, edge_client, metrics, tflite_graph
 from pipeline.progress import Reporter
 from pipeline.tfenv import keras
 
@@ -80,7 +80,7 @@ def match_layers(model: Any, graph: tflite_graph.Graph, site_layers: set[str]
     return matches, unmatched
 
 
-def float_outputs(model: Any, names: list[str], x: np.ndarray) -> dict[str, np.ndarray]:
+def float_outputs(model: Any, names: list[str], x: batch.Inputs) -> dict[str, np.ndarray]:
     """Each named layer's float output on `x`."""
     k = keras()
     probe = k.Model(model.inputs, [model.get_layer(n).output for n in names])
@@ -89,21 +89,22 @@ def float_outputs(model: Any, names: list[str], x: np.ndarray) -> dict[str, np.n
     return {n: np.asarray(y) for n, y in zip(names, ys)}
 
 
-def per_layer(model: Any, tflite_path: Path, x: np.ndarray, runtime: str, site_layers: set[str],
+def per_layer(model: Any, tflite_path: Path, x: batch.Inputs, runtime: str, site_layers: set[str],
               reporter: Reporter) -> dict[str, Any]:
     """Per-layer error table (worst SNR first) and the layers that could not be matched."""
     graph = tflite_graph.read(tflite_path)
     matches, unmatched = match_layers(model, graph, site_layers)
     if not matches:
         return {"samples": 0, "layers": [], "unmatched": unmatched}
-    x = x[:PER_LAYER_SAMPLES]
+    x = batch.take(x, slice(0, PER_LAYER_SAMPLES))
+    n = batch.count(x)
     reference = float_outputs(model, [m.layer for m in matches], x)
     quantized = edge_client.tensors(tflite_path, x, runtime, sorted({m.tensor for m in matches}),
                                     reporter)
     rows = []
     for m in matches:
-        ref = reference[m.layer].reshape(len(x), -1)
-        q = quantized[m.tensor].reshape(len(x), -1)
+        ref = reference[m.layer].reshape(n, -1)
+        q = quantized[m.tensor].reshape(n, -1)
         row = {**asdict(m), **metrics.compare(ref, q, m.scale)}
         row["rmse_over_scale"] = row["rmse"] / m.scale if m.scale else None
         row["match"] = "doubtful" if row["cosine"] < MATCH_MIN_COSINE else "ok"
@@ -111,5 +112,5 @@ def per_layer(model: Any, tflite_path: Path, x: np.ndarray, runtime: str, site_l
     # Worst first; doubtful matches last, they say nothing about the layer.
     rows.sort(key=lambda r: (r["match"] != "ok",
                              r["snr_db"] if r["snr_db"] is not None else np.inf))
-    return {"samples": int(len(x)), "layers": rows, "unmatched": unmatched,
+    return {"samples": int(n), "layers": rows, "unmatched": unmatched,
             "healthy_rmse_over_scale": float(HEALTHY_RMSE_OVER_SCALE)}

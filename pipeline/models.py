@@ -98,7 +98,6 @@ def load_model(path: Path | str) -> Any:
         raise UserError(f"{path} holds a {type(model).__name__}, not a Keras model")
     if not getattr(model, "inputs", None):
         model = _functional(model, path)
-    check_single_io(model, path)
     return model
 
 
@@ -114,15 +113,6 @@ def _functional(model: Any, path: Path) -> Any:
     return k.Model(inp, model(inp), name=f"{model.name}_functional")
 
 
-def check_single_io(model: Any, path: Path | str) -> None:
-    """This version converts models with one input and one output; say so clearly otherwise."""
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise UserError(
-            f"{path}: the model has {len(model.inputs)} inputs and {len(model.outputs)} outputs; "
-            "gelu-edge supports models with one input and one output"
-        )
-
-
 def save_model(model: Any, path: Path) -> None:
     """Save a Keras model atomically (the .keras suffix is kept on the temporary file)."""
     with atomic_path(path) as tmp:
@@ -130,8 +120,18 @@ def save_model(model: Any, path: Path) -> None:
 
 
 def input_shape(model: Any) -> tuple[int | None, ...]:
-    """The model's input shape, batch axis first (None when dynamic)."""
+    """The model's (first) input shape, batch axis first (None when dynamic)."""
     return tuple(model.inputs[0].shape)
+
+
+def input_shapes(model: Any) -> list[tuple[int | None, ...]]:
+    """Every input's shape, in the model's input order."""
+    return [tuple(t.shape) for t in model.inputs]
+
+
+def input_names(model: Any) -> list[str]:
+    """The names of the model's inputs (their Input layers' names)."""
+    return [t._keras_history.operation.name for t in model.inputs]
 
 
 def output_names(model: Any) -> list[str]:

@@ -11,6 +11,7 @@ import numpy as np
 
 from pipeline import (
     artifacts,
+    batch,
     edge_client,
     gelu_sites,
     layers,
@@ -23,7 +24,7 @@ from pipeline import (
 from pipeline.approximate import load_replaced
 from pipeline.data import Dataset, check_model_input
 from pipeline.device_compare import compare_raw
-from pipeline.models import input_shape, load_model, output_names
+from pipeline.models import input_shapes, load_model, output_names
 from pipeline.progress import Reporter
 from pipeline.thresholds import Thresholds, evaluate
 
@@ -31,9 +32,8 @@ SCHEMA_VERSION = 1
 PREDICT_BATCH = 256
 
 
-def _task_block(data: Dataset, y_true: np.ndarray | None, y_float: np.ndarray, y_approx: np.ndarray,
-                y_q: np.ndarray) -> dict[str, Any]:
-    kind = data.task
+def _task_block(kind: str | None, y_true: np.ndarray | None, y_float: np.ndarray,
+                y_approx: np.ndarray, y_q: np.ndarray) -> dict[str, Any]:
     if kind is None or y_true is None:
         return {"kind": None, "metric": None, "float": None, "approx": None, "quantized": None,
                 "note": "no labels (--data not given): the task metric is absent; parity "
@@ -50,14 +50,19 @@ def _task_block(data: Dataset, y_true: np.ndarray | None, y_float: np.ndarray, y
     return block
 
 
-def _comparison_inputs(data: Dataset, x: np.ndarray, n: int) -> np.ndarray:
+def _comparison_inputs(data: Dataset, x: batch.Inputs, n: int) -> batch.Inputs:
     """The eval samples first, then more from the other splits, `n` in all (if there are)."""
     parts = [x] + [a for a in (data.x_train, data.x_calib) if a is not None]
-    pool = np.concatenate(parts)
-    return pool[: max(n, len(x))]
+    return batch.take(batch.concat(parts), slice(0, max(n, batch.count(x))))
 
 
-def _run_on_device(tflite_path: Path, data: Dataset, x: np.ndarray, runtime: str,
+def _raw_outputs(arrays: dict[str, np.ndarray], n_outputs: int) -> np.ndarray:
+    """Every output's raw values side by side, one row per sample."""
+    raws = [arrays[f"y_raw{i}"] for i in range(n_outputs)]
+    return np.concatenate([r.reshape(len(r), -1) for r in raws], axis=1)
+
+
+def _run_on_device(tflite_path: Path, data: Dataset, x: batch.Inputs, runtime: str,
                    on: places.OnOptions, reporter: Reporter
                    ) -> tuple[dict[str, np.ndarray], dict[str, Any], dict[str, Any] | None]:
     """Run where `on` says. Off this machine, also run here on the same inputs (at least
@@ -71,13 +76,16 @@ def _run_on_device(tflite_path: Path, data: Dataset, x: np.ndarray, runtime: str
     device, about = edge_client.run(tflite_path, x_all, runtime, reporter, on.run_timeout, place,
                                     on.delegate)
     host, host_about = edge_client.run(tflite_path, x_all, runtime, reporter, on.run_timeout)
-    comparison = compare_raw(device["y_raw"], host["y_raw"], about["output_quantization"][0])
+    n_out = int(about.get("outputs", 1))
+    comparison = compare_raw(_raw_outputs(device, n_out), _raw_outputs(host, n_out),
+                             about["output_quantization"][0])
     comparison["host"] = {k: host_about[k] for k in ("name", "version", "machine")}
-    arrays = {k: v[: len(x)] for k, v in device.items()}
+    arrays = {k: v[: batch.count(x)] for k, v in device.items()}
     return arrays, about, comparison
 
 
-def _diagnostics(out: Path, float_model: Any, data: Dataset, x: np.ndarray, y_float: np.ndarray,
+def _diagnostics(out: Path, float_model: Any, data: Dataset, x: batch.Inputs,
+                 y_float: list[np.ndarray],
                  runtime: str, approx_rec: dict[str, Any], quantize: str, worst: int,
                  reporter: Reporter) -> dict[str, Any]:
     """Where the error comes from: per-layer table, GELU sites, sensitivity (when asked)."""
@@ -101,6 +109,24 @@ def _diagnostics(out: Path, float_model: Any, data: Dataset, x: np.ndarray, y_fl
     return {"layers": table, "gelu_sites": sites, "sensitivity": rows}
 
 
+def _samples(x: batch.Inputs, labels: list[np.ndarray] | None, y_float: list[np.ndarray],
+             y_approx: list[np.ndarray], y_q: list[np.ndarray],
+             arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """parity_samples.npz: x (x_0, x_1, ... for several inputs); per output y_true, y_float,
+    y_approx, y_quantized, y_quantized_raw, the first output without a suffix, the others
+    with _<index>."""
+    found: dict[str, np.ndarray] = ({"x": x} if not isinstance(x, list)
+                                    else {f"x_{i}": a for i, a in enumerate(x)})
+    for i in range(len(y_float)):
+        suffix = "" if i == 0 else f"_{i}"
+        if labels is not None and i < len(labels):
+            found[f"y_true{suffix}"] = labels[i]
+        found.update({f"y_float{suffix}": y_float[i], f"y_approx{suffix}": y_approx[i],
+                      f"y_quantized{suffix}": y_q[i],
+                      f"y_quantized_raw{suffix}": arrays[f"y_raw{i}"]})
+    return found
+
+
 def run(out: Path, data: Dataset, target_name: str, runtime: str | None, thresholds: Thresholds,
         reporter: Reporter, samples: int | None = None,
         on: places.OnOptions = places.OnOptions(), sensitivity_layers: int = 0) -> dict[str, Any]:
@@ -114,21 +140,35 @@ def run(out: Path, data: Dataset, target_name: str, runtime: str | None, thresho
     approx_rec = artifacts.read_json(artifacts.require(out, artifacts.APPROX_RECORD, "approximate"))
     convert_rec = artifacts.read_json(artifacts.require(out, artifacts.CONVERT_RECORD, "convert"))
 
-    x = data.x_eval if samples is None else data.x_eval[:samples]
-    y_true = None if data.y_eval is None else data.y_eval[: len(x)]
+    x = data.x_eval if samples is None else batch.take(data.x_eval, slice(0, samples))
+    n = batch.count(x)
+    labels = None if data.y_eval is None else [a[:n] for a in batch.as_list(data.y_eval)]
     float_model = load_model(float_path)
-    check_model_input(data.path, x, input_shape(float_model))
-    y_float = float_model.predict(x, batch_size=PREDICT_BATCH, verbose=0)
-    y_approx = load_replaced(approx_path, approx_rec["approx"]).predict(
-        x, batch_size=PREDICT_BATCH, verbose=0)
+    check_model_input(data.path, x, input_shapes(float_model))
+    names = output_names(float_model)
+    y_float = batch.outputs(float_model.predict(x, batch_size=PREDICT_BATCH, verbose=0))
+    y_approx = batch.outputs(load_replaced(approx_path, approx_rec["approx"]).predict(
+        x, batch_size=PREDICT_BATCH, verbose=0))
     arrays, about, device_vs_host = _run_on_device(tflite_path, data, x, runtime, on, reporter)
-    y_q = arrays["y"].reshape(y_float.shape)
-    scale = about["output_quantization"][0] or None
-
-    task = _task_block(data, y_true, y_float, y_approx, y_q)
-    quant_metrics = metrics.compare(y_float, y_q, scale)
-    output = output_names(float_model)[0]
-    gate = evaluate(thresholds, quant_metrics, task, output)
+    y_q = [arrays[f"y{i}"].reshape(y.shape) for i, y in enumerate(y_float)]
+    quantization = about.get("outputs_quantization", [about["output_quantization"]])
+    per_output: dict[str, dict[str, Any]] = {}
+    gate: list[dict[str, Any]] = []
+    tasks = data.tasks
+    for i, name in enumerate(names):
+        scale = quantization[i][0] or None
+        task_i = _task_block(tasks[i] if i < len(tasks) else None,
+                             labels[i] if labels is not None and i < len(labels) else None,
+                             y_float[i], y_approx[i], y_q[i])
+        per_output[name] = {
+            "metrics": metrics.compare(y_float[i], y_q[i], scale),
+            "approx_metrics": metrics.compare(y_float[i], y_approx[i], scale),
+            "quantization_metrics": metrics.compare(y_approx[i], y_q[i], scale),
+            "task": task_i,
+            "output_quantization": {"scale": quantization[i][0],
+                                    "zero_point": quantization[i][1]},
+        }
+        gate += evaluate(thresholds, per_output[name]["metrics"], task_i, name)
     reporter.info(f"checking model.tflite against target {target.name!r}")
     compat = target.check(tflite_path, tflite_graph.read(tflite_path))
     checks = convert_rec["checks"] + [{"name": "target_compatible", "passed": compat.compatible,
@@ -150,25 +190,23 @@ def run(out: Path, data: Dataset, target_name: str, runtime: str | None, thresho
                     "cpu": about.get("cpu"), "python": about["python"],
                     "delegate": on.delegate},
         "device_vs_host": device_vs_host,
-        "outputs": [output],
+        "outputs": names,
+        "per_output": per_output,
         "threshold_sources": list(thresholds.sources),
-        "samples": int(len(x)),
+        "samples": int(n),
         "data": {"path": str(data.path), "split": data.eval_split,
                  "calibration": data.calib_source, "warnings": list(data.warnings)},
         "fine_tune": approx_rec.get("fine_tune"),
-        "metrics": quant_metrics,
-        "approx_metrics": metrics.compare(y_float, y_approx, scale),
-        "quantization_metrics": metrics.compare(y_approx, y_q, scale),
-        "task": task,
+        # The first output's figures at the top level (what one-output reports show).
+        **{k: per_output[names[0]][k] for k in ("metrics", "approx_metrics",
+                                                "quantization_metrics", "task")},
         "thresholds": gate,
         "checks": checks,
         "ops": convert_rec["ops"],
-        "output_quantization": {"scale": about["output_quantization"][0],
-                                "zero_point": about["output_quantization"][1]},
+        "output_quantization": per_output[names[0]]["output_quantization"],
         **diagnostics,
     }
-    labels = {} if y_true is None else {"y_true": y_true}
-    artifacts.write_npz(out / artifacts.PARITY_SAMPLES, x=x, **labels, y_float=y_float,
-                        y_approx=y_approx, y_quantized=y_q, y_quantized_raw=arrays["y_raw"])
+    artifacts.write_npz(out / artifacts.PARITY_SAMPLES, **_samples(x, labels, y_float, y_approx,
+                                                                    y_q, arrays))
     artifacts.write_json(out / artifacts.PARITY_JSON, report)
     return report

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import edge_client, metrics, quantize_modes, tflite_graph
+from pipeline import batch, edge_client, metrics, quantize_modes, tflite_graph
 from pipeline.convert import concrete_function
 from pipeline.approximate import load_replaced
 from pipeline.progress import Quiet, Reporter
@@ -29,16 +29,16 @@ def _layer_nodes(graph: tflite_graph.Graph, layer: str, tensor_name: str) -> lis
             if pattern.search(name) or name == tensor_name]
 
 
-def _keep_float(approx_model: Any, quantize: str, calib_x: np.ndarray, nodes: list[str]
+def _keep_float(approx_model: Any, quantize: str, calib_x: batch.Inputs, nodes: list[str]
                 ) -> bytes:
     tf = tensorflow()
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete_function(approx_model,
                                                                                      1)])
-    calib = calib_x[:CALIBRATION_SAMPLES].astype(np.float32)
+    calib = [a[:CALIBRATION_SAMPLES].astype(np.float32) for a in batch.as_list(calib_x)]
 
     def representative() -> Any:
-        for i in range(len(calib)):
-            yield [calib[i:i + 1]]
+        for i in range(len(calib[0])):
+            yield [a[i:i + 1] for a in calib]
 
     quantize_modes.get(quantize).configure(converter, tf, representative)
     options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=nodes)
@@ -50,7 +50,7 @@ def _keep_float(approx_model: Any, quantize: str, calib_x: np.ndarray, nodes: li
 
 def run(approx_model_path: Path, approx_name: str, tflite_path: Path, quantize: str,
         worst_layers: list[tuple[str, str]],
-        x: np.ndarray, y_float: np.ndarray, calib_x: np.ndarray, runtime: str,
+        x: batch.Inputs, y_float: list[np.ndarray], calib_x: batch.Inputs, runtime: str,
         reporter: Reporter) -> list[dict[str, Any]]:
     """One row per (layer, its output tensor's name): the end-to-end SNR and max error with
     that layer in float."""
@@ -72,9 +72,11 @@ def run(approx_model_path: Path, approx_name: str, tflite_path: Path, quantize: 
             path = Path(tmp) / f"{layer}.tflite"
             path.write_bytes(_keep_float(model, quantize, calib_x, nodes))
             arrays, _ = edge_client.run(path, x, runtime, Quiet())
-            y = arrays["y"].reshape(y_float.shape)
+            ref = np.concatenate([y.reshape(len(y), -1) for y in y_float], axis=1)
+            got = np.concatenate([arrays[f"y{i}"].reshape(len(y), -1)
+                                  for i, y in enumerate(y_float)], axis=1)
             rows.append({"layer": layer, "kept_float_ops": len(nodes),
-                         "snr_db": metrics.snr_db(y_float, y, None),
-                         "max_abs_error": metrics.max_abs_error(y_float, y, None), "note": ""})
+                         "snr_db": metrics.snr_db(ref, got, None),
+                         "max_abs_error": metrics.max_abs_error(ref, got, None), "note": ""})
             advance(1)
     return rows

@@ -11,7 +11,7 @@ import numpy as np
 
 from pipeline import artifacts, metrics, presets
 from pipeline.data import Dataset, check_model_input
-from pipeline.models import input_shape, load_model, save_model
+from pipeline.models import input_shapes, load_model, save_model
 from pipeline.progress import Reporter
 from pipeline.errors import UserError
 from pipeline.tfenv import keras
@@ -76,19 +76,21 @@ def run(out: Path, data: Dataset, model_path: Path | None, epochs: int | None, s
         source = "demo" if chosen.name == presets.DEFAULT else f"preset:{chosen.name}"
     else:
         model = load_model(model_path)
-        check_model_input(data.path, data.x_eval, input_shape(model))
+        check_model_input(data.path, data.x_eval, input_shapes(model))
         source = str(model_path)
         epochs = 0
     accuracy = None
-    if data.task == "classification" and data.y_eval is not None:
+    single = len(data.tasks) == 1  # the float figures of train.json are for one-output models
+    if single and data.task == "classification" and data.y_eval is not None:
         accuracy = metrics.task_metric("classification", data.y_eval,
                                        model.predict(data.x_eval, batch_size=256, verbose=0))
         reporter.info(f"float model eval accuracy {accuracy:.4f}")
     eval_mae = eval_linear = None
-    if data.task == "regression" and data.y_eval is not None:
+    if single and data.task == "regression" and data.y_eval is not None:
         pred = model.predict(data.x_eval, batch_size=256, verbose=0)
         eval_mae = float(np.mean(np.abs(pred - data.y_eval.reshape(pred.shape))))
-        if data.x_train is not None and data.y_train is not None and data.x_train.ndim == 2:
+        if isinstance(data.x_train, np.ndarray) and data.y_train is not None and \
+                data.x_train.ndim == 2:
             eval_linear = linear_fit_mae(data)
     save_model(model, out / artifacts.MODEL_FLOAT)
     result = TrainResult(source=source, epochs=epochs or 0, seed=seed,

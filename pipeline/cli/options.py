@@ -151,16 +151,16 @@ def load_data(path: Path | None, calibration: Path | None, model: Path | None,
           default: Path | None, fine_tune: bool = False) -> Any:
     """Load --data/--calibration (`default`, a preset's data, when neither is given);
     `model` gives the input shape calibration samples are read into. Prints data warnings."""
-    from pipeline.data import load_dataset
+    from pipeline.data import load_for_model
 
-    shape = None
+    keras_model = None
     if model is not None and model.exists():
-        from pipeline.models import input_shape, load_model
+        from pipeline.models import load_model
 
-        shape = tuple(input_shape(load_model(model))[1:])
+        keras_model = load_model(model)
     if path is None and calibration is None:
         path = default
-    data = load_dataset(path, calibration, shape, fine_tune)
+    data = load_for_model(path, calibration, keras_model, fine_tune)
     for warning in data.warnings:
         ClickReporter().warn(warning)
     return data

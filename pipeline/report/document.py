@@ -94,6 +94,22 @@ def _budget(p: dict[str, Any]) -> list[Block]:
                         for key, label in COMPARISONS])]
 
 
+def _outputs(p: dict[str, Any]) -> list[Block]:
+    per = p.get("per_output") or {}
+    if len(per) < 2:
+        return []
+    rows = []
+    for name, o in per.items():
+        m, task = o["metrics"], o["task"]
+        rows.append([name, m["snr_db"], m["max_error_lsb"], m["cosine"], task["metric"],
+                     task["float"], task["quantized"], task.get("top1_agreement")])
+    return [Block("h2", "Per output"),
+            Block("p", "Each output of the model against its float reference (the sections "
+                       "below show the first output)."),
+            Block("table", header=["output", "SNR dB", "max error LSB", "cosine", "metric",
+                                   "float", "quantized", "top-1 agreement"], rows=rows)]
+
+
 def _task(p: dict[str, Any]) -> list[Block]:
     task = p["task"]
     if task["kind"] is None:
@@ -237,5 +253,5 @@ def _plots(plots: dict[str, str]) -> list[Block]:
 
 def build(p: dict[str, Any], plots: dict[str, str]) -> list[Block]:
     """The whole report, in reading order: verdict, gate, where the error comes from, plots."""
-    return [*_setup(p), *_gate(p), *_budget(p), *_task(p), *_layers(p), *_sites(p),
+    return [*_setup(p), *_gate(p), *_outputs(p), *_budget(p), *_task(p), *_layers(p), *_sites(p),
             *_sensitivity(p), *_device(p), *_compat(p), *_auto(p), *_plots(plots), *_ops(p)]

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from helpers import read_json
+from pipeline import tflite_graph
 from pipeline.calibration import load_calibration
 from pipeline.data import DEFAULT_DATA, load_dataset
 from pipeline.errors import UserError
@@ -251,3 +252,36 @@ def test_data_warnings_few_samples_and_poor_coverage(tmp_path: Path) -> None:
     text = " ".join(data.warnings)
     assert "only 50 evaluation samples" in text
     assert "lie outside the range of calibration" in text
+
+
+def test_several_inputs_and_outputs_each_output_gets_its_metrics(cli, tmp_path: Path) -> None:
+    k = keras()
+    a, b = k.Input((FEATURES,), name="sensor"), k.Input((3,), name="context")
+    h = k.layers.Dense(16, activation="gelu", name="mix")(k.layers.Concatenate()([a, b]))
+    model = k.Model([a, b], [k.layers.Dense(1, name="value")(h),
+                             k.layers.Dense(3, name="label")(h)])
+    model.save(tmp_path / "multi.keras")
+    rng = np.random.default_rng(4)
+    n = 400
+    np.savez(tmp_path / "d.npz", x_sensor=rng.normal(size=(n, FEATURES)).astype(np.float32),
+             x_context=rng.normal(size=(n, 3)).astype(np.float32),
+             y_value=rng.normal(size=(n, 1)).astype(np.float32),
+             y_label=rng.integers(0, 3, size=n))
+    out = tmp_path / "b"
+    r = cli("build", "--model", tmp_path / "multi.keras", "--data", tmp_path / "d.npz",
+            "--out", out, "--samples", "200", "--min-top1-agreement", "0.5")
+    assert r.code == 0, r
+    parity = read_json(out / "parity.json")
+    assert parity["outputs"] == ["value", "label"]
+    per = parity["per_output"]
+    assert per["value"]["task"]["kind"] == "regression"
+    assert per["label"]["task"]["kind"] == "classification"
+    assert per["label"]["task"]["top1_agreement"] is not None
+    assert per["value"]["metrics"]["snr_db"] != per["label"]["metrics"]["snr_db"]
+    assert {t["output"] for t in parity["thresholds"]} == {"value", "label"}
+    graph = tflite_graph.read(out / "model.tflite")
+    assert [graph.tensors[i].shape for i in graph.inputs] == [(1, FEATURES), (1, 3)]
+    with np.load(out / "parity_samples.npz") as samples:
+        assert {"x_0", "x_1", "y_float", "y_float_1", "y_true_1"} <= set(samples.files)
+        assert samples["y_quantized_1"].shape == (200, 3)
+    assert "## Per output" in (out / "parity.md").read_text()
