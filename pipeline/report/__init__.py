@@ -17,6 +17,11 @@ from pipeline.report.manifest import write_manifest
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
 
+def _snr(m: dict[str, Any]) -> str:
+    """An SNR for the terminal; None means the outputs are identical."""
+    return "identical" if m["snr_db"] is None else f"{fmt(m['snr_db'])} dB"
+
+
 def summary(p: dict[str, Any]) -> str:
     """A few lines for the terminal."""
     m, am, task = p["metrics"], p["approx_metrics"], p["task"]
@@ -26,7 +31,7 @@ def summary(p: dict[str, Any]) -> str:
                     f"{p['runtime']['where']})"),
         ("approx", f"{p['approx']['name']} ({p['approx']['replaced']} replaced)"),
         ("samples", p["samples"]),
-        ("SNR quantized / approx", f"{fmt(m['snr_db'])} dB / {fmt(am['snr_db'])} dB"),
+        ("SNR quantized / approx", f"{_snr(m)} / {_snr(am)}"),
         ("max error", f"{fmt(m['max_error_lsb'])} LSB ({fmt(m['max_abs_error'])})"),
         (f"{task['metric']} float / quantized", f"{fmt(task['float'])} / {fmt(task['quantized'])}")
         if task["kind"] else ("task metric", "absent (no labels)"),
