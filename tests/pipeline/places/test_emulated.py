@@ -59,3 +59,12 @@ def test_pi5_uses_cortex_a76(cli, pi_root, demo_build: Path, tmp_path: Path) -> 
     r = cli("parity", "--out", out, "--on", "emulated-pi5", "--compare-samples", "64")
     assert r.code == 0, r
     assert read_json(out / "parity.json")["runtime"]["cpu"] == "cortex-a76"
+
+
+def test_litert_on_the_emulated_pi_is_a_clear_error(cli, pi_root, demo_build: Path,
+                                                    tmp_path: Path) -> None:
+    out = tmp_path / "build"
+    shutil.copytree(demo_build, out)
+    r = cli("parity", "--out", out, "--on", "emulated-pi", "--runtime", "litert")
+    assert r.code == 2 and "tflite-runtime 2.14 only" in r.err, r
+    assert len(r.err.strip().splitlines()[-1]) and "Traceback" not in r.err
