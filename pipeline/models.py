@@ -90,6 +90,7 @@ def load_model(path: Path | str) -> Any:
                             "--unsafe; better, replace the lambda with a registered function "
                             "and pass --custom-objects") from None
         if "Could not locate" in message or "Unknown" in message or "deserialized" in message:
+            message = message.split(". ")[0].rstrip(".")  # Keras appends the whole config
             raise UserError(f"cannot load Keras model {path}: {message}; pass --custom-objects "
                             "FILE.py that registers it (keras.saving."
                             "register_keras_serializable)") from None

@@ -43,7 +43,7 @@ def target_group() -> None:
 
 
 @target_group.command("setup")
-@click.argument("name", type=click.Choice(["emulated-pi"]))
+@click.argument("name", type=click.Choice(["emulated-pi"]), metavar="NAME")
 @click.option("--force", is_flag=True, help="Set up again even if the cache verifies.")
 def target_setup(name: str, force: bool) -> None:
     """Set up the emulated Raspberry Pi (Debian bookworm arm64 Python 3.11, tflite-runtime 2.14,
