@@ -9,10 +9,14 @@ cheapest accepted variant's:
   the cost is the number of int8 ops (each is one pass over the tensor).
 Figures are measured once per runtime version and machine and cached under the user's cache
 folder ($XDG_CACHE_HOME/gelu-edge, default ~/.cache/gelu-edge); delete the file to re-measure.
+Each variant's entry carries a fingerprint of the code that defines and measures it, so a
+variant that changed (new coefficients, other ops) is measured again, alone.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +52,16 @@ def _cache_path(runtime: str) -> Path:
                           f"-v{CACHE_FORMAT}.json")
 
 
+def fingerprint(name: str) -> str:
+    """sha256 (first 16 hex digits) of the source of a variant's module and of the code that
+    measures it: a change to either makes its cached figures stale."""
+    approx = approximations.get(name)
+    digest = hashlib.sha256()
+    for module in (inspect.getmodule(approx.keras_fn), approximations.base, approx_measure):
+        digest.update(Path(inspect.getfile(module)).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def measurements(runtime: str, reporter: Reporter) -> dict[str, dict[str, Any]]:
     """Per-variant int8 error, latency on `runtime`, ops and accepting targets: from the cache,
     or measured now (about a minute) and cached."""
@@ -57,13 +71,15 @@ def measurements(runtime: str, reporter: Reporter) -> dict[str, dict[str, Any]]:
     if path.is_file():
         try:
             cached = artifacts.read_json(path)["variants"]
-        except (ValueError, KeyError, TypeError):
+            if not all(isinstance(v, dict) for v in cached.values()):
+                raise TypeError("a variant's entry is not an object")
+        except (ValueError, KeyError, TypeError, AttributeError):
             reporter.warn(f"ignoring damaged measurement cache {path}")
             cached = {}
-    missing = [n for n in names if n not in cached]
+    missing = [n for n in names if cached.get(n, {}).get("fingerprint") != fingerprint(n)]
     if missing:
-        reporter.info(f"measuring {len(missing)} GELU approximations on {runtime} for "
-                      f"--approx auto (once; cached in {path})")
+        reporter.info(f"measuring {len(missing)} GELU approximation(s) on {runtime} for "
+                      f"--approx auto ({', '.join(missing)}; once, cached in {path})")
         results = approx_measure.measure_all(
             missing, approx_measure.FLOAT_RANGE, approx_measure.INT8_RANGE, None, runtime, reporter)
         for r in results:
@@ -73,7 +89,8 @@ def measurements(runtime: str, reporter: Reporter) -> dict[str, dict[str, Any]]:
             cached[r.name] = {"int8_max_lsb": r.int8_max_lsb, "int8_mean_lsb": r.int8_mean_lsb,
                               "ops": r.ops, "accepted_by": r.accepted_by,
                               "latency_ms": approx_measure.latency(model, runtime),
-                              "latency_shape": list(approx_measure.LATENCY_SHAPE)}
+                              "latency_shape": list(approx_measure.LATENCY_SHAPE),
+                              "fingerprint": fingerprint(r.name)}
         path.parent.mkdir(parents=True, exist_ok=True)
         artifacts.write_json(path, {"runtime": edge_client.runtime_info(runtime),
                                     "variants": cached})

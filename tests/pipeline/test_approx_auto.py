@@ -65,3 +65,22 @@ def test_damaged_cache_is_measured_again(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setattr(approximations, "names", lambda: ["lut"])
     assert approx_auto.choose("host", None, Quiet())["chosen"] == "lut"
     assert measured == ["lut"] and "lut" in read_json(runtime_file)["variants"]
+
+
+def test_a_changed_variant_is_measured_again_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    approx_auto.choose("rpi", None, Quiet())  # every variant cached
+    real_fingerprint = approx_auto.fingerprint
+    monkeypatch.setattr(approx_auto, "fingerprint",
+                        lambda name: "changed" if name == "sigmoid" else real_fingerprint(name))
+    measured: list[str] = []
+    real = approx_measure.measure_all
+
+    def counting(names, *args, **kwargs):
+        measured.extend(names)
+        return real(names, *args, **kwargs)
+
+    monkeypatch.setattr(approx_measure, "measure_all", counting)
+    approx_auto.choose("rpi", None, Quiet())
+    assert measured == ["sigmoid"]
+    cache = approx_auto._cache_path("tflite-runtime")
+    assert read_json(cache)["variants"]["sigmoid"]["fingerprint"] == "changed"
