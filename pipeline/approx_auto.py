@@ -142,14 +142,16 @@ def choose(target_name: str, runtime: str | None, reporter: Reporter) -> dict[st
 def resolve(out: Path, approx: str, target_name: str, runtime: str | None,
             reporter: Reporter) -> str:
     """The variant to use for `--approx`: `auto` is decided now and its reasons written to
-    OUT/approx_choice.json (a stale record from an earlier auto build is removed otherwise)."""
+    OUT/approx_choice.json. This starts the approximate stage, so the artifacts of this stage
+    and the later ones from an earlier run are removed."""
     record = out / artifacts.APPROX_CHOICE
     if approx != AUTO:
         approximations.get(approx)
-        record.unlink(missing_ok=True)
+        artifacts.clear_from(out, "approximate")
         return approx
     choice = choose(target_name, runtime, reporter)
     reporter.info(f"--approx auto: {choice['reason']}")
     out.mkdir(parents=True, exist_ok=True)
+    artifacts.clear_from(out, "approximate")
     artifacts.write_json(record, choice)
     return choice["chosen"]

@@ -187,6 +187,7 @@ def run(out: Path, model_path: Path, approx_name: str, probe_x: np.ndarray,
         forms = ", ".join(sorted({s.form for s in sites}))
         reporter.info(f"replaced {len(sites)} GELU site(s) ({forms}) with {approx.name!r}")
     tuned = fine_tune(model, tune, reporter) if tune is not None and tune.epochs > 0 else None
+    artifacts.clear_from(out, "approximate", keep=(artifacts.APPROX_CHOICE,))
     # Checked before the rename, so a model that does not reload never lands under its final name.
     with artifacts.atomic_path(out / artifacts.MODEL_APPROX) as tmp:
         model.save(tmp)

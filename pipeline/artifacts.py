@@ -1,7 +1,9 @@
 """Artifact names in a build folder, atomic writes and content hashes.
 
 Every artifact is written to a temporary file in the same folder and renamed into place, so an
-interrupted or failed step never leaves a half-written file under a final name.
+interrupted or failed step never leaves a half-written file under a final name. And when a
+stage is about to write, it first removes what it and the later stages wrote before
+(`clear_from`): a folder never mixes a new model with the report of an old one.
 """
 
 from __future__ import annotations
@@ -32,6 +34,32 @@ APPROX_CHOICE = "approx_choice.json"
 GELU_CURVES = "gelu_sites.npz"
 PARITY_HTML = "parity.html"
 PLOTS_DIR = "plots"
+
+# What each stage writes, in stage order.
+STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "train": (MODEL_FLOAT, TRAIN_RECORD),
+    "approximate": (APPROX_CHOICE, MODEL_APPROX, APPROX_RECORD),
+    "convert": (MODEL_TFLITE, CONVERT_RECORD),
+    "parity": (GELU_CURVES, PARITY_SAMPLES, PARITY_JSON),
+    "report": (PARITY_MD, PARITY_HTML, PLOTS_DIR, MANIFEST),
+}
+
+
+def clear_from(out: Path, stage: str, keep: tuple[str, ...] = ()) -> None:
+    """Remove what `stage` and every later stage wrote to OUT (but `keep`): called right before
+    a stage writes, so its new artifacts are never read beside an older run's later ones."""
+    import shutil
+
+    stages = list(STAGE_OUTPUTS)
+    for later in stages[stages.index(stage):]:
+        for name in STAGE_OUTPUTS[later]:
+            path = Path(out) / name
+            if name in keep:
+                continue
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

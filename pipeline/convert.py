@@ -101,6 +101,7 @@ def run(out: Path, model_path: Path, mode_name: str, approx_name: str, calib_x: 
     data = convert_model(model, mode_name, calib_x, batch, reporter)
     graph = tflite_graph.parse(data, "converted model")
     checks = run_checks(graph, mode, approx)
+    artifacts.clear_from(out, "convert")
     artifacts.write_bytes(out / artifacts.MODEL_TFLITE, data)
     result = ConvertResult(
         quantize=mode.name, approx=approx.name, batch=batch,

@@ -174,6 +174,7 @@ def run(out: Path, data: Dataset, target_name: str, runtime: str | None, thresho
     checks = convert_rec["checks"] + [{"name": "target_compatible", "passed": compat.compatible,
                                        "message": compat.summary()}]
     choice = out / artifacts.APPROX_CHOICE
+    artifacts.clear_from(out, "parity")
     diagnostics = _diagnostics(out, float_model, data, x, y_float, runtime, approx_rec,
                                convert_rec["quantize"], sensitivity_layers, reporter)
     report = {

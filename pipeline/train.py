@@ -92,6 +92,7 @@ def run(out: Path, data: Dataset, model_path: Path | None, epochs: int | None, s
         if isinstance(data.x_train, np.ndarray) and data.y_train is not None and \
                 data.x_train.ndim == 2:
             eval_linear = linear_fit_mae(data)
+    artifacts.clear_from(out, "train")
     save_model(model, out / artifacts.MODEL_FLOAT)
     result = TrainResult(source=source, epochs=epochs or 0, seed=seed,
                          eval_mae_float=eval_mae, eval_mae_linear=eval_linear,

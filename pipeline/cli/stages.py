@@ -144,6 +144,8 @@ def parity(out: Path, data: Path | None, target: str, runtime: str | None, sampl
     dataset = load_data(data, kw.pop("calibration"), out / "model_float.keras", preset_data(out))
     result = stage.run(out, dataset, target, runtime, thresholds_from(kw), ClickReporter(), samples,
                        on, sensitivity)
+    click.echo(f"wrote {out / 'parity.json'}; `gelu-edge report {out}` writes parity.md, "
+               "parity.html and the plots")
     finish(result)
 
 

@@ -52,6 +52,7 @@ def run(out: Path, junit_path: Path | None = None) -> dict[str, Any]:
     """Write every form of the report from OUT/parity.json; return the parity data."""
     parity = artifacts.read_json(artifacts.require(out, artifacts.PARITY_JSON, "parity"))
     schema.check(parity, out / artifacts.PARITY_JSON)
+    artifacts.clear_from(out, "report")
     made = plots.make(out, parity)
     blocks = document.build(parity, made)
     text = markdown.render(blocks)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -82,6 +83,23 @@ def test_stages_run_alone_and_report_rebuilds(cli, tmp_path: Path) -> None:
     r = cli("report", "--out", out)
     assert r.code in (0, 1) and "verdict" in r.out
     assert (out / "parity.md").is_file() and (out / "manifest.json").is_file()
+
+
+def test_a_rerun_stage_removes_the_later_stages_artifacts(cli, tmp_path: Path,
+                                                          demo_build: Path) -> None:
+    """Converting again makes the old parity and report describe another model: they go, the
+    earlier stages' artifacts stay, and the report asks for parity first."""
+    out = tmp_path / "b"
+    shutil.copytree(demo_build, out)
+    assert cli("convert", "--out", out, "--quantize", "uint8").code == 0
+    for name in ("parity.json", "parity_samples.npz", "gelu_sites.npz", "parity.md",
+                 "parity.html", "plots", "manifest.json"):
+        assert not (out / name).exists(), name
+    for name in ("model_float.keras", "train.json", "model_approx.keras", "approximate.json",
+                 "approx_choice.json", "model.tflite", "convert.json"):
+        assert (out / name).exists(), name
+    r = cli("report", "--out", out)
+    assert r.code == 2 and "gelu-edge parity" in r.err
 
 
 def test_threshold_failure_exits_1_with_report(cli, tmp_path: Path, demo_build: Path) -> None:
