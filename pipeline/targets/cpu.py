@@ -100,6 +100,12 @@ RULES = (
     "in a separate process when the runtime is installed here)",
     "any quantization mode the runtime runs; int8 is the default",
 )
+# A runtime not numbered like TensorFlow: only the real load can tell.
+RULES_BY_LOAD = (
+    "the model loads on the runtime: a real load and invoke in a separate process (its "
+    "versions are not TensorFlow's, so the converter's min_runtime_version does not apply)",
+    RULES[1],
+)
 
 
 def cpu_target(name: str, summary: str, runtime: str, machine: str,
@@ -109,5 +115,5 @@ def cpu_target(name: str, summary: str, runtime: str, machine: str,
 
     return Target(name=name, summary=summary, runtime=runtime, machine=machine,
                   default_quantize="int8", quantize_modes=tuple(quantize_modes.MODES),
-                  accelerator=False, rules=RULES,
+                  accelerator=False, rules=RULES if tf_versioned else RULES_BY_LOAD,
                   checker=cpu_checker(name, runtime, runtime_version, tf_versioned))
