@@ -45,12 +45,15 @@ LUT_MAX_SLACK_LSB, LUT_MEAN_SLACK_LSB = 0.05, 0.02  # issue #3
 RESULT = REPO / "benchmarks" / "results" / "relu_corr_fit.json"
 
 
-def _branches(candidates: list[tuple[float, float]]) -> Approximation:
-    def fn(x: Any) -> Any:
-        return tuple(relu_corr(x, a, b) for a, b in candidates)
-
+def _as_approximation(fn: Any) -> Approximation:
+    """A Keras function wrapped so the product's single-op converter and measurer take it."""
     return Approximation(name="relu-corr-fit", summary="", reference=gelu_exact, keras_fn=fn,
                          int8_ops=frozenset(), uses_gelu_op=False, float_error=(1.0, 1.0))
+
+
+def _branches(candidates: list[tuple[float, float]]) -> Approximation:
+    """One output per candidate (A, B), all from the same input."""
+    return _as_approximation(lambda x: tuple(relu_corr(x, a, b) for a, b in candidates))
 
 
 def _errors(model: bytes, runtime: str, n: int) -> np.ndarray:
@@ -114,10 +117,8 @@ def main() -> None:
     order = [i for i in np.lexsort((worst, typical)) if qualifies[i]]
     best = order[0]
     a, b = candidates[best]
-    check = int8_error(Approximation(name="relu-corr", summary="", reference=gelu_exact,
-                                     keras_fn=lambda x: relu_corr(x, a, b), int8_ops=frozenset(),
-                                     uses_gelu_op=False, float_error=(1.0, 1.0)),
-                       *MATCH_RANGE, args.runtime, Quiet())
+    check = int8_error(_as_approximation(lambda x: relu_corr(x, a, b)), *MATCH_RANGE,
+                       args.runtime, Quiet())
     if abs(check["max_lsb"] - table[m, best, 0]) > 1e-9:
         sys.exit(f"the single-op path measures {check['max_lsb']:.4f} LSB, the fit "
                  f"{table[m, best, 0]:.4f}: outputs are not in branch order")
