@@ -28,10 +28,13 @@ from pipeline.progress import Reporter
 
 AUTO = "auto"
 MAX_SLOWDOWN = 4.0
-# Latencies at LATENCY_SHAPE closer than this are not told apart: the fast variants' medians
-# moved by up to 0.06 ms between runs here (the lookup table on LiteRT: 0.10 to 0.16 ms).
+# Auto's latency is the fastest of LATENCY_REPEATS invokes: it is measured once and cached, and
+# noise only ever adds time (medians of the lookup table on LiteRT ranged 0.09 to over 0.18 ms
+# between runs here, enough to flip the choice; the fastest invoke stayed at 0.09-0.10 ms).
+LATENCY_REPEATS = 50
+# Latencies at LATENCY_SHAPE closer than this are not told apart.
 NOISE_MS = 0.1
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,8 @@ def measurements(runtime: str, reporter: Reporter) -> dict[str, dict[str, Any]]:
                               "int8_max_lsb_without_top_code": r.int8_max_lsb_without_top_code,
                               "int8_mean_lsb": r.int8_mean_lsb,
                               "ops": r.ops, "accepted_by": r.accepted_by,
-                              "latency_ms": approx_measure.latency(model, runtime),
+                              "latency_ms": approx_measure.latency(
+                                  model, runtime, LATENCY_REPEATS, "min_ms"),
                               "latency_shape": list(approx_measure.LATENCY_SHAPE),
                               "fingerprint": fingerprint(r.name)}
         path.parent.mkdir(parents=True, exist_ok=True)
