@@ -14,10 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import approximations, artifacts, batch, metrics
+from pipeline import approximations, artifacts
 from pipeline.approximations import Approximation, gelu_exact, gelu_tanh
 from pipeline.errors import CheckFailed
-from pipeline.models import load_model
+from pipeline.inputs import batch
+from pipeline.inputs.models import load_model
+from pipeline.parity import metrics
 from pipeline.progress import Reporter
 from pipeline.tfenv import keras
 

@@ -7,24 +7,24 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import (
-    approx_auto,
     approximate,
     approximations,
     artifacts,
     convert,
-    parity,
     places,
     presets,
-    quantize_modes,
     report,
     targets,
     train,
 )
-from pipeline.data import load_for_model
-from pipeline.models import load_model
+from pipeline.approximations import auto as approx_auto
 from pipeline.errors import CheckFailed, UserError
+from pipeline.inputs.data import load_for_model
+from pipeline.inputs.models import load_model
+from pipeline.parity import stage as parity
+from pipeline.parity.thresholds import Thresholds
 from pipeline.progress import Reporter
-from pipeline.thresholds import Thresholds
+from pipeline.tflite import quantize_modes
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline import targets, tflite_graph
+from pipeline import targets
 from pipeline.targets.base import Compat
+from pipeline.tflite import graph as tflite_graph
 
 
 def check_model(model: Path, target_name: str) -> Compat:

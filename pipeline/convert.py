@@ -8,14 +8,16 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import approximations, artifacts, quantize_modes, tflite_graph
-from pipeline import batch as batches
-from pipeline.errors import CheckFailed, UserError
+from pipeline import approximations, artifacts
 from pipeline.approximate import load_replaced
-from pipeline.graph_checks import CheckResult, run_checks
-from pipeline.models import input_names, input_shapes
+from pipeline.errors import CheckFailed, UserError
+from pipeline.inputs import batch as batches
+from pipeline.inputs.models import input_names, input_shapes
 from pipeline.progress import Reporter
 from pipeline.tfenv import captured_native_output, tensorflow
+from pipeline.tflite import graph as tflite_graph
+from pipeline.tflite import quantize_modes
+from pipeline.tflite.checks import CheckResult, run_checks
 
 DEFAULT_BATCH = 1
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import batch
 from pipeline.errors import CheckFailed, UserError
+from pipeline.inputs import batch
 from pipeline.places import Place, Session
 from pipeline.progress import Quiet, Reporter
 

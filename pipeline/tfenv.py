@@ -63,8 +63,8 @@ def keras() -> ModuleType:
     from pipeline.approximations import register_with_keras
 
     register_with_keras()
-    from pipeline.presets import layers
+    from pipeline.presets import keras_layers
 
-    del layers  # imported for its registrations
+    del keras_layers  # imported for its registrations
 
     return keras_module

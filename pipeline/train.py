@@ -9,11 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import artifacts, metrics, presets
-from pipeline.data import Dataset, check_model_input
-from pipeline.models import input_shapes, load_model, save_model
-from pipeline.progress import Reporter
+from pipeline import artifacts, presets
 from pipeline.errors import UserError
+from pipeline.inputs.data import Dataset, check_model_input
+from pipeline.inputs.models import input_shapes, load_model, save_model
+from pipeline.parity import metrics
+from pipeline.progress import Reporter
 from pipeline.tfenv import keras
 
 DEFAULT_SEED = 0

@@ -32,8 +32,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from pipeline import approximations, edge_client  # noqa: E402
-from pipeline.approx_measure import CODES, int8_error, single_op_model  # noqa: E402
 from pipeline.approximations import Approximation, gelu_exact  # noqa: E402
+from pipeline.approximations.measure import CODES, int8_error, single_op_model  # noqa: E402
 from pipeline.approximations.relu_corr import relu_corr  # noqa: E402
 from pipeline.progress import Quiet  # noqa: E402
 
@@ -58,7 +58,7 @@ def _branches(candidates: list[tuple[float, float]]) -> Approximation:
 
 def _errors(model: bytes, runtime: str, n: int) -> np.ndarray:
     """[n, 3]: max LSB, max LSB without the top input code, mean LSB, per branch."""
-    from pipeline import tflite_graph
+    from pipeline.tflite import graph as tflite_graph
 
     graph = tflite_graph.parse(model, "relu-corr fit model")
     inp = graph.tensors[graph.inputs[0]]

@@ -11,16 +11,17 @@ from typing import Any
 
 import click
 
-from pipeline import approximations, quantize_modes, targets
+from pipeline import approximations, targets
 from pipeline.errors import CheckFailed, UserError
-from pipeline.progress import Advance
-from pipeline.thresholds import (
+from pipeline.parity.thresholds import (
     DEFAULT_MAX_ERROR_LSB,
     DEFAULT_MIN_COSINE,
     DEFAULT_MIN_SNR_DB,
     DEFAULT_MIN_TOP1_AGREEMENT,
     Thresholds,
 )
+from pipeline.progress import Advance
+from pipeline.tflite import quantize_modes
 
 EDGE_RUNTIMES = ("tflite-runtime", "litert")
 
@@ -151,11 +152,11 @@ def load_data(path: Path | None, calibration: Path | None, model: Path | None,
           default: Path | None, fine_tune: bool = False) -> Any:
     """Load --data/--calibration (`default`, a preset's data, when neither is given);
     `model` gives the input shape calibration samples are read into. Prints data warnings."""
-    from pipeline.data import load_for_model
+    from pipeline.inputs.data import load_for_model
 
     keras_model = None
     if model is not None and model.exists():
-        from pipeline.models import load_model
+        from pipeline.inputs.models import load_model
 
         keras_model = load_model(model)
     if path is None and calibration is None:
@@ -167,7 +168,7 @@ def load_data(path: Path | None, calibration: Path | None, model: Path | None,
 
 
 def load_setup(kw: dict[str, Any]) -> None:
-    from pipeline.models import configure
+    from pipeline.inputs.models import configure
 
     configure(unsafe=kw.pop("unsafe"), custom_objects=kw.pop("custom_objects"))
 
@@ -181,7 +182,7 @@ def on_from(kw: dict[str, Any]) -> Any:
 
 
 def thresholds_from(kw: dict[str, Any]) -> Thresholds:
-    from pipeline.thresholds import NAMES, resolve
+    from pipeline.parity.thresholds import NAMES, resolve
 
     return resolve({name: kw[name] for name in NAMES}, kw["config"])
 

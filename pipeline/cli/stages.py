@@ -48,9 +48,8 @@ def train(out: Path, data: Path | None, model: Path | None, preset: str, epochs:
       gelu-edge train --out build
       gelu-edge train --model my_model.keras --data my_data.npz
     """
-    from pipeline import train as stage
-
     from pipeline import presets
+    from pipeline import train as stage
 
     load_setup(kw)
     default = presets.get(preset).data if model is None else None
@@ -76,7 +75,7 @@ def approximate(out: Path, data: Path | None, approx: str, target: str,
       gelu-edge approximate --out build --target coral
     """
     from pipeline import approximate as stage
-    from pipeline.approx_auto import resolve
+    from pipeline.approximations.auto import resolve
     from pipeline.artifacts import MODEL_FLOAT, require
 
     load_setup(kw)
@@ -137,7 +136,7 @@ def parity(out: Path, data: Path | None, target: str, runtime: str | None, sampl
       gelu-edge parity --out build --on emulated-pi
       gelu-edge parity --out build --on ssh://pi@raspberrypi.local
     """
-    from pipeline import parity as stage
+    from pipeline.parity import stage
 
     load_setup(kw)
     on = on_from(kw)

@@ -135,7 +135,7 @@ def approximations_cmd(int8_range: str, float_range: str, shape: str, no_latency
     """
     import json
 
-    from pipeline.approx_measure import measure_all, to_json
+    from pipeline.approximations.measure import measure_all, to_json
 
     lo_hi = parse_range(int8_range, "--range")
     float_lo_hi = parse_range(float_range, "--float-range")
@@ -147,7 +147,7 @@ def approximations_cmd(int8_range: str, float_range: str, shape: str, no_latency
     if as_json:
         click.echo(json.dumps(to_json(results), indent=2))
         return
-    from pipeline.approx_table import render
+    from pipeline.approximations.table import render
 
     click.echo(render(results, float_lo_hi, lo_hi, runtime, dims))
 

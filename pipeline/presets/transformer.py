@@ -17,7 +17,7 @@ PIXEL_SCALE = 1 / 16  # the digits' pixels are counts 0..16
 
 def build(sample_shape: tuple[int, ...], outputs: int) -> Any:
     """Rows -> Dense embedding + positions -> 2 pre-norm encoder blocks -> mean pool -> logits."""
-    from pipeline.presets.layers import IntegerLayerNorm, PositionEmbedding
+    from pipeline.presets.keras_layers import IntegerLayerNorm, PositionEmbedding
 
     k = keras()
     inputs = k.Input(sample_shape, name="rows")

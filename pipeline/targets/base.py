@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.tflite_graph import Graph
+from pipeline.tflite.graph import Graph
 
 SUPPORTED, CPU, UNSUPPORTED = "supported", "cpu", "unsupported"
 

@@ -19,7 +19,7 @@ from pipeline.targets.base import (
     Target,
     group_ops,
 )
-from pipeline.tflite_graph import Graph
+from pipeline.tflite.graph import Graph
 
 # The Edge TPU's supported-op table (coral.ai/docs/edgetpu/models-intro), TFLite builtin names,
 # with the table's notes where it has one. Not supported: GELU, ABS, NEG, POW, DEQUANTIZE,

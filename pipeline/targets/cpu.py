@@ -18,7 +18,7 @@ from pipeline.targets.base import (
     Target,
     group_ops,
 )
-from pipeline.tflite_graph import Graph
+from pipeline.tflite.graph import Graph
 
 # How the runtimes name the op they could not register or prepare.
 _UNKNOWN_OP = re.compile(r"builtin opcode '(\w+)' version '(\d+)'")
@@ -111,7 +111,7 @@ RULES_BY_LOAD = (
 def cpu_target(name: str, summary: str, runtime: str, machine: str,
                runtime_version: str | None = None, tf_versioned: bool = True) -> Target:
     """A CPU target: every quantization mode, int8 by default, checked by loading."""
-    from pipeline import quantize_modes
+    from pipeline.tflite import quantize_modes
 
     return Target(name=name, summary=summary, runtime=runtime, machine=machine,
                   default_quantize="int8", quantize_modes=tuple(quantize_modes.MODES),

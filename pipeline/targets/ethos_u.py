@@ -14,7 +14,7 @@ from pathlib import Path
 from pipeline.errors import UserError
 from pipeline.targets import rules
 from pipeline.targets.base import CPU, SUPPORTED, Compat, OpVerdict, Target
-from pipeline.tflite_graph import Graph
+from pipeline.tflite.graph import Graph
 
 DEFAULT_CONFIG = "ethos-u55-128"
 CONFIGS = ("ethos-u55-32", "ethos-u55-64", "ethos-u55-128", "ethos-u55-256", "ethos-u65-256",

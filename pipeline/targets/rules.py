@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.targets.base import Rule
-from pipeline.tflite_graph import FLOAT_TYPES, Graph
+from pipeline.tflite.graph import FLOAT_TYPES, Graph
 
 # Op versions newer than some runtimes register: (op, version) -> first runtime that loads it.
 # From shared/anchors.md, confirmed by loading with tflite-runtime 2.14 (tests/pipeline/test_check.py).

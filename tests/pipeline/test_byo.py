@@ -9,14 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from helpers import read_json
-from pipeline import tflite_graph
-from pipeline.calibration import load_calibration
-from pipeline.data import DEFAULT_DATA, load_dataset
+
 from pipeline.errors import UserError
-from pipeline.models import import_custom_objects
+from pipeline.inputs.calibration import load_calibration
+from pipeline.inputs.data import DEFAULT_DATA, load_dataset
+from pipeline.inputs.models import import_custom_objects
 from pipeline.tfenv import keras
+from pipeline.tflite import graph as tflite_graph
 
 FEATURES = 6
 SAMPLES = 600

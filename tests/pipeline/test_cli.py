@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from helpers import REPO, read_json, save_data
 
-from pipeline import artifacts, metrics
-from pipeline.data import DEFAULT_DATA
+from pipeline import artifacts
+from pipeline.inputs.data import DEFAULT_DATA
+from pipeline.parity import metrics
 
 # parity.json numbers are recomputed from parity_samples.npz in float64, as the pipeline does.
 RECOMPUTE_RTOL = 1e-9

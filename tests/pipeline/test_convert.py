@@ -7,12 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from pipeline import approximations, quantize_modes, tflite_graph
+from pipeline import approximations
 from pipeline.convert import convert_model
 from pipeline.errors import UserError
-from pipeline.graph_checks import run_checks
 from pipeline.progress import Quiet
 from pipeline.tfenv import keras, tensorflow
+from pipeline.tflite import graph as tflite_graph
+from pipeline.tflite import quantize_modes
+from pipeline.tflite.checks import run_checks
 
 k = keras()
 tf = tensorflow()

@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from helpers import read_json
+
 from pipeline.places import emulated_setup
 from pipeline.progress import Quiet
 

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from helpers import read_json
 
 SSHD = "/usr/sbin/sshd"

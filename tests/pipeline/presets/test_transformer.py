@@ -7,12 +7,13 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
-
 from helpers import read_json
-from pipeline import presets, tflite_graph
+
+from pipeline import presets
 from pipeline.convert import convert_model
 from pipeline.progress import Quiet
 from pipeline.tfenv import keras
+from pipeline.tflite import graph as tflite_graph
 
 MIN_TOP1_AGREEMENT = 0.99  # the bar
 MIN_FLOAT_ACCURACY = 0.95
@@ -33,7 +34,7 @@ def test_shipped_digits_are_reproducible_from_their_script() -> None:
 
 
 def test_keras_layer_norm_leaves_a_float_island_and_ours_does_not() -> None:
-    from pipeline.presets.layers import IntegerLayerNorm
+    from pipeline.presets.keras_layers import IntegerLayerNorm
 
     k = keras()
     x = np.random.default_rng(0).normal(size=(64, 8, 16)).astype(np.float32)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.data import DEFAULT_DATA
+from pipeline.inputs.data import DEFAULT_DATA
 
 # Calibrating on inputs shrunk this much clips every real activation: a broken int8 model.
 DEGRADE_CALIBRATION = 0.05

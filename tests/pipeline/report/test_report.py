@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from helpers import read_json
+
 from pipeline.report import schema
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -15,9 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import batch, edge_client, metrics, tflite_graph
+from pipeline import edge_client
+from pipeline.inputs import batch
+from pipeline.parity import metrics
 from pipeline.progress import Reporter
 from pipeline.tfenv import keras
+from pipeline.tflite import graph as tflite_graph
 
 # Enough samples for stable statistics, few enough that every tensor of a small model fits.
 PER_LAYER_SAMPLES = 256

@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import read_json
 
-from pipeline import approx_auto, approx_measure, approximations, targets
-from pipeline.approx_measure import single_op_model
+from pipeline import approximations, targets
+from pipeline.approximations import auto as approx_auto
+from pipeline.approximations import measure as approx_measure
+from pipeline.approximations.measure import single_op_model
 from pipeline.cache import cache_dir
 from pipeline.check import check_model
 from pipeline.progress import Quiet
-from helpers import read_json
 
 INT8_RANGE = approx_measure.INT8_RANGE
 

@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from helpers import read_json
-from pipeline.thresholds import DEFAULT_MIN_SNR_DB, resolve
+
+from pipeline.parity.thresholds import DEFAULT_MIN_SNR_DB, resolve
 
 STRICT_SNR_DB = 99.0  # no int8 model reaches it
 LAX_SNR_DB = 5.0

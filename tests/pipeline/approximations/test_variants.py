@@ -8,15 +8,21 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 import pytest
 
-from pipeline import approximations, quantize_modes, tflite_graph
-from pipeline.approx_measure import accepting_targets, float_error, int8_error, single_op_model
-from pipeline.check import check_model
+from pipeline import approximations
 from pipeline.approximations import Approximation
-from pipeline.graph_checks import no_float_island
+from pipeline.approximations.measure import (
+    accepting_targets,
+    float_error,
+    int8_error,
+    single_op_model,
+)
+from pipeline.check import check_model
 from pipeline.progress import Quiet
+from pipeline.tflite import graph as tflite_graph
+from pipeline.tflite import quantize_modes
+from pipeline.tflite.checks import no_float_island
 
 # I-BERT (Kim et al. 2021) Table 1 prints 2 significant digits: allow half a unit of the last one.
 IBERT_TABLE_1 = {"poly": (0.0082, 0.018), "hard": (0.031, 0.068), "sigmoid": (0.012, 0.020)}

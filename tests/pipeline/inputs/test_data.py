@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.data import DEFAULT_DATA, SPLIT_KEYS, load_dataset
 from pipeline.errors import UserError
+from pipeline.inputs.data import DEFAULT_DATA, SPLIT_KEYS, load_dataset
 
 
 def _generator():

@@ -9,24 +9,17 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import (
-    artifacts,
-    batch,
-    edge_client,
-    gelu_sites,
-    layers,
-    metrics,
-    places,
-    sensitivity,
-    targets,
-    tflite_graph,
-)
+from pipeline import artifacts, edge_client, places, targets
 from pipeline.approximate import load_replaced
-from pipeline.data import Dataset, check_model_input
-from pipeline.device_compare import compare_raw
-from pipeline.models import input_shapes, load_model, output_names
+from pipeline.inputs import batch
+from pipeline.inputs.data import Dataset, check_model_input
+from pipeline.inputs.models import input_shapes, load_model, output_names
+from pipeline.parity import gelu_sites, metrics, sensitivity
+from pipeline.parity import per_layer as layers
+from pipeline.parity.device_compare import compare_raw
+from pipeline.parity.thresholds import Thresholds, evaluate
 from pipeline.progress import Reporter
-from pipeline.thresholds import Thresholds, evaluate
+from pipeline.tflite import graph as tflite_graph
 
 SCHEMA_VERSION = 1
 PREDICT_BATCH = 256

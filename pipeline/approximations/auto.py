@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline import approx_measure, approximations, artifacts, edge_client, targets
+from pipeline import approximations, artifacts, edge_client, targets
+from pipeline.approximations import measure as approx_measure
 from pipeline.cache import cache_dir
 from pipeline.progress import Reporter
 

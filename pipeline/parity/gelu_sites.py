@@ -9,11 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import approximations, batch
-from pipeline.approx_measure import int8_error
+from pipeline import approximations
 from pipeline.approximate import find_sites
 from pipeline.approximations import gelu_exact
-from pipeline.models import load_model
+from pipeline.approximations.measure import int8_error
+from pipeline.inputs import batch
+from pipeline.inputs.models import load_model
 from pipeline.progress import Quiet, Reporter
 
 CALIB_BATCH = 256

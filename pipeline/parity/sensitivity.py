@@ -12,11 +12,15 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import batch, edge_client, metrics, quantize_modes, tflite_graph
-from pipeline.convert import concrete_function
+from pipeline import edge_client
 from pipeline.approximate import load_replaced
+from pipeline.convert import concrete_function
+from pipeline.inputs import batch
+from pipeline.parity import metrics
 from pipeline.progress import Quiet, Reporter
 from pipeline.tfenv import captured_native_output, tensorflow
+from pipeline.tflite import graph as tflite_graph
+from pipeline.tflite import quantize_modes
 
 CALIBRATION_SAMPLES = None  # all of x_calib, as the convert stage uses
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import layers
 from pipeline.approximations import gelu_exact
 from pipeline.convert import convert_model
+from pipeline.parity import per_layer as layers
 from pipeline.progress import Quiet
 from pipeline.tfenv import keras
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import batch
 from pipeline.errors import UserError
+from pipeline.inputs import batch
 
-DEFAULT_DATA = Path(__file__).resolve().parent.parent / "calibration_data" / "demo_regression.npz"
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "calibration_data" / "demo_regression.npz"
 SPLIT_KEYS = ("x_train", "y_train", "x_eval", "y_eval", "x_calib")
 MIN_SAMPLES = 100  # fewer calibration or evaluation samples than this get a warning
 FINE_TUNE_SHARE = 0.8  # x/y data: the first 80 % fine-tunes, the rest evaluates
@@ -164,7 +164,7 @@ def load_dataset(path: Path | str | None = DEFAULT_DATA, calibration: Path | Non
                  output_names: list[str] | None = None) -> Dataset:
     """Load and check --data and --calibration: keys, numeric dtypes, finite values, shapes;
     warnings (few samples, poor coverage) are in `Dataset.warnings`."""
-    from pipeline.calibration import load_calibration
+    from pipeline.inputs.calibration import load_calibration
 
     if calibration is not None and input_names is not None and len(input_names) > 1:
         raise UserError("--calibration takes one array per sample; for a model with several "
@@ -253,7 +253,7 @@ def load_for_model(path: Path | None, calibration: Path | None, model: Any | Non
     """load_dataset with the model's input shape and input/output names (when there is one)."""
     if model is None:
         return load_dataset(path, calibration, None, fine_tune)
-    from pipeline.models import input_names, input_shape, output_names
+    from pipeline.inputs.models import input_names, input_shape, output_names
 
     return load_dataset(path, calibration, tuple(input_shape(model)[1:]), fine_tune,
                         input_names(model), output_names(model))

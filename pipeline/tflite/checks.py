@@ -6,9 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pipeline.approximations import Approximation
-from pipeline.quantize_modes import QuantizeMode
-from pipeline.tflite_graph import FLOAT_TYPES, Graph
-
+from pipeline.tflite.graph import FLOAT_TYPES, Graph
+from pipeline.tflite.quantize_modes import QuantizeMode
 
 # The I/O tensor type each integer mode asks the converter for.
 IO_TYPES = {"int8": "INT8", "uint8": "UINT8", "int16x8": "INT16"}

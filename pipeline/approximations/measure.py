@@ -13,11 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import approximations, artifacts, edge_client, targets, tflite_graph
+from pipeline import approximations, artifacts, edge_client, targets
 from pipeline.approximations import Approximation, gelu_exact
 from pipeline.errors import UserError
 from pipeline.progress import Quiet, Reporter
 from pipeline.tfenv import captured_native_output, tensorflow
+from pipeline.tflite import graph as tflite_graph
 
 FLOAT_RANGE = (-4.0, 4.0)
 INT8_RANGE = (-8.0, 8.0)

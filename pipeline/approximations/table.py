@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.approx_measure import Measurement
+from pipeline.approximations.measure import Measurement
 
 
 def _f(v: float | None, digits: int = 3) -> str:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from pipeline import metrics
+from pipeline.parity import metrics
 
 
 def test_metrics_known_values() -> None:
