@@ -1,10 +1,5 @@
-"""Stage 2, approximate: find every GELU in a Keras model and replace it with an approximation.
-
-GELU is recognised numerically, not by name: any `activation` callable on any layer, at any
-nesting depth, whose output matches exact or tanh GELU on a probe grid is a site. That covers
-`activation="gelu"`, `Activation` layers, Dense / Conv / EinsumDense activations, layers nested
-inside other layers, and hand-written callables such as the classic tanh GELU with tf.math.pow.
-"""
+"""Stage 2, approximate: find every GELU in a Keras model and replace it with an approximation
+(how GELU is found: `pipeline.rewrites.gelu`), fine-tune when asked, save and check the reload."""
 
 from __future__ import annotations
 
@@ -15,29 +10,21 @@ from typing import Any
 import numpy as np
 
 from pipeline import approximations, artifacts
-from pipeline.approximations import Approximation, gelu_exact, gelu_tanh
+from pipeline.approximations import Approximation
 from pipeline.errors import CheckFailed
 from pipeline.inputs import batch
 from pipeline.inputs.models import load_model
+from pipeline.inputs.signature import describe
 from pipeline.parity import metrics
 from pipeline.progress import Reporter
+from pipeline.rewrites import gelu
+from pipeline.rewrites.gelu import Site
 from pipeline.tfenv import keras
 
-# float32 GELU implementations agree with the float64 reference to ~1e-6; the tanh form differs
-# from exact GELU by at most 4.7e-4. x*sigmoid(1.702x), the closest common non-GELU, is 0.02 off.
-GELU_MATCH_TOL = 2e-3
-PROBE = np.linspace(-6.0, 6.0, 241, dtype=np.float32).reshape(1, -1)
+# Samples one eager call of the model runs on, to see which GELU functions are computed.
+PROBE_SAMPLES = 2
 # A replaced model must reproduce the in-memory model after save and reload (same float32 math).
 RELOAD_TOL = 1e-5
-
-
-@dataclass(frozen=True)
-class Site:
-    """One place in a model where GELU is computed."""
-
-    path: str
-    layer_class: str
-    form: str  # "exact" or "tanh"
 
 
 @dataclass(frozen=True)
@@ -62,8 +49,8 @@ FINE_TUNE_LEARNING_RATE = 3e-4  # small: the weights are already trained, only n
 FINE_TUNE_BATCH = 64
 
 
-def _outputs_are_probabilities(model: Any, x: np.ndarray) -> bool:
-    y = np.asarray(model.predict(x[:64], verbose=0))
+def _outputs_are_probabilities(model: Any, x: batch.Inputs) -> bool:
+    y = describe(model).predict(model, batch.take(x, slice(0, 64)))[0]
     return bool(np.all(y >= 0) and np.all(y <= 1) and np.allclose(y.sum(axis=-1), 1, atol=1e-3))
 
 
@@ -72,9 +59,10 @@ def fine_tune(model: Any, ft: FineTune, reporter: Reporter) -> dict[str, Any]:
     k = keras()
     data = ft.data
     kind = data.task
+    signature = describe(model)
 
     def score() -> float:
-        pred = model.predict(data.x_eval, batch_size=256, verbose=0)
+        pred = signature.predict(model, data.x_eval)[0]
         return metrics.task_metric(kind, data.y_eval, pred)
 
     before = score()
@@ -86,89 +74,44 @@ def fine_tune(model: Any, ft: FineTune, reporter: Reporter) -> dict[str, Any]:
     model.compile(optimizer=k.optimizers.Adam(FINE_TUNE_LEARNING_RATE), loss=loss)
     with reporter.task("fine-tuning", ft.epochs) as advance:
         callback = k.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: advance(1))
-        model.fit(data.x_train, data.y_train, epochs=ft.epochs, batch_size=FINE_TUNE_BATCH,
+        model.fit(signature.pack(data.x_train), data.y_train, epochs=ft.epochs,
+                  batch_size=FINE_TUNE_BATCH,
                   shuffle=True, verbose=0, callbacks=[callback])
     after = score()
     metric = "accuracy" if kind == "classification" else "mae"
     reporter.info(f"fine-tuned {ft.epochs} epochs: eval {metric} of the replaced float model "
                   f"{before:.4f} -> {after:.4f}")
     return {"epochs": ft.epochs, "metric": metric, "before": before, "after": after,
-            "train_samples": int(len(data.x_train)), "learning_rate": FINE_TUNE_LEARNING_RATE}
+            "train_samples": batch.count(data.x_train), "learning_rate": FINE_TUNE_LEARNING_RATE}
 
 
-def gelu_form(fn: Any) -> str | None:
-    """'exact' or 'tanh' if calling `fn` on the probe grid gives GELU, else None."""
-    if not callable(fn):
-        return None
-    k = keras()
-    if fn is k.activations.linear:
-        return None
-    try:
-        out = k.ops.convert_to_numpy(fn(k.ops.convert_to_tensor(PROBE)))
-    except Exception:  # a callable that cannot take a float tensor is not an elementwise GELU
-        return None
-    out = np.asarray(out, dtype=np.float64)
-    if out.shape != PROBE.shape or not np.all(np.isfinite(out)):
-        return None
-    err_exact = float(np.max(np.abs(out - gelu_exact(PROBE))))
-    err_tanh = float(np.max(np.abs(out - gelu_tanh(PROBE))))
-    if min(err_exact, err_tanh) > GELU_MATCH_TOL:
-        return None
-    return "exact" if err_exact <= err_tanh else "tanh"
-
-
-def _walk(layer: Any, prefix: str) -> list[tuple[str, Any]]:
-    found = []
-    for child in layer._flatten_layers(include_self=False, recursive=False):
-        path = f"{prefix}/{child.name}" if prefix else child.name
-        found.append((path, child))
-        found.extend(_walk(child, path))
-    return found
-
-
-# The attributes that hold an elementwise function: every layer's activation, a Lambda's function.
-FUNCTION_ATTRS = {"Lambda": "function"}
-
-
-def find_sites(model: Any) -> list[tuple[Site, Any]]:
-    """Every (site, layer) whose `activation` (or a Lambda's function) computes GELU,
-    outermost layers first."""
-    sites = []
-    for path, layer in _walk(model, ""):
-        attr = FUNCTION_ATTRS.get(type(layer).__name__, "activation")
-        form = gelu_form(getattr(layer, attr, None))
-        if form is not None:
-            sites.append((Site(path=f"{path}.{attr}", layer_class=type(layer).__name__,
-                               form=form), layer))
-    return sites
-
-
-def replace_gelu(model: Any, approx: Approximation) -> list[Site]:
-    """Replace every GELU site in `model` in place with `approx`; return the sites."""
-    sites = find_sites(model)
-    for site, layer in sites:
-        setattr(layer, site.path.rsplit(".", 1)[1], approx.keras_fn)
-    # Keras caches traced predict/train functions; drop them so the new activation is used.
-    for attr in ("predict_function", "train_function", "test_function"):
-        if hasattr(model, attr):
-            setattr(model, attr, None)
-    return [site for site, _ in sites]
+def replace_gelu(model: Any, approx: Approximation, probe: batch.Inputs | None = None
+                 ) -> tuple[Any, list[Site]]:
+    """Replace every GELU of `model` with `approx`; return the model (rebuilt when raw graph
+    operations were replaced) and the sites. `probe` (a sample or two) tells computed GELUs
+    from attributes that only configure an inner layer; without it every GELU attribute counts."""
+    run = None
+    if probe is not None:
+        signature = describe(model)
+        run = lambda m: signature.call(m, probe)  # noqa: E731
+    found = gelu.find(model, run)
+    return gelu.replace(model, approx, found), found.sites
 
 
 def load_replaced(path: Path, approx_name: str) -> Any:
-    """Load model_approx.keras and apply the replacement again: a subclassed model that builds
-    its layers in __init__ comes back from its config with the original GELU, and only its
-    weights from the file. For every other model this changes nothing."""
-    model = load_model(path)
-    replace_gelu(model, approximations.get(approx_name))
+    """Load model_approx.keras and apply the replacement again: a subclassed model or a custom
+    layer that builds its layers in __init__ or build() comes back from its config with the
+    original GELU, and only its weights from the file. For every other model this changes
+    nothing."""
+    model, _ = replace_gelu(load_model(path), approximations.get(approx_name))
     return model
 
 
 def _check_reload(model: Any, path: Path, probe: Any, approx_name: str) -> None:
     reloaded = load_replaced(path, approx_name)
-    want = np.concatenate([np.ravel(y) for y in batch.outputs(model.predict(probe, verbose=0))])
-    got = np.concatenate([np.ravel(y) for y in batch.outputs(reloaded.predict(probe,
-                                                                              verbose=0))])
+    signature = describe(model)
+    want = np.concatenate([np.ravel(y) for y in signature.predict(model, probe)])
+    got = np.concatenate([np.ravel(y) for y in signature.predict(reloaded, probe)])
     if not np.allclose(want, got, atol=RELOAD_TOL, rtol=0):
         raise CheckFailed(
             f"{path}: the replaced model does not reproduce itself after save and reload "
@@ -176,15 +119,18 @@ def _check_reload(model: Any, path: Path, probe: Any, approx_name: str) -> None:
         )
 
 
-def run(out: Path, model_path: Path, approx_name: str, probe_x: np.ndarray,
-        reporter: Reporter, tune: FineTune | None = None) -> ApproximateResult:
+def run(out: Path, model_path: Path, approx_name: str, probe_x: batch.Inputs,
+        reporter: Reporter, tune: FineTune | None = None, source: str | None = None
+        ) -> ApproximateResult:
     """Load model_float.keras, replace GELU (and fine-tune when asked), write model_approx.keras
-    and approximate.json."""
+    and approximate.json. `source` names the model in messages (the user's file)."""
     approx = approximations.get(approx_name)
     model = load_model(model_path)
-    sites = replace_gelu(model, approx)
+    probe = batch.take(probe_x, slice(0, PROBE_SAMPLES))
+    model, sites = replace_gelu(model, approx, probe)
     if not sites:
-        reporter.warn(f"{model_path}: no GELU found; the model is quantized and checked as it is")
+        reporter.warn(f"{source or model_path}: no GELU found; the model is quantized and "
+                      "checked as it is")
     else:
         forms = ", ".join(sorted({s.form for s in sites}))
         reporter.info(f"replaced {len(sites)} GELU site(s) ({forms}) with {approx.name!r}")

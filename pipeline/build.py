@@ -79,16 +79,20 @@ def run(opts: BuildOptions, reporter: Reporter) -> dict[str, Any]:
     if quantize not in target.quantize_modes:
         raise UserError(f"target {target.name!r} runs only --quantize "
                         f"{' or '.join(target.quantize_modes)}, not {quantize}")
-    reporter.info(f"[1/5] train ({opts.preset + ' preset' if opts.model is None else opts.model})")
+    if opts.model is None:
+        reporter.info(f"[1/5] train ({opts.preset} preset)")
+    else:
+        reporter.info(f"[1/5] load {opts.model}")
     train.run(opts.out, data, opts.model, opts.epochs, opts.seed, reporter, opts.preset)
     approx = approx_auto.resolve(opts.out, opts.approx, target.name, opts.runtime, reporter)
     reporter.info(f"[2/5] approximate GELU with {approx!r}")
-    approximate.run(opts.out, opts.out / artifacts.MODEL_FLOAT, approx, data.x_eval, reporter,
-                    approximate.FineTune(opts.fine_tune_epochs, data) if opts.fine_tune_epochs
-                    else None)
+    replaced = approximate.run(
+        opts.out, opts.out / artifacts.MODEL_FLOAT, approx, data.x_eval, reporter,
+        approximate.FineTune(opts.fine_tune_epochs, data) if opts.fine_tune_epochs else None,
+        source=str(opts.model) if opts.model is not None else f"{opts.preset} preset")
     reporter.info(f"[3/5] convert ({quantize})")
     result = convert.run(opts.out, opts.out / artifacts.MODEL_APPROX, quantize, approx,
-                         data.x_calib, reporter)
+                         data.x_calib, reporter, sites=sum(s.calls for s in replaced.sites))
     for check in result.checks:
         if not check.passed:
             reporter.warn(f"graph check {check.name} failed: {check.message}")

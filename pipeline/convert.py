@@ -2,24 +2,46 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from pipeline import approximations, artifacts
 from pipeline.approximate import load_replaced
 from pipeline.errors import CheckFailed, UserError
 from pipeline.inputs import batch as batches
-from pipeline.inputs.models import input_names, input_shapes
+from pipeline.inputs.signature import Signature, describe
 from pipeline.progress import Reporter
 from pipeline.tfenv import captured_native_output, tensorflow
 from pipeline.tflite import graph as tflite_graph
 from pipeline.tflite import quantize_modes
-from pipeline.tflite.checks import CheckResult, run_checks
+from pipeline.tflite.checks import CheckResult, run_checks, unreplaced_gelu
 
 DEFAULT_BATCH = 1
+
+
+@dataclass(frozen=True)
+class IOTensor:
+    """A model input or output as the converted model has it."""
+
+    name: str  # the Keras model's name for it
+    dtype: str  # TFLite type: INT8, INT32, FLOAT32, ...
+    shape: list[int]
+    scale: float | None  # None: not quantized (integer inputs such as token ids, or float)
+    zero_point: int | None
+
+
+def io_tensors(graph: tflite_graph.Graph, signature: Signature) -> tuple[list[IOTensor],
+                                                                         list[IOTensor]]:
+    """The converted model's inputs and outputs, named as the Keras model names them."""
+    def one(index: int, name: str) -> IOTensor:
+        t = graph.tensors[index]
+        return IOTensor(name=name, dtype=t.dtype, shape=list(t.shape),
+                        scale=t.scale or None, zero_point=t.zero_point if t.scale else None)
+
+    return ([one(i, n) for i, n in zip(graph.inputs, signature.input_names)],
+            [one(i, n) for i, n in zip(graph.outputs, signature.output_names)])
 
 
 @dataclass(frozen=True)
@@ -34,6 +56,10 @@ class ConvertResult:
     op_versions: dict[str, int]
     min_runtime_version: str | None
     checks: list[CheckResult]
+    inputs: list[IOTensor] = field(default_factory=list)
+    outputs: list[IOTensor] = field(default_factory=list)
+    tflite_bytes: int = 0
+    parameters: int = 0
 
     @property
     def passed(self) -> bool:
@@ -41,26 +67,37 @@ class ConvertResult:
         return all(c.passed for c in self.checks)
 
 
-def concrete_function(model: Any, batch: int) -> Any:
-    """The model as a frozen TF concrete function with a fixed batch (what the converter takes)."""
+def input_specs(signature: Signature, sample_shapes: list[tuple[int, ...]], batch: int
+                ) -> list[Any]:
+    """One TensorSpec per model input: its own dtype (integer inputs stay integer), the batch
+    fixed, and dimensions the model leaves open taken from the data."""
     tf = tensorflow()
+    return [tf.TensorSpec([batch, *shape], tf.as_dtype(info.dtype), name=info.name)
+            for info, shape in zip(signature.inputs, sample_shapes)]
+
+
+def open_dimensions(signature: Signature, sample_shapes: list[tuple[int, ...]]) -> list[str]:
+    """'input: (None, 64) -> (64,)' for each input whose open dimensions the data fixes."""
+    return [f"{info.name} {tuple(info.sample_shape)} -> {tuple(shape)}"
+            for info, shape in zip(signature.inputs, sample_shapes)
+            if None in info.sample_shape]
+
+
+def concrete_function(model: Any, signature: Signature, sample_shapes: list[tuple[int, ...]],
+                      batch: int) -> Any:
+    """The model as a frozen TF concrete function with a fixed batch (what the converter takes);
+    it returns the model's outputs flat, in the signature's order."""
+    tf = tensorflow()
+    from keras import tree
     from tensorflow.python.framework.convert_to_constants import (
         convert_variables_to_constants_v2,
     )
 
-    specs = []
-    for name, shape in zip(input_names(model), input_shapes(model)):
-        if any(d is None for d in shape[1:]):
-            raise UserError(
-                f"the model input {name!r} has dynamic dimensions {shape[1:]} beyond the batch "
-                "axis; give the model a fixed input shape"
-            )
-        specs.append(tf.TensorSpec([batch, *shape[1:]], tf.float32, name=name))
-    if len(specs) == 1:
-        fn = tf.function(lambda x: model(x, training=False)).get_concrete_function(specs[0])
-    else:  # TFLite keeps this argument order (and the names) for the model's inputs
-        fn = tf.function(lambda *xs: model(list(xs), training=False)).get_concrete_function(
-            *specs)
+    specs = input_specs(signature, sample_shapes, batch)
+    # TFLite keeps this argument order (and the names) for the model's inputs, and the order
+    # of the returned list for its outputs.
+    fn = tf.function(lambda *xs: tree.flatten(model(signature.structure(list(xs)),
+                                                    training=False))).get_concrete_function(*specs)
     # Freezing keeps variables out of the TFLite graph (no READ_VARIABLE during calibration).
     return convert_variables_to_constants_v2(fn)
 
@@ -70,21 +107,29 @@ def convert_model(model: Any, mode_name: str, calib_x: batches.Inputs, batch: in
     """Convert a Keras model to TFLite bytes with the given quantization mode."""
     tf = tensorflow()
     mode = quantize_modes.get(mode_name)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete_function(model, batch)])
+    signature = describe(model)
     arrays = batches.as_list(calib_x)
+    shapes = batches.sample_shapes(calib_x)
+    for fixed in open_dimensions(signature, shapes):
+        reporter.info(f"input {fixed}: the model leaves these dimensions open; converting with "
+                      "the data's (TFLite needs fixed shapes)")
+    with reporter.phase("tracing the model"):
+        fn = concrete_function(model, signature, shapes, batch)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([fn])
     n = (len(arrays[0]) // batch) * batch
     if mode.needs_calibration and n == 0:
         raise UserError(f"calibration needs at least {batch} samples; x_calib has "
                         f"{len(arrays[0])}")
+    dtypes = [info.dtype for info in signature.inputs]
 
     def representative() -> Any:
         with reporter.task("calibrating", n // batch) as advance:
             for i in range(0, n, batch):
-                yield [a[i:i + batch].astype(np.float32) for a in arrays]
+                yield [a[i:i + batch].astype(d, copy=False) for a, d in zip(arrays, dtypes)]
                 advance(1)
 
     mode.configure(converter, tf, representative)
-    with captured_native_output() as log:
+    with captured_native_output() as log, reporter.phase(f"TFLite converter ({mode_name})"):
         try:
             return converter.convert()
         except Exception as exc:
@@ -94,25 +139,37 @@ def convert_model(model: Any, mode_name: str, calib_x: batches.Inputs, batch: in
     raise CheckFailed(f"TFLite conversion with --quantize {mode_name} failed: {first} {detail}".strip())
 
 
-def run(out: Path, model_path: Path, mode_name: str, approx_name: str, calib_x: np.ndarray,
-        reporter: Reporter, batch: int = DEFAULT_BATCH) -> ConvertResult:
-    """Convert model_approx.keras, write model.tflite and convert.json, and check the graph."""
+def run(out: Path, model_path: Path, mode_name: str, approx_name: str, calib_x: batches.Inputs,
+        reporter: Reporter, batch: int = DEFAULT_BATCH, sites: int = 0) -> ConvertResult:
+    """Convert model_approx.keras, write model.tflite and convert.json, and check the graph.
+    `sites`: the GELU sites the approximate stage replaced (GELU ops beyond them are named)."""
     mode = quantize_modes.get(mode_name)
     approx = approximations.get(approx_name)
     model = load_replaced(model_path, approx.name)
     data = convert_model(model, mode_name, calib_x, batch, reporter)
     graph = tflite_graph.parse(data, "converted model")
     checks = run_checks(graph, mode, approx)
+    hidden = unreplaced_gelu(graph, sites) if approx.uses_gelu_op else []
+    if hidden:
+        gelus = graph.op_counts().get("GELU", 0)
+        reporter.warn(f"{gelus} GELU ops in the converted model but {sites} GELU sites found "
+                      f"({'; '.join(hidden)}): a GELU written inside a custom layer's call() "
+                      "or as a formula the converter fused was not found. Harmless with --approx "
+                      "lut; for other approximations make it a layer activation or a "
+                      "keras.ops.gelu node")
     artifacts.clear_from(out, "convert")
     artifacts.write_bytes(out / artifacts.MODEL_TFLITE, data)
+    inputs, outputs = io_tensors(graph, describe(model))
     result = ConvertResult(
         quantize=mode.name, approx=approx.name, batch=batch,
         calibration_samples=batches.count(calib_x) if mode.needs_calibration else 0,
         ops=graph.op_counts(), op_versions=graph.op_versions(),
         min_runtime_version=graph.metadata.get("min_runtime_version"), checks=checks,
+        inputs=inputs, outputs=outputs, tflite_bytes=len(data),
+        parameters=int(model.count_params()),
     )
     artifacts.write_json(out / artifacts.CONVERT_RECORD,
                          {**asdict(result), "passed": result.passed})
     ops = ", ".join(f"{k} x{v}" for k, v in result.ops.items())
-    reporter.info(f"converted ({mode.name}): {ops}")
+    reporter.info(f"converted ({mode.name}, {len(data) / 1024:.0f} KiB): {ops}")
     return result

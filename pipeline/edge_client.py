@@ -129,14 +129,19 @@ def _stream(session: Session, args: list[str], total: int, label: str, reporter:
 
 
 def _save_inputs(folder: Path, x: batch.Inputs) -> Path:
-    """x.npy for one input, x.npz (x0, x1, ...) for several."""
+    """x.npy for one input, x.npz (x0, x1, ...) for several; integer inputs (token ids) stay
+    integer, the runner casts each array to its input's type."""
     if isinstance(x, list):
         path = folder / "x.npz"
-        np.savez(path, **{f"x{i}": a.astype(np.float32) for i, a in enumerate(x)})
+        np.savez(path, **{f"x{i}": _runner_dtype(a) for i, a in enumerate(x)})
     else:
         path = folder / "x.npy"
-        np.save(path, x.astype(np.float32))
+        np.save(path, _runner_dtype(x))
     return path
+
+
+def _runner_dtype(a: np.ndarray) -> np.ndarray:
+    return a if np.issubdtype(a.dtype, np.integer) else a.astype(np.float32, copy=False)
 
 
 def run(model: Path, x: batch.Inputs, runtime: str, reporter: Reporter,

@@ -25,6 +25,10 @@ class Reporter(Protocol):
     def warn(self, message: str) -> None:
         """A warning the user should read; the build goes on."""
 
+    def phase(self, label: str) -> contextlib.AbstractContextManager[None]:
+        """A long step whose progress cannot be counted (the TFLite converter): says that it
+        runs, that it is still running now and then, and how long it took."""
+
 
 class Quiet:
     """A Reporter that prints nothing and keeps the messages."""
@@ -42,3 +46,7 @@ class Quiet:
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
+
+    @contextlib.contextmanager
+    def phase(self, label: str) -> Iterator[None]:
+        yield

@@ -11,6 +11,7 @@ import contextlib
 import os
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterator
 from types import ModuleType
 
@@ -19,19 +20,42 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
+def _on_fd(stream: object, fd: int) -> bool:
+    try:
+        return stream.fileno() == fd  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 @contextlib.contextmanager
 def captured_native_output() -> Iterator[list[str]]:
-    """Redirect fds 1 and 2 to a temporary file; yield a list filled with the text afterwards."""
+    """Redirect fds 1 and 2 to a temporary file; yield a list filled with the text afterwards.
+
+    What Python itself prints meanwhile (progress bars, the reporter's lines) still reaches the
+    terminal: sys.stdout/sys.stderr are pointed at the original descriptors. Python warnings
+    raised meanwhile (TensorFlow's deprecation notes) go to the list with the native lines."""
     lines: list[str] = []
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as sink:
+    streams = sys.stdout, sys.stderr
+    with tempfile.TemporaryFile(mode="w+b") as sink, \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         os.dup2(sink.fileno(), 1)
         os.dup2(sink.fileno(), 2)
+        if _on_fd(streams[0], 1):
+            sys.stdout = open(saved[0], "w", buffering=1, closefd=False)  # noqa: SIM115
+        if _on_fd(streams[1], 2):
+            sys.stderr = open(saved[1], "w", buffering=1, closefd=False)  # noqa: SIM115
         try:
             yield lines
         finally:
+            for replaced, original in zip((sys.stdout, sys.stderr), streams):
+                if replaced is not original:
+                    replaced.flush()
+                    replaced.close()
+            sys.stdout, sys.stderr = streams
             sys.stdout.flush()
             sys.stderr.flush()
             os.dup2(saved[0], 1)
@@ -40,6 +64,7 @@ def captured_native_output() -> Iterator[list[str]]:
             os.close(saved[1])
             sink.seek(0)
             lines.extend(sink.read().decode("utf-8", "replace").splitlines())
+            lines.extend(f"{w.category.__name__}: {w.message}" for w in caught)
 
 
 def tensorflow() -> ModuleType:

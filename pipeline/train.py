@@ -12,7 +12,8 @@ import numpy as np
 from pipeline import artifacts, presets
 from pipeline.errors import UserError
 from pipeline.inputs.data import Dataset, check_model_input
-from pipeline.inputs.models import input_shapes, load_model, save_model
+from pipeline.inputs.models import load_model, save_model
+from pipeline.inputs.signature import describe
 from pipeline.parity import metrics
 from pipeline.progress import Reporter
 from pipeline.tfenv import keras
@@ -31,6 +32,8 @@ class TrainResult:
     eval_mae_linear: float | None
     preset: str | None = None
     eval_accuracy_float: float | None = None
+    parameters: int = 0
+    keras_bytes: int = 0  # size of model_float.keras
 
 
 def linear_fit_mae(data: Dataset) -> float:
@@ -77,18 +80,19 @@ def run(out: Path, data: Dataset, model_path: Path | None, epochs: int | None, s
         source = "demo" if chosen.name == presets.DEFAULT else f"preset:{chosen.name}"
     else:
         model = load_model(model_path)
-        check_model_input(data.path, data.x_eval, input_shapes(model))
+        check_model_input(data.path, data.x_eval, describe(model))
         source = str(model_path)
         epochs = 0
+    signature = describe(model)
     accuracy = None
     single = len(data.tasks) == 1  # the float figures of train.json are for one-output models
     if single and data.task == "classification" and data.y_eval is not None:
         accuracy = metrics.task_metric("classification", data.y_eval,
-                                       model.predict(data.x_eval, batch_size=256, verbose=0))
+                                       signature.predict(model, data.x_eval)[0])
         reporter.info(f"float model eval accuracy {accuracy:.4f}")
     eval_mae = eval_linear = None
     if single and data.task == "regression" and data.y_eval is not None:
-        pred = model.predict(data.x_eval, batch_size=256, verbose=0)
+        pred = signature.predict(model, data.x_eval)[0]
         eval_mae = float(np.mean(np.abs(pred - data.y_eval.reshape(pred.shape))))
         if isinstance(data.x_train, np.ndarray) and data.y_train is not None and \
                 data.x_train.ndim == 2:
@@ -97,7 +101,9 @@ def run(out: Path, data: Dataset, model_path: Path | None, epochs: int | None, s
     save_model(model, out / artifacts.MODEL_FLOAT)
     result = TrainResult(source=source, epochs=epochs or 0, seed=seed,
                          eval_mae_float=eval_mae, eval_mae_linear=eval_linear,
-                         preset=chosen.name if chosen else None, eval_accuracy_float=accuracy)
+                         preset=chosen.name if chosen else None, eval_accuracy_float=accuracy,
+                         parameters=int(model.count_params()),
+                         keras_bytes=(out / artifacts.MODEL_FLOAT).stat().st_size)
     artifacts.write_json(out / artifacts.TRAIN_RECORD, asdict(result))
     if eval_mae is not None and eval_linear is not None:
         reporter.info(f"float model eval MAE {eval_mae:.4f} (linear fit {eval_linear:.4f})")

@@ -21,3 +21,10 @@ def save_data(path: Path, x: np.ndarray, y: np.ndarray, n_train: int, n_eval: in
 def read_json(path: Path) -> dict:
     """Parse a JSON artifact."""
     return json.loads(path.read_text())
+
+
+def float_input(sample_shape: tuple[int, ...], name: str = "x") -> list:
+    """The signature inputs of a one-input float model with this sample shape."""
+    from pipeline.inputs.signature import TensorInfo
+
+    return [TensorInfo(name, (None, *sample_shape), "float32")]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from pipeline.progress import Advance
 from pipeline.tflite import quantize_modes
 
 EDGE_RUNTIMES = ("tflite-runtime", "litert")
+PHASE_TICK_S = 15.0  # how often a long step without a count says it is still running
 
 
 class ClickReporter:
@@ -40,6 +43,26 @@ class ClickReporter:
 
     def warn(self, message: str) -> None:
         click.secho(f"warning: {message}", fg="yellow", err=True)
+
+    @contextlib.contextmanager
+    def phase(self, label: str) -> Iterator[None]:
+        click.echo(f"  {label} ...", err=True)
+        start = time.monotonic()
+        done = threading.Event()
+
+        def tick() -> None:
+            while not done.wait(PHASE_TICK_S):
+                click.echo(f"  {label}: still running ({time.monotonic() - start:.0f} s)",
+                           err=True)
+
+        ticker = threading.Thread(target=tick, daemon=True)
+        ticker.start()
+        try:
+            yield
+        finally:
+            done.set()
+            ticker.join()
+        click.echo(f"  {label}: {time.monotonic() - start:.1f} s", err=True)
 
 
 def compose(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:

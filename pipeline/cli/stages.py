@@ -76,14 +76,16 @@ def approximate(out: Path, data: Path | None, approx: str, target: str,
     """
     from pipeline import approximate as stage
     from pipeline.approximations.auto import resolve
-    from pipeline.artifacts import MODEL_FLOAT, require
+    from pipeline.artifacts import MODEL_FLOAT, TRAIN_RECORD, read_json, require
 
     load_setup(kw)
     reporter = ClickReporter()
     model = require(out, MODEL_FLOAT, "train")
     name = resolve(out, approx, target, runtime, reporter)
-    stage.run(out, model, name, load_data(data, kw.pop("calibration"), model, preset_data(out)).x_eval,
-              reporter)
+    dataset = load_data(data, kw.pop("calibration"), model, preset_data(out))
+    stage.run(out, model, name, dataset.x_eval, reporter,
+              source=read_json(out / TRAIN_RECORD)["source"] if (out / TRAIN_RECORD).is_file()
+              else None)
     click.echo(f"wrote {out / 'model_approx.keras'}")
 
 
@@ -104,11 +106,11 @@ def convert(out: Path, data: Path | None, quantize: str | None, **kw: Any) -> No
     from pipeline.artifacts import APPROX_RECORD, MODEL_APPROX, read_json, require
 
     load_setup(kw)
-    approx = read_json(require(out, APPROX_RECORD, "approximate"))["approx"]
+    record = read_json(require(out, APPROX_RECORD, "approximate"))
     model = require(out, MODEL_APPROX, "approximate")
-    result = stage.run(out, model, quantize or "int8", approx,
+    result = stage.run(out, model, quantize or "int8", record["approx"],
                        load_data(data, kw.pop("calibration"), model, preset_data(out)).x_calib,
-                       ClickReporter())
+                       ClickReporter(), sites=sum(s.get("calls", 1) for s in record["sites"]))
     click.echo(f"wrote {out / 'model.tflite'}")
     failed = [c for c in result.checks if not c.passed]
     if failed:

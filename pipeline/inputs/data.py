@@ -2,17 +2,19 @@
 
 `--data FILE.npz`, loaded with pickles disabled, in one of two forms:
 - splits: `x_train`, `y_train`, `x_eval`, `y_eval`, `x_calib` (the demo's form);
-- evaluation data: `x` (or one `x_<name>` for the model's input) and `y`; for fine-tuning the
-  first 80 % is used to fine-tune and the rest to evaluate.
-`--calibration PATH` gives the calibration samples in any form `pipeline.calibration` reads.
-Without `--data` (a user's model), parity runs on the calibration samples and the task metric
-is absent. `x` arrays are float with samples on the first axis; integer `y` means class labels.
+- evaluation data: `x` (or one `x_<name>` per model input) and, when there are labels, `y` (or
+  one `y_<name>` per model output); for fine-tuning the first 80 % is used to fine-tune and the
+  rest to evaluate.
+`--calibration PATH` gives the calibration samples in any form `pipeline.inputs.calibration`
+reads. Without `--data` (a user's model), parity runs on the calibration samples and the task
+metric is absent. `x` arrays have samples on the first axis; integer model inputs (token ids,
+masks) stay integer, float inputs become float32; integer `y` means class labels.
 """
 
 from __future__ import annotations
 
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,8 @@ import numpy as np
 
 from pipeline.errors import UserError
 from pipeline.inputs import batch
+from pipeline.inputs.arrays import check_numeric, check_shape, conform
+from pipeline.inputs.signature import Signature, TensorInfo
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "calibration_data" / "demo_regression.npz"
 SPLIT_KEYS = ("x_train", "y_train", "x_eval", "y_eval", "x_calib")
@@ -62,21 +66,6 @@ class Dataset:
                 for a in batch.as_list(y)]
 
 
-def _check_array(path: Path, key: str, arr: np.ndarray) -> np.ndarray:
-    if arr.size == 0 or arr.shape[0] == 0:
-        raise UserError(f"{path}: array {key!r} is empty; every split needs at least one sample")
-    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-        raise UserError(f"{path}: array {key!r} has dtype {arr.dtype}; expected a numeric array")
-    if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
-        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-        raise UserError(f"{path}: array {key!r} has {bad} NaN/inf values; clean the data first")
-    if key.startswith("x_"):
-        if not np.issubdtype(arr.dtype, np.floating):
-            arr = arr.astype(np.float32)
-        return arr.astype(np.float32, copy=False)
-    return arr
-
-
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise UserError(f"data file {path} not found; pass --data PATH to an .npz with x and y "
@@ -85,7 +74,8 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise UserError(f"{path}: not a readable .npz file ({exc})") from None
+        raise UserError(f"{path}: not a readable .npz file: damaged or truncated, or not an .npz "
+                        f"({exc})") from None
 
 
 def _named_keys(path: Path, files: list[str], prefix: str, names: list[str] | None
@@ -110,16 +100,17 @@ def _named_keys(path: Path, files: list[str], prefix: str, names: list[str] | No
     return [f"{prefix}_{n}" for n in names]
 
 
-def _xy_keys(path: Path, files: list[str], input_names: list[str] | None,
-             output_names: list[str] | None) -> tuple[list[str], list[str]]:
-    xs = _named_keys(path, files, "x", input_names)
-    ys = _named_keys(path, files, "y", output_names)
-    if not xs or not ys:
+def _xy_keys(path: Path, files: list[str], signature: Signature | None
+             ) -> tuple[list[str], list[str]]:
+    xs = _named_keys(path, files, "x", signature.input_names if signature else None)
+    ys = _named_keys(path, files, "y", signature.output_names if signature else None)
+    if not xs:
         raise UserError(f"{path}: holds {', '.join(files) or 'nothing'}; a data file holds x and "
-                        f"y (or x_<input> and y_<output> per model input and output), or "
-                        f"{', '.join(SPLIT_KEYS)} (see calibration_data/README.md)")
-    if output_names and len(output_names) > 1 and ys == ["y"]:
-        raise UserError(f"{path}: one y for a model with outputs {', '.join(output_names)}; "
+                        f"y (or x_<input> and y_<output> per model input and output; y is "
+                        f"optional), or {', '.join(SPLIT_KEYS)} (see calibration_data/README.md)")
+    names = signature.output_names if signature else []
+    if len(names) > 1 and ys == ["y"]:
+        raise UserError(f"{path}: one y for a model with outputs {', '.join(names)}; "
                         "give one y_<output> per output")
     return xs, ys
 
@@ -132,6 +123,11 @@ def coverage(reference: np.ndarray, test: np.ndarray) -> float:
     pad = COVERAGE_WIDEN * (hi - lo)
     inside = (tst >= lo - pad) & (tst <= hi + pad)
     return float(inside.mean())
+
+
+def _float_inputs(x: batch.Inputs) -> list[int]:
+    """Which inputs are float (coverage says nothing about token ids)."""
+    return [i for i, a in enumerate(batch.as_list(x)) if np.issubdtype(a.dtype, np.floating)]
 
 
 def _warnings(data: Dataset) -> tuple[str, ...]:
@@ -150,7 +146,10 @@ def _warnings(data: Dataset) -> tuple[str, ...]:
     for ref_name, ref, name, arr in pairs:
         if batch.sample_shapes(ref) != batch.sample_shapes(arr):
             continue
-        share = min(coverage(r, a) for r, a in zip(batch.as_list(ref), batch.as_list(arr)))
+        floats = _float_inputs(arr)
+        if not floats:
+            continue
+        share = min(coverage(batch.as_list(ref)[i], batch.as_list(arr)[i]) for i in floats)
         if share < MIN_COVERAGE:
             found.append(f"{100 * (1 - share):.1f} % of the {name} values lie outside the range "
                          f"of {ref_name} (widened by {COVERAGE_WIDEN:.0%}): the model or its "
@@ -158,25 +157,45 @@ def _warnings(data: Dataset) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _x(path: Path, key: str, arr: np.ndarray, info: TensorInfo | None) -> np.ndarray:
+    arr = conform(arr, info, f"{path}: array {key!r}")
+    if info is not None:
+        check_shape(arr, info, f"{path}: array {key!r}")
+    return arr
+
+
+def _xs(path: Path, key: str, arr: np.ndarray | list[np.ndarray], keys: list[str],
+        signature: Signature | None) -> batch.Inputs:
+    """One split's x arrays (one per model input), checked and cast."""
+    arrays = batch.as_list(arr)
+    infos = signature.inputs if signature is not None else [None] * len(arrays)
+    if len(arrays) != len(infos):
+        raise UserError(f"{path}: {len(arrays)} input arrays ({', '.join(keys)}) for a model "
+                        f"with {len(infos)} inputs ({', '.join(signature.input_names)}); give "
+                        "one x_<input> per input")
+    out = [_x(path, k, a, info) for k, a, info in zip(keys, arrays, infos)]
+    return out[0] if len(out) == 1 else out
+
+
+def _y(path: Path, key: str, arr: np.ndarray) -> np.ndarray:
+    return check_numeric(arr, f"{path}: array {key!r}")
+
+
 def load_dataset(path: Path | str | None = DEFAULT_DATA, calibration: Path | None = None,
-                 sample_shape: tuple[int, ...] | None = None, fine_tune: bool = False,
-                 input_names: list[str] | None = None,
-                 output_names: list[str] | None = None) -> Dataset:
-    """Load and check --data and --calibration: keys, numeric dtypes, finite values, shapes;
-    warnings (few samples, poor coverage) are in `Dataset.warnings`."""
+                 signature: Signature | None = None, fine_tune: bool = False) -> Dataset:
+    """Load and check --data and --calibration: keys, numeric dtypes, finite values, shapes,
+    integer inputs kept integer; warnings (few samples, poor coverage) in `Dataset.warnings`."""
     from pipeline.inputs.calibration import load_calibration
 
-    if calibration is not None and input_names is not None and len(input_names) > 1:
-        raise UserError("--calibration takes one array per sample; for a model with several "
-                        "inputs give x_<input> arrays in --data (they calibrate too)")
-    x_calib = load_calibration(calibration, sample_shape) if calibration is not None else None
+    x_calib = (load_calibration(calibration, signature.inputs if signature else None)
+               if calibration is not None else None)
     if path is None:
         if x_calib is None:
             raise UserError("no data: pass --data FILE.npz (x and y) and/or --calibration PATH")
         data = Dataset(path=Path(calibration), x_train=None, y_train=None, x_eval=x_calib,
                        y_eval=None, x_calib=x_calib, eval_split="calibration",
                        calib_source="calibration")
-        return Dataset(**{**data.__dict__, "warnings": _warnings(data)})
+        return replace(data, warnings=_warnings(data))
     path = Path(path)
     raw = _read_npz(path)
     present = [k for k in SPLIT_KEYS if k in raw]
@@ -185,23 +204,25 @@ def load_dataset(path: Path | str | None = DEFAULT_DATA, calibration: Path | Non
         raise UserError(f"{path}: missing arrays {', '.join(missing)}; a data file holds "
                         f"{', '.join(SPLIT_KEYS)}, or x and y (see calibration_data/README.md)")
     if len(present) == len(SPLIT_KEYS):
-        arrays = {k: _check_array(path, k, raw[k]) for k in SPLIT_KEYS}
-        data = Dataset(path=path, x_train=arrays["x_train"], y_train=arrays["y_train"],
-                       x_eval=arrays["x_eval"], y_eval=arrays["y_eval"],
-                       x_calib=arrays["x_calib"] if x_calib is None else x_calib,
+        xs = {k: _xs(path, k, raw[k], [k], signature) for k in ("x_train", "x_eval", "x_calib")}
+        data = Dataset(path=path, x_train=xs["x_train"], y_train=_y(path, "y_train",
+                                                                    raw["y_train"]),
+                       x_eval=xs["x_eval"], y_eval=_y(path, "y_eval", raw["y_eval"]),
+                       x_calib=xs["x_calib"] if x_calib is None else x_calib,
                        calib_source="x_calib" if x_calib is None else "calibration")
     else:
-        xks, yks = _xy_keys(path, list(raw), input_names, output_names)
-        xs = [_check_array(path, "x_", raw[k]) for k in xks]
-        ys = [_check_array(path, "y", raw[k]) for k in yks]
-        counts = {k: len(a) for k, a in zip(xks + yks, xs + ys)}
+        xks, yks = _xy_keys(path, list(raw), signature)
+        x = _xs(path, "x", [raw[k] for k in xks], xks, signature)
+        ys = [_y(path, k, raw[k]) for k in yks]
+        counts = {k: len(a) for k, a in zip(xks + yks, batch.as_list(x) + ys)}
         if len(set(counts.values())) > 1:
             raise UserError(f"{path}: arrays of different lengths: "
                             + ", ".join(f"{k} {n}" for k, n in counts.items()))
-        x = xs[0] if len(xs) == 1 else xs
-        y = ys[0] if len(ys) == 1 else ys
+        y = None if not ys else ys[0] if len(ys) == 1 else ys
         x_train = y_train = None
         if fine_tune:
+            if y is None:
+                raise UserError(f"{path}: fine-tuning needs labels: add y (or y_<output>)")
             n = batch.count(x)
             cut = int(n * FINE_TUNE_SHARE)
             if cut == 0 or cut == n:
@@ -215,7 +236,7 @@ def load_dataset(path: Path | str | None = DEFAULT_DATA, calibration: Path | Non
     _check_shapes(data)
     extra = () if x_calib is not None or data.calib_source == "x_calib" else (
         f"no --calibration: calibrating on {data.calib_source} of {path}, the evaluation data",)
-    return Dataset(**{**data.__dict__, "warnings": extra + _warnings(data)})
+    return replace(data, warnings=extra + _warnings(data))
 
 
 def _check_shapes(data: Dataset) -> None:
@@ -234,26 +255,21 @@ def _check_shapes(data: Dataset) -> None:
                             "x arrays need the same sample shape")
 
 
-def check_model_input(path: Path, x: batch.Inputs,
-                      input_shapes: list[tuple[int | None, ...]]) -> None:
+def check_model_input(path: Path, x: batch.Inputs, signature: Signature) -> None:
     """Raise a UserError if the samples of `x` do not fit the model's inputs."""
     arrays = batch.as_list(x)
-    if len(arrays) != len(input_shapes):
+    if len(arrays) != len(signature.inputs):
         raise UserError(f"{path}: {len(arrays)} input arrays for a model with "
-                        f"{len(input_shapes)} inputs")
-    for arr, shape in zip(arrays, input_shapes):
-        want, got = tuple(shape[1:]), tuple(arr.shape[1:])
-        if len(want) != len(got) or any(w is not None and w != g for w, g in zip(want, got)):
-            raise UserError(f"{path}: samples have shape {got} but the model expects {want}; "
-                            "pass data that matches the model's input")
+                        f"{len(signature.inputs)} inputs ({', '.join(signature.input_names)})")
+    for arr, info in zip(arrays, signature.inputs):
+        check_shape(arr, info, str(path))
 
 
 def load_for_model(path: Path | None, calibration: Path | None, model: Any | None,
                    fine_tune: bool = False) -> Dataset:
-    """load_dataset with the model's input shape and input/output names (when there is one)."""
+    """load_dataset with the model's signature (when there is a model)."""
     if model is None:
         return load_dataset(path, calibration, None, fine_tune)
-    from pipeline.inputs.models import input_names, input_shape, output_names
+    from pipeline.inputs.signature import describe
 
-    return load_dataset(path, calibration, tuple(input_shape(model)[1:]), fine_tune,
-                        input_names(model), output_names(model))
+    return load_dataset(path, calibration, describe(model), fine_tune)

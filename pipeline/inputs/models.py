@@ -118,26 +118,3 @@ def save_model(model: Any, path: Path) -> None:
     """Save a Keras model atomically (the .keras suffix is kept on the temporary file)."""
     with atomic_path(path) as tmp:
         model.save(tmp)
-
-
-def input_shape(model: Any) -> tuple[int | None, ...]:
-    """The model's (first) input shape, batch axis first (None when dynamic)."""
-    return tuple(model.inputs[0].shape)
-
-
-def input_shapes(model: Any) -> list[tuple[int | None, ...]]:
-    """Every input's shape, in the model's input order."""
-    return [tuple(t.shape) for t in model.inputs]
-
-
-def input_names(model: Any) -> list[str]:
-    """The names of the model's inputs (their Input layers' names)."""
-    return [t._keras_history.operation.name for t in model.inputs]
-
-
-def output_names(model: Any) -> list[str]:
-    """The names of the model's outputs (their layers' names), as the gate and report use them."""
-    names = getattr(model, "output_names", None)
-    if names:
-        return [str(n) for n in names]
-    return [t._keras_history.operation.name for t in model.outputs]

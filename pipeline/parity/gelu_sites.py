@@ -10,48 +10,48 @@ from typing import Any
 import numpy as np
 
 from pipeline import approximations
-from pipeline.approximate import find_sites
+from pipeline.approximate import load_replaced
 from pipeline.approximations import gelu_exact
 from pipeline.approximations.measure import int8_error
 from pipeline.inputs import batch
-from pipeline.inputs.models import load_model
+from pipeline.inputs.signature import describe
 from pipeline.progress import Quiet, Reporter
+from pipeline.rewrites import keras_graph
+from pipeline.rewrites.gelu import Site
 
 CALIB_BATCH = 256
 CURVE_POINTS = 401
 
 
-def input_ranges(float_model_path: Path, x_calib: batch.Inputs
-                 ) -> dict[str, tuple[float, float]]:
+def input_ranges(approx_model_path: Path, approx_name: str, sites: list[Site],
+                 x_calib: batch.Inputs) -> dict[str, tuple[float, float]]:
     """Site path -> (min, max) of the GELU's input over the calibration samples, recorded by
-    wrapping each activation while the model runs eagerly."""
-    model = load_model(float_model_path)
-    sites = find_sites(model)
-    seen: dict[str, list[float]] = {}
-    for site, layer in sites:
-        original = layer.activation
+    wrapping each site's function in the replaced model while it runs eagerly."""
+    model = load_replaced(approx_model_path, approx_name)
+    signature = describe(model)
+    ranges = [[np.inf, -np.inf] for _ in sites]
 
-        def recorder(x: Any, _path: str = site.path, _fn: Any = original) -> Any:
+    def recorder(i: int, fn: Any) -> Any:
+        def record(x: Any) -> Any:
             values = np.asarray(x)
-            lo_hi = seen.setdefault(_path, [np.inf, -np.inf])
-            lo_hi[0], lo_hi[1] = min(lo_hi[0], float(values.min())), max(lo_hi[1],
-                                                                          float(values.max()))
-            return _fn(x)
+            ranges[i] = [min(ranges[i][0], float(values.min())),
+                         max(ranges[i][1], float(values.max()))]
+            return fn(x)
+        return record
 
-        layer.activation = recorder
-    for start in range(0, batch.count(x_calib), CALIB_BATCH):
-        chunk = batch.as_list(batch.take(x_calib, slice(start, start + CALIB_BATCH)))
-        chunk = [a.astype(np.float32) for a in chunk]
-        model(chunk if len(chunk) > 1 else chunk[0], training=False)
-    return {path: (lo, hi) for path, (lo, hi) in seen.items()}
+    targets = [(keras_graph.layer_at(model, s.layer), s.attr) for s in sites]
+    with keras_graph.wrapping(targets, recorder):
+        for start in range(0, batch.count(x_calib), CALIB_BATCH):
+            signature.call(model, batch.take(x_calib, slice(start, start + CALIB_BATCH)))
+    return {s.path: (lo, hi) for s, (lo, hi) in zip(sites, ranges) if lo <= hi}
 
 
-def analyse(float_model_path: Path, approx_name: str, x_calib: batch.Inputs, runtime: str,
-            layer_scales: dict[str, float | None], reporter: Reporter
-            ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+def analyse(approx_model_path: Path, approx_name: str, sites: list[Site],
+            x_calib: batch.Inputs, runtime: str, layer_scales: dict[str, float | None],
+            reporter: Reporter) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """(one row per site, curves for the plots: `s<i>_<name>` arrays)."""
     approx = approximations.get(approx_name)
-    ranges = input_ranges(float_model_path, x_calib)
+    ranges = input_ranges(approx_model_path, approx_name, sites, x_calib)
     rows, curves = [], {}
     with reporter.task("GELU sites", len(ranges)) as advance:
         for i, (path, (lo, hi)) in enumerate(sorted(ranges.items())):

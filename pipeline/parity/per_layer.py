@@ -43,17 +43,24 @@ class LayerMatch:
     gelu_site: bool
 
 
-def _layers_with_outputs(model: Any) -> list[Any]:
+def _layers_with_outputs(model: Any) -> list[tuple[Any, Any]]:
+    """(layer, its output in this model's graph) for the model's layers with one output tensor
+    (not a nested model's dict or list), each called once. The output is taken from the
+    model's own graph: a nested model's `.output` belongs to its inner graph."""
+    from keras import KerasTensor
+
+    calls: dict[int, list[Any]] = {}
+    for nodes in model._nodes_by_depth.values():
+        for node in nodes:
+            calls.setdefault(id(node.operation), []).append(node)
     found = []
     for layer in model.layers:
-        if layer.__class__.__name__ == "InputLayer":
-            continue
-        try:
-            output = layer.output
-        except (AttributeError, ValueError):
-            continue
-        if not isinstance(output, (list, tuple)):
-            found.append(layer)
+        nodes = calls.get(id(layer), [])
+        if layer.__class__.__name__ == "InputLayer" or len(nodes) != 1:
+            continue  # a layer called several times has no one output
+        outputs = nodes[0].outputs
+        if len(outputs) == 1 and isinstance(outputs[0], KerasTensor):
+            found.append((layer, outputs[0]))
     return found
 
 
@@ -62,12 +69,12 @@ def match_layers(model: Any, graph: tflite_graph.Graph, site_layers: set[str]
     """(matched layers in model order, names of layers with no tensor found)."""
     matches, unmatched = [], []
     outputs = {id(t): i for i, t in enumerate(model.outputs)}
-    for layer in _layers_with_outputs(model):
-        shape = (1, *tuple(layer.output.shape)[1:])
+    for layer, output in _layers_with_outputs(model):
+        shape = (1, *tuple(output.shape)[1:])
         pattern = re.compile(rf"(^|[/;]){re.escape(layer.name)}(_\d+)?/")
         index = None
-        if id(layer.output) in outputs:
-            index = graph.outputs[outputs[id(layer.output)]]
+        if id(output) in outputs:
+            index = graph.outputs[outputs[id(output)]]
         else:
             for op in graph.ops:
                 for t in op.outputs:
@@ -86,8 +93,12 @@ def match_layers(model: Any, graph: tflite_graph.Graph, site_layers: set[str]
 def float_outputs(model: Any, names: list[str], x: batch.Inputs) -> dict[str, np.ndarray]:
     """Each named layer's float output on `x`."""
     k = keras()
-    probe = k.Model(model.inputs, [model.get_layer(n).output for n in names])
-    ys = probe.predict(x, batch_size=256, verbose=0)
+    # The probe takes the inputs as a flat list, in the model's (and the pipeline's) order.
+    tensors = {layer.name: output for layer, output in _layers_with_outputs(model)}
+    probe = k.Model(list(model.inputs), [tensors[n] for n in names])
+    dtypes = [np.dtype(t.dtype) for t in model.inputs]
+    arrays = [a.astype(d, copy=False) for a, d in zip(batch.as_list(x), dtypes)]
+    ys = probe.predict(arrays, batch_size=256, verbose=0)
     ys = ys if isinstance(ys, list) else [ys]
     return {n: np.asarray(y) for n, y in zip(names, ys)}
 

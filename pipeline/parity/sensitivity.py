@@ -15,6 +15,7 @@ import numpy as np
 from pipeline import edge_client
 from pipeline.approximate import load_replaced
 from pipeline.convert import concrete_function
+from pipeline.inputs.signature import describe
 from pipeline.inputs import batch
 from pipeline.parity import metrics
 from pipeline.progress import Quiet, Reporter
@@ -36,9 +37,11 @@ def _layer_nodes(graph: tflite_graph.Graph, layer: str, tensor_name: str) -> lis
 def _keep_float(approx_model: Any, quantize: str, calib_x: batch.Inputs, nodes: list[str]
                 ) -> bytes:
     tf = tensorflow()
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete_function(approx_model,
-                                                                                     1)])
-    calib = [a[:CALIBRATION_SAMPLES].astype(np.float32) for a in batch.as_list(calib_x)]
+    signature = describe(approx_model)
+    fn = concrete_function(approx_model, signature, batch.sample_shapes(calib_x), 1)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([fn])
+    calib = [a[:CALIBRATION_SAMPLES].astype(t.dtype, copy=False)
+             for a, t in zip(batch.as_list(calib_x), signature.inputs)]
 
     def representative() -> Any:
         for i in range(len(calib[0])):

@@ -13,16 +13,17 @@ from pipeline import artifacts, edge_client, places, targets
 from pipeline.approximate import load_replaced
 from pipeline.inputs import batch
 from pipeline.inputs.data import Dataset, check_model_input
-from pipeline.inputs.models import input_shapes, load_model, output_names
+from pipeline.inputs.models import load_model
+from pipeline.inputs.signature import describe
 from pipeline.parity import gelu_sites, metrics, sensitivity
 from pipeline.parity import per_layer as layers
 from pipeline.parity.device_compare import compare_raw
 from pipeline.parity.thresholds import Thresholds, evaluate
 from pipeline.progress import Reporter
+from pipeline.rewrites.gelu import Site
 from pipeline.tflite import graph as tflite_graph
 
 SCHEMA_VERSION = 1
-PREDICT_BATCH = 256
 
 
 def _task_block(kind: str | None, y_true: np.ndarray | None, y_float: np.ndarray,
@@ -83,13 +84,14 @@ def _diagnostics(out: Path, float_model: Any, data: Dataset, x: batch.Inputs,
                  reporter: Reporter) -> dict[str, Any]:
     """Where the error comes from: per-layer table, GELU sites, sensitivity (when asked)."""
     tflite_path = out / artifacts.MODEL_TFLITE
-    site_layers = {s["path"].rsplit(".", 1)[0].split("/")[-1] for s in approx_rec["sites"]}
+    site_layers = {Site(**s).layer.split("/")[-1] for s in approx_rec["sites"]}
     reporter.info("per-layer parity")
     table = layers.per_layer(float_model, tflite_path, x, runtime, site_layers, reporter)
     scales = {row["layer"]: row["scale"] for row in table["layers"]}
     sites: list[dict[str, Any]] = []
     if approx_rec["sites"]:
-        sites, curves = gelu_sites.analyse(out / artifacts.MODEL_FLOAT, approx_rec["approx"],
+        sites, curves = gelu_sites.analyse(out / artifacts.MODEL_APPROX, approx_rec["approx"],
+                                           [Site(**s) for s in approx_rec["sites"]],
                                            data.x_calib, runtime, scales, reporter)
         artifacts.write_npz(out / artifacts.GELU_CURVES, **curves)
     rows: list[dict[str, Any]] = []
@@ -137,11 +139,11 @@ def run(out: Path, data: Dataset, target_name: str, runtime: str | None, thresho
     n = batch.count(x)
     labels = None if data.y_eval is None else [a[:n] for a in batch.as_list(data.y_eval)]
     float_model = load_model(float_path)
-    check_model_input(data.path, x, input_shapes(float_model))
-    names = output_names(float_model)
-    y_float = batch.outputs(float_model.predict(x, batch_size=PREDICT_BATCH, verbose=0))
-    y_approx = batch.outputs(load_replaced(approx_path, approx_rec["approx"]).predict(
-        x, batch_size=PREDICT_BATCH, verbose=0))
+    signature = describe(float_model)
+    check_model_input(data.path, x, signature)
+    names = signature.output_names
+    y_float = signature.predict(float_model, x)
+    y_approx = signature.predict(load_replaced(approx_path, approx_rec["approx"]), x)
     arrays, about, device_vs_host = _run_on_device(tflite_path, data, x, runtime, on, reporter)
     y_q = [arrays[f"y{i}"].reshape(y.shape) for i, y in enumerate(y_float)]
     quantization = about.get("outputs_quantization", [about["output_quantization"]])

@@ -10,6 +10,7 @@ from typing import Any
 from pipeline.tflite.graph import Graph
 
 SUPPORTED, CPU, UNSUPPORTED = "supported", "cpu", "unsupported"
+LOAD_RULE = "runtime_load"  # the rule a real load and invoke decides
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ class Compat:
         first = next((f"{r.name}: {r.message}" for r in self.rules if not r.passed), None)
         first = first or next(f"{v.op} v{v.version}: {v.reason}" for v in self.ops
                               if v.verdict != SUPPORTED)
+        if any(r.name == LOAD_RULE and not r.passed for r in self.rules):
+            return f"{self.target}: NOT compatible, the runtime cannot load or run it; {first}"
         return f"{self.target}: NOT compatible, {ok}/{n} ops supported ({self.method}); {first}"
 
     def to_json(self) -> dict[str, Any]:

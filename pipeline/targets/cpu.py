@@ -23,10 +23,24 @@ from pipeline.tflite.graph import Graph
 # How the runtimes name the op they could not register or prepare.
 _UNKNOWN_OP = re.compile(r"builtin opcode '(\w+)' version '(\d+)'")
 _FAILED_NODE = re.compile(r"\((\w+)\) failed to (?:prepare|invoke)")
+_NODE_NUMBER = re.compile(r"Node number (\d+) \(\w+\) failed to (?:prepare|invoke)")
 
 
-def _blame(verdicts: list[OpVerdict], message: str) -> list[OpVerdict]:
-    """Mark the op the runtime's error names as unsupported, with the runtime's words."""
+def runtime_failure_origin(graph: Graph, message: str) -> tuple[str, str] | None:
+    """(op, layer) a runtime's error message names by node number, if it does."""
+    match = _NODE_NUMBER.search(message)
+    if not match or int(match.group(1)) >= len(graph.ops):
+        return None
+    op = graph.ops[int(match.group(1))]
+    return op.name, graph.origin(op)
+
+
+def _blame(verdicts: list[OpVerdict], message: str, graph: Graph) -> list[OpVerdict]:
+    """Mark the op the runtime's error names as unsupported, with the runtime's words and the
+    layer the op comes from."""
+    origin = runtime_failure_origin(graph, message)
+    if origin is not None:
+        message = f"{message} (from layer {origin[1]})"
     match = _UNKNOWN_OP.search(message)
     if match:
         name, version = match.group(1), int(match.group(2))
@@ -82,7 +96,7 @@ def cpu_checker(target_name: str, runtime: str, runtime_version: str | None,
             checks.append(load)
             method = f"loaded with {runtime} {version}"
             if not load.passed:
-                verdicts = _blame(verdicts, load.message)
+                verdicts = _blame(verdicts, load.message, graph)
             elif any(v.verdict != SUPPORTED for v in verdicts):
                 # The real runtime is the authority: it loaded what the table doubted.
                 verdicts = [OpVerdict(v.op, v.version, v.count, SUPPORTED, v.reason + " (but "

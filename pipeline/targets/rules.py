@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.targets.base import Rule
+from pipeline.targets.base import LOAD_RULE, Rule
 from pipeline.tflite.graph import FLOAT_TYPES, Graph
 
 # Op versions newer than some runtimes register: (op, version) -> first runtime that loads it.
@@ -109,4 +109,4 @@ def real_load(model: Path, runtime: str) -> Rule:
     from pipeline import edge_client
 
     ok, message = edge_client.load_check(model, runtime)
-    return Rule("runtime_load", ok, message)
+    return Rule(LOAD_RULE, ok, message)

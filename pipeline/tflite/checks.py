@@ -11,6 +11,8 @@ from pipeline.tflite.quantize_modes import QuantizeMode
 
 # The I/O tensor type each integer mode asks the converter for.
 IO_TYPES = {"int8": "INT8", "uint8": "UINT8", "int16x8": "INT16"}
+# The types integer Keras inputs keep in TFLite (never quantized).
+INTEGER_INPUT_TYPES = ("INT32", "INT64", "BOOL")
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,21 @@ def no_float_island(graph: Graph, mode: QuantizeMode, approx: Approximation) -> 
 
 def no_gelu_op_after_replacement(graph: Graph, mode: QuantizeMode,
                                  approx: Approximation) -> list[str]:
-    """{op} is still in the model although --approx {approx} replaces it: the converter fused the
-    formula back into the GELU op (builtin code 150), which the Edge TPU compiler rejects."""
+    """GELU ops are still in the model although --approx {approx} replaces them ({op}): a GELU
+    written inside a custom layer's call(), or a formula the converter fused back into the GELU
+    op (builtin code 150), which the Edge TPU compiler rejects. Make it a layer activation or a
+    keras.ops.gelu node so it can be replaced."""
     if approx.uses_gelu_op:
         return []
-    return ["GELU"] if any(op.name == "GELU" for op in graph.ops) else []
+    return unreplaced_gelu(graph, 0)
+
+
+def unreplaced_gelu(graph: Graph, expected: int) -> list[str]:
+    """Where the GELU ops beyond the `expected` ones come from (their layers), or []."""
+    gelus = [op for op in graph.ops if op.name == "GELU"]
+    if len(gelus) <= expected:
+        return []
+    return sorted({f"GELU in {graph.origin(op)}" for op in gelus})
 
 
 def io_types_match(graph: Graph, mode: QuantizeMode, approx: Approximation) -> list[str]:
@@ -51,8 +63,11 @@ def io_types_match(graph: Graph, mode: QuantizeMode, approx: Approximation) -> l
     want = IO_TYPES.get(mode.name)
     if want is None:
         return []
-    bad = [f"input {graph.tensors[i].name}" for i in graph.inputs if graph.tensors[i].dtype != want]
-    bad += [f"output {graph.tensors[i].name}" for i in graph.outputs if graph.tensors[i].dtype != want]
+    # Integer model inputs (token ids, masks) stay integer: only float inputs are quantized.
+    bad = [f"input {graph.tensors[i].name}" for i in graph.inputs
+           if graph.tensors[i].dtype not in (want, *INTEGER_INPUT_TYPES)]
+    bad += [f"output {graph.tensors[i].name}" for i in graph.outputs
+            if graph.tensors[i].dtype != want]
     return bad
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,12 +53,29 @@ class Graph:
         """True for tensors no op produces and that are not model inputs (weights, biases)."""
         return index not in self.inputs and all(index not in op.outputs for op in self.ops)
 
+    def origin(self, op: Op) -> str:
+        """The Keras layer path an op comes from, read off its output tensor's name (the TF
+        name scopes Keras writes: `model_1/layer_1/.../Op`); the tensor name if it has none."""
+        name = self.tensors[op.outputs[0]].name if op.outputs else ""
+        return layer_scope(name) or name or f"op {self.ops.index(op)}"
+
     def op_versions(self) -> dict[str, int]:
         """Op name -> highest version used."""
         versions: dict[str, int] = {}
         for op in self.ops:
             versions[op.name] = max(op.version, versions.get(op.name, 0))
         return versions
+
+
+_SCOPE = re.compile(r"^(.*)_\d+$")
+
+
+def layer_scope(tensor_name: str) -> str:
+    """'model_1/block_1/dense_2_1/MatMul;...' -> 'model/block/dense_2': the name scopes Keras
+    opens per layer call (each suffixed _<n>), without the op names after them."""
+    parts = tensor_name.split(";")[0].split("/")[:-1]
+    last = max((i for i, p in enumerate(parts) if _SCOPE.match(p)), default=-1)
+    return "/".join(_SCOPE.sub(r"\1", p) for p in parts[:last + 1])
 
 
 def _schema():

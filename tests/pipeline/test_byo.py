@@ -9,12 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import read_json
+from helpers import float_input, read_json
 
 from pipeline.errors import UserError
 from pipeline.inputs.calibration import load_calibration
 from pipeline.inputs.data import DEFAULT_DATA, load_dataset
 from pipeline.inputs.models import import_custom_objects
+from pipeline.inputs.signature import describe
 from pipeline.tfenv import keras
 from pipeline.tflite import graph as tflite_graph
 
@@ -215,7 +216,7 @@ def test_calibration_forms(tmp_path: Path) -> None:
     for i in range(4):
         np.save(tmp_path / "npys" / f"{i}.npy", x[i * 5:(i + 1) * 5])
     for source in ("a.npy", "a.npz", "a.csv", "npys"):
-        got = load_calibration(tmp_path / source, (4, 3))
+        got = load_calibration(tmp_path / source, float_input((4, 3)))
         assert got.shape == (20, 4, 3) and np.allclose(got, x, atol=1e-6), source
 
 
@@ -225,13 +226,13 @@ def test_calibration_from_images_is_resized_and_scaled(tmp_path: Path) -> None:
     (tmp_path / "img").mkdir()
     for i in range(3):
         Image.fromarray(np.full((32, 40, 3), 60 * i, np.uint8)).save(tmp_path / "img" / f"{i}.png")
-    got = load_calibration(tmp_path / "img", (8, 8, 1))
+    got = load_calibration(tmp_path / "img", float_input((8, 8, 1)))
     assert got.shape == (3, 8, 8, 1) and np.isclose(got[2].max(), 120 / 255, atol=0.01)
 
 
 @pytest.mark.parametrize("make, message", [
     (lambda p: np.save(p / "c.npy", np.full((5, 6), np.nan, np.float32)), "NaN/inf"),
-    (lambda p: np.save(p / "c.npy", np.zeros((5, 7), np.float32)), "the model expects"),
+    (lambda p: np.save(p / "c.npy", np.zeros((5, 7), np.float32)), "expects"),
     (lambda p: (p / "c.csv").write_text("a,b\n1,x\n"), "non-numeric"),
     (lambda p: (p / "c.txt").write_text("1,2\n"), "unsupported calibration format"),
     (lambda p: np.save(p / "c.npy", np.array(["a"] * 6)), "not numeric"),
@@ -240,7 +241,7 @@ def test_bad_calibration_is_one_clear_error(tmp_path: Path, make, message: str) 
     make(tmp_path)
     path = next(p for p in tmp_path.iterdir())
     with pytest.raises(UserError, match=message):
-        load_calibration(path, (6,))
+        load_calibration(path, float_input((6,)))
 
 
 def test_data_warnings_few_samples_and_poor_coverage(tmp_path: Path) -> None:
@@ -248,7 +249,7 @@ def test_data_warnings_few_samples_and_poor_coverage(tmp_path: Path) -> None:
     np.savez(tmp_path / "d.npz", x=rng.normal(size=(50, 6)).astype(np.float32),
              y=np.zeros((50, 1), np.float32))
     np.save(tmp_path / "c.npy", (rng.normal(size=(500, 6)) * 0.1).astype(np.float32))
-    data = load_dataset(tmp_path / "d.npz", tmp_path / "c.npy", (6,))
+    data = load_dataset(tmp_path / "d.npz", tmp_path / "c.npy", describe(_functional(lambda t: t)))
     text = " ".join(data.warnings)
     assert "only 50 evaluation samples" in text
     assert "lie outside the range of calibration" in text

@@ -88,8 +88,13 @@ def test_not_a_flatbuffer() -> None:
         tflite_graph.parse(b"hello world, not a model")
 
 
-def test_dynamic_spatial_dims_are_refused() -> None:
-    inp = k.Input((None, 4))
+def test_open_dimensions_take_the_data_shape() -> None:
+    """keras_hub backbones leave the sequence axis open (None): TFLite needs it fixed, and the
+    data says what it is."""
+    inp = k.Input((None, 4), name="tokens")
     model = k.Model(inp, k.layers.Dense(2, activation="gelu")(inp))
-    with pytest.raises(UserError, match="dynamic dimensions"):
-        convert_model(model, "int8", np.zeros((4, 3, 4), np.float32), 1, Quiet())
+    reporter = Quiet()
+    data = convert_model(model, "int8", np.zeros((4, 3, 4), np.float32), 1, reporter)
+    graph = tflite_graph.parse(data)
+    assert graph.tensors[graph.inputs[0]].shape == (1, 3, 4)
+    assert any("tokens (None, 4) -> (3, 4)" in m for m in reporter.infos), reporter.infos

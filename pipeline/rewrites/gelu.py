@@ -1,0 +1,137 @@
+"""The GELU rewrite: find every GELU a model computes and replace it with an approximation.
+
+GELU is recognised numerically, not by name: a candidate is any function on a layer (its
+`activation`, a Lambda's `function`) or any raw operation of a functional graph
+(`keras.ops.gelu(x)`, `keras.activations.gelu(x)` on a KerasTensor) whose output matches exact
+or tanh GELU on a probe grid. That covers `activation="gelu"`, `Activation` layers, Dense /
+Conv / EinsumDense activations, layers nested in custom layers or in nested models, keras_hub's
+transformer layers, and hand-written callables such as the classic tanh GELU with tf.math.pow.
+
+A site is a candidate that runs: calling the model once with counters in place tells an
+activation that is computed from one that only configures an inner layer (keras_hub's
+TransformerEncoder keeps `activation` and hands it to its feed-forward Dense: one site, the
+Dense). Configuring attributes are replaced too, so that the layer saves and rebuilds itself
+with the approximation, but they are not counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pipeline.approximations import Approximation, gelu_exact, gelu_tanh
+from pipeline.rewrites import keras_graph
+
+# float32 GELU implementations agree with the float64 reference to ~1e-6; the tanh form differs
+# from exact GELU by at most 4.7e-4. x*sigmoid(1.702x), the closest common non-GELU, is 0.02 off.
+GELU_MATCH_TOL = 2e-3
+PROBE = np.linspace(-6.0, 6.0, 241, dtype=np.float32).reshape(1, -1)
+# The attributes that hold an elementwise function: every layer's activation, a Lambda's function.
+FUNCTION_ATTRS = {"Lambda": "function"}
+RAW_OP = "op"
+
+
+@dataclass(frozen=True)
+class Site:
+    """One place in a model where GELU is computed."""
+
+    path: str  # "<layer path>.<attribute>" in the replaced model
+    layer_class: str  # the layer's class, or the raw operation's ("Gelu")
+    form: str  # "exact" or "tanh"
+    kind: str = "activation"  # "activation" (a layer's function) or "op" (a raw graph node)
+    calls: int = 1  # GELU evaluations per model call (a shared layer counts each call)
+
+    @property
+    def layer(self) -> str:
+        """The layer path in the replaced model."""
+        return self.path.rsplit(".", 1)[0]
+
+    @property
+    def attr(self) -> str:
+        """The attribute of that layer that holds the function."""
+        return self.path.rsplit(".", 1)[1]
+
+
+def gelu_form(fn: Any) -> str | None:
+    """'exact' or 'tanh' if calling `fn` on the probe grid gives GELU, else None."""
+    if not callable(fn):
+        return None
+    import keras
+
+    if fn is keras.activations.linear:
+        return None
+    try:
+        out = keras.ops.convert_to_numpy(fn(keras.ops.convert_to_tensor(PROBE)))
+    except Exception:  # a callable that cannot take one float tensor is not an elementwise GELU
+        return None
+    out = np.asarray(out, dtype=np.float64)
+    if out.shape != PROBE.shape or not np.all(np.isfinite(out)):
+        return None
+    err_exact = float(np.max(np.abs(out - gelu_exact(PROBE))))
+    err_tanh = float(np.max(np.abs(out - gelu_tanh(PROBE))))
+    if min(err_exact, err_tanh) > GELU_MATCH_TOL:
+        return None
+    return "exact" if err_exact <= err_tanh else "tanh"
+
+
+def _attribute_candidates(model: Any) -> list[tuple[str, Any, str, str]]:
+    """(layer path, layer, attribute, form) for every layer function that computes GELU."""
+    found = []
+    for path, layer in keras_graph.walk(model):
+        attr = FUNCTION_ATTRS.get(type(layer).__name__, "activation")
+        form = gelu_form(getattr(layer, attr, None))
+        if form is not None:
+            found.append((path, layer, attr, form))
+    return found
+
+
+def _op_candidates(model: Any) -> list[tuple[str, Any, str]]:
+    """(op path, op, form) for every raw graph operation that computes GELU."""
+    return [(path, op, form) for path, op, _ in keras_graph.graph_nodes(model)
+            if (form := gelu_form(op)) is not None]
+
+
+@dataclass
+class Found:
+    """What `find` saw: the sites, and the configuring attributes that are not sites."""
+
+    sites: list[Site]
+    attributes: list[tuple[Any, str]]  # every GELU attribute, sites and configuring ones
+    ops: list[Any]  # raw GELU operations
+
+
+def find(model: Any, run: Callable[[Any], Any] | None) -> Found:
+    """Every GELU site of `model`. `run(model)` calls the model once on a sample (eagerly);
+    without it (reloading a model whose sites are known) every GELU attribute counts."""
+    attrs = _attribute_candidates(model)
+    calls = keras_graph.called_attributes(model, [(layer, a) for _, layer, a, _ in attrs], run) \
+        if run is not None else [1] * len(attrs)
+    sites = [Site(path=f"{path}.{attr}", layer_class=type(layer).__name__, form=form,
+                  calls=n) for (path, layer, attr, form), n in zip(attrs, calls) if n > 0]
+    ops = _op_candidates(model)
+    sites += [Site(path=f"{path}.activation", layer_class=type(op).__name__, form=form,
+                   kind=RAW_OP) for path, op, form in ops]
+    return Found(sites=sites, attributes=[(layer, a) for _, layer, a, _ in attrs],
+                 ops=[op for _, op, _ in ops])
+
+
+def replace(model: Any, approx: Approximation, found: Found) -> Any:
+    """Replace what `find` found with `approx`; return the model (a rebuilt one when raw
+    operations were replaced: each becomes an `Activation` layer of the op's name)."""
+    import keras
+
+    for layer, attr in found.attributes:
+        setattr(layer, attr, approx.keras_fn)
+    if found.ops:
+        def activation(op: Any, *args: Any, **kwargs: Any) -> Any:
+            return keras.layers.Activation(approx.keras_fn, name=op.name)(*args)
+
+        model = keras_graph.rebuild(model, {id(op): activation for op in found.ops})
+    # Keras caches traced predict/train functions; drop them so the new activation is used.
+    for attr in ("predict_function", "train_function", "test_function"):
+        if hasattr(model, attr):
+            setattr(model, attr, None)
+    return model

@@ -1,0 +1,131 @@
+"""Finding and swapping things inside a Keras model, at any depth.
+
+Three kinds of place hold something a rewrite may replace:
+- an attribute of a layer (a layer's `activation`, a Lambda's `function`, a sublayer a custom
+  layer keeps as an attribute): swapped with setattr;
+- a raw operation node of a functional graph (`keras.ops.gelu(x)` on a KerasTensor): swapped by
+  rebuilding that graph (and every functional graph around it) with the layer that replaces it;
+- a layer of a functional graph: swapped the same way.
+
+A rewrite must only count what really runs: an attribute that a custom layer merely passes on
+to an inner layer (keras_hub's TransformerEncoder keeps `activation` for its inner Dense) is
+not called. `called_attributes` finds out by calling the model once with recorders in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where something sits in a model: the layer path and, for an attribute, its name."""
+
+    path: str  # layer path from the model: "backbone/transformer_layer_0/ffn_dense"
+    attr: str | None = None  # "activation", "function", ...; None for a graph node
+
+    def __str__(self) -> str:
+        return f"{self.path}.{self.attr}" if self.attr else self.path
+
+
+def walk(layer: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(path, layer) for every layer inside `layer`, outermost first, each once."""
+    seen: set[int] = set()
+
+    def visit(parent: Any, base: str) -> Iterator[tuple[str, Any]]:
+        for child in parent._flatten_layers(include_self=False, recursive=False):
+            if id(child) in seen:
+                continue
+            seen.add(id(child))
+            path = f"{base}/{child.name}" if base else child.name
+            yield path, child
+            yield from visit(child, path)
+
+    yield from visit(layer, prefix)
+
+
+def is_functional(layer: Any) -> bool:
+    """True for a functional model (a graph of operations Keras can rebuild)."""
+    from keras.src.models.functional import Functional
+
+    return isinstance(layer, Functional)
+
+
+def graph_nodes(model: Any) -> Iterator[tuple[str, Any, Any]]:
+    """(path of the op, op, the functional model that holds it) for every raw operation (not a
+    layer) of every functional graph in `model`, nested ones included."""
+    import keras
+
+    graphs = [("", model)] if is_functional(model) else []
+    graphs += [(p, layer) for p, layer in walk(model) if is_functional(layer)]
+    for base, graph in graphs:
+        for op in graph.operations:
+            if not isinstance(op, keras.layers.Layer):
+                yield (f"{base}/{op.name}" if base else op.name), op, graph
+
+
+def layer_at(model: Any, path: str) -> Any:
+    """The layer at a path from `walk`."""
+    for p, layer in walk(model):
+        if p == path:
+            return layer
+    raise KeyError(path)
+
+
+@contextlib.contextmanager
+def wrapping(targets: list[tuple[Any, str]],
+             wrap: Callable[[int, Callable[..., Any]], Callable[..., Any]]) -> Iterator[None]:
+    """While the block runs, each (layer, attribute) function `fn` is replaced by
+    `wrap(index, fn)`; the originals are put back afterwards, whatever happens."""
+    originals = [getattr(layer, attr) for layer, attr in targets]
+    try:
+        for i, ((layer, attr), fn) in enumerate(zip(targets, originals)):
+            # object.__setattr__: no layer tracking for a temporary function.
+            object.__setattr__(layer, attr, wrap(i, fn))
+        yield
+    finally:
+        for (layer, attr), fn in zip(targets, originals):
+            object.__setattr__(layer, attr, fn)
+
+
+def called_attributes(model: Any, targets: list[tuple[Any, str]],
+                      run: Callable[[Any], Any]) -> list[int]:
+    """How many times each (layer, attribute) function is called by one `run(model)` (an eager
+    call of the model on a sample): 0 for an attribute that only configures something else."""
+    counts = [0] * len(targets)
+
+    def counter(i: int, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            counts[i] += 1
+            return fn(*args, **kwargs)
+        return counted
+
+    if targets:
+        with wrapping(targets, counter):
+            run(model)
+    return counts
+
+
+def rebuild(model: Any, swaps: dict[int, Callable[..., Any]]) -> Any:
+    """The functional `model` rebuilt with some operations swapped: `swaps` maps id(op) to a
+    function called instead of the op, with the op's arguments. Nested functional models that
+    hold a swapped op are rebuilt too; every other layer is reused as it is (same weights)."""
+    import keras
+
+    def holds_swap(layer: Any) -> bool:
+        return any(id(op) in swaps for _, op, _ in graph_nodes(layer)) or any(
+            id(inner) in swaps for _, inner in walk(layer))
+
+    def clone(layer: Any) -> Any:
+        if is_functional(layer) and holds_swap(layer):
+            return rebuild(layer, swaps)
+        return layer
+
+    def call(op: Any, *args: Any, **kwargs: Any) -> Any:
+        swap = swaps.get(id(op))
+        return swap(op, *args, **kwargs) if swap is not None else op(*args, **kwargs)
+
+    return keras.models.clone_model(model, clone_function=clone, call_function=call)
