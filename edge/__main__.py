@@ -23,8 +23,11 @@ import sys
 import tempfile
 
 from edge import runtimes  # names only; the runtimes themselves are imported on demand
+from edge.exit_codes import BAD_INPUT as EXIT_BAD_INPUT
+from edge.exit_codes import RUNNER_CANNOT_LOAD as EXIT_LOAD
+from edge.exit_codes import RUNNER_DELEGATE as EXIT_DELEGATE
+from edge.exit_codes import RUNNER_MISSING as EXIT_MISSING
 
-EXIT_BAD_INPUT, EXIT_LOAD, EXIT_MISSING, EXIT_DELEGATE = 2, 3, 4, 5
 PROGRESS_EVERY = 50
 RUNTIME_CHOICES = sorted(runtimes.RUNTIMES)
 

@@ -30,7 +30,6 @@ PARITY_JSON = "parity.json"
 PARITY_MD = "parity.md"
 PARITY_SAMPLES = "parity_samples.npz"
 MANIFEST = "manifest.json"
-APPROX_CHOICE = "approx_choice.json"
 GELU_CURVES = "gelu_sites.npz"
 PARITY_HTML = "parity.html"
 PLOTS_DIR = "plots"
@@ -38,7 +37,7 @@ PLOTS_DIR = "plots"
 # What each stage writes, in stage order.
 STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {
     "train": (MODEL_FLOAT, TRAIN_RECORD),
-    "approximate": (APPROX_CHOICE, MODEL_APPROX, APPROX_RECORD),
+    "approximate": (MODEL_APPROX, APPROX_RECORD),
     "convert": (MODEL_TFLITE, CONVERT_RECORD),
     "parity": (GELU_CURVES, PARITY_SAMPLES, PARITY_JSON),
     "report": (PARITY_MD, PARITY_HTML, PLOTS_DIR, MANIFEST),
@@ -105,6 +104,16 @@ def write_npz(final: Path, **arrays: np.ndarray) -> None:
 def read_json(path: Path) -> Any:
     """Read a JSON artifact written by an earlier stage."""
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def read_bytes(path: Path) -> bytes:
+    """Read an artifact's bytes; an unreadable file is a UserError naming it."""
+    from pipeline.errors import UserError
+
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
 
 
 def sha256_file(path: Path) -> str:

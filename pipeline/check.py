@@ -24,17 +24,7 @@ def render(compat: Compat) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:3], width)) + "  " + r[3] for r in rows]
     lines.append("")
     lines += [f"{'ok  ' if r.passed else 'FAIL'} {r.name}: {r.message}" for r in compat.rules]
-    cut = compat.details.get("first_unsupported")
-    if cut and compat.details.get("compiler_rejects_model"):
-        lines.append(f"the Edge TPU compiler rejects the whole model (op {cut['index']}, "
-                     f"{cut['op']}): nothing would run on the Edge TPU")
-    elif cut:
-        lines.append(f"graph cut at op {cut['index']} ({cut['op']}): "
-                     f"{compat.details['ops_on_cpu']} ops would run on the CPU")
-    if compat.details.get("cycles_total") is not None:
-        d = compat.details
-        lines.append(f"Vela {d['accelerator_config']}: {d['npu_percent']:.1f} % NPU operators, "
-                     f"{d['cycles_total']:.0f} cycles per inference")
+    lines += targets.describe_details(compat)
     lines += [f"note: {n}" for n in compat.notes]
-    lines.append(compat.summary())
+    lines.append(compat.summary)
     return "\n".join(lines)

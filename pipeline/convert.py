@@ -2,34 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
-
 from pipeline import approximations, artifacts
-from pipeline.approximate import load_replaced
+from pipeline.context import Context
 from pipeline.errors import CheckFailed, UserError
 from pipeline.inputs import batch as batches
 from pipeline.inputs.signature import Signature, describe
 from pipeline.progress import Reporter
+from pipeline.records import ApproximateRecord, ConvertRecord, IOTensor
 from pipeline.tfenv import captured_native_output, tensorflow
 from pipeline.tflite import graph as tflite_graph
 from pipeline.tflite import quantize_modes
-from pipeline.tflite.checks import CheckResult, run_checks, unreplaced_gelu
+from pipeline.tflite.checks import run_checks, unreplaced_gelu
 
 DEFAULT_BATCH = 1
-
-
-@dataclass(frozen=True)
-class IOTensor:
-    """A model input or output as the converted model has it."""
-
-    name: str  # the Keras model's name for it
-    dtype: str  # TFLite type: INT8, INT32, FLOAT32, ...
-    shape: list[int]
-    scale: float | None  # None: not quantized (integer inputs such as token ids, or float)
-    zero_point: int | None
 
 
 def io_tensors(graph: tflite_graph.Graph, signature: Signature) -> tuple[list[IOTensor],
@@ -42,29 +29,6 @@ def io_tensors(graph: tflite_graph.Graph, signature: Signature) -> tuple[list[IO
 
     return ([one(i, n) for i, n in zip(graph.inputs, signature.input_names)],
             [one(i, n) for i, n in zip(graph.outputs, signature.output_names)])
-
-
-@dataclass(frozen=True)
-class ConvertResult:
-    """What the convert stage did, saved as convert.json."""
-
-    quantize: str
-    approx: str
-    batch: int
-    calibration_samples: int
-    ops: dict[str, int]
-    op_versions: dict[str, int]
-    min_runtime_version: str | None
-    checks: list[CheckResult]
-    inputs: list[IOTensor] = field(default_factory=list)
-    outputs: list[IOTensor] = field(default_factory=list)
-    tflite_bytes: int = 0
-    parameters: int = 0
-
-    @property
-    def passed(self) -> bool:
-        """True when every graph check passed."""
-        return all(c.passed for c in self.checks)
 
 
 def input_specs(signature: Signature, sample_shapes: list[tuple[int, ...]], batch: int
@@ -139,16 +103,19 @@ def convert_model(model: Any, mode_name: str, calib_x: batches.Inputs, batch: in
     raise CheckFailed(f"TFLite conversion with --quantize {mode_name} failed: {first} {detail}".strip())
 
 
-def run(out: Path, model_path: Path, mode_name: str, approx_name: str, calib_x: batches.Inputs,
-        reporter: Reporter, batch: int = DEFAULT_BATCH, sites: int = 0) -> ConvertResult:
-    """Convert model_approx.keras, write model.tflite and convert.json, and check the graph.
-    `sites`: the GELU sites the approximate stage replaced (GELU ops beyond them are named)."""
+def run(ctx: Context, mode_name: str, reporter: Reporter, batch: int = DEFAULT_BATCH
+        ) -> ConvertRecord:
+    """Convert the replaced model, write model.tflite and convert.json, and check the graph. A
+    failed check does not stop the stage: its record says which, and the gate fails on it."""
     mode = quantize_modes.get(mode_name)
-    approx = approximations.get(approx_name)
-    model = load_replaced(model_path, approx.name)
+    approximated = ctx.record(ApproximateRecord)
+    approx = approximations.get(approximated.approx)
+    model = ctx.replaced()
+    calib_x = ctx.data.x_calib
     data = convert_model(model, mode_name, calib_x, batch, reporter)
     graph = tflite_graph.parse(data, "converted model")
     checks = run_checks(graph, mode, approx)
+    sites = approximated.gelu_evaluations
     hidden = unreplaced_gelu(graph, sites) if approx.uses_gelu_op else []
     if hidden:
         gelus = graph.op_counts().get("GELU", 0)
@@ -157,19 +124,20 @@ def run(out: Path, model_path: Path, mode_name: str, approx_name: str, calib_x: 
                       "or as a formula the converter fused was not found. Harmless with --approx "
                       "lut; for other approximations make it a layer activation or a "
                       "keras.ops.gelu node")
-    artifacts.clear_from(out, "convert")
-    artifacts.write_bytes(out / artifacts.MODEL_TFLITE, data)
+    artifacts.clear_from(ctx.out, "convert")
+    artifacts.write_bytes(ctx.out / artifacts.MODEL_TFLITE, data)
+    ctx.converted(data, graph)
     inputs, outputs = io_tensors(graph, describe(model))
-    result = ConvertResult(
+    record = ctx.keep(ConvertRecord(
         quantize=mode.name, approx=approx.name, batch=batch,
         calibration_samples=batches.count(calib_x) if mode.needs_calibration else 0,
         ops=graph.op_counts(), op_versions=graph.op_versions(),
         min_runtime_version=graph.metadata.get("min_runtime_version"), checks=checks,
         inputs=inputs, outputs=outputs, tflite_bytes=len(data),
-        parameters=int(model.count_params()),
-    )
-    artifacts.write_json(out / artifacts.CONVERT_RECORD,
-                         {**asdict(result), "passed": result.passed})
-    ops = ", ".join(f"{k} x{v}" for k, v in result.ops.items())
+        parameters=int(model.count_params())))
+    ops = ", ".join(f"{k} x{v}" for k, v in record.ops.items())
     reporter.info(f"converted ({mode.name}, {len(data) / 1024:.0f} KiB): {ops}")
-    return result
+    for check in record.checks:
+        if not check.passed:
+            reporter.warn(f"graph check {check.name} failed: {check.message}")
+    return record

@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from edge import exit_codes
 from pipeline.errors import CheckFailed, UserError
 from pipeline.inputs import batch
 from pipeline.places import Place, Session
 from pipeline.progress import Quiet, Reporter
 
-EXIT_BAD_INPUT, EXIT_LOAD, EXIT_MISSING, EXIT_DELEGATE = 2, 3, 4, 5
 DEFAULT_TIMEOUT_S = 600.0
 LOCAL = Place()
 
@@ -40,10 +40,10 @@ def _raise_for(session: Session, returncode: int, lines: list[str], what: str) -
     place_error = session.explain_failure(returncode, "\n".join(lines))
     if place_error:
         raise UserError(place_error)
-    if returncode in (EXIT_BAD_INPUT, EXIT_MISSING, EXIT_DELEGATE):
+    if returncode in (exit_codes.BAD_INPUT, exit_codes.RUNNER_MISSING, exit_codes.RUNNER_DELEGATE):
         where = "" if session.where == "local" else f" ({session.where})"
         raise UserError(f"{message}{where}")
-    if returncode == EXIT_LOAD:
+    if returncode == exit_codes.RUNNER_CANNOT_LOAD:
         raise CheckFailed(message)
     raise CheckFailed(f"the runner crashed (exit {returncode}) {what}: "
                       f"{message or 'no message'}; the model may be damaged")

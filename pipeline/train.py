@@ -3,37 +3,21 @@ user's trained model (`--model`)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from pipeline import artifacts, presets
+from pipeline.context import Context
 from pipeline.errors import UserError
 from pipeline.inputs.data import Dataset, check_model_input
-from pipeline.inputs.models import load_model, save_model
+from pipeline.inputs.models import save_model
 from pipeline.inputs.signature import describe
-from pipeline.parity import metrics
 from pipeline.progress import Reporter
+from pipeline.records import TrainRecord
 from pipeline.tfenv import keras
 
 DEFAULT_SEED = 0
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    """What the train stage did, saved as train.json."""
-
-    source: str
-    epochs: int
-    seed: int
-    eval_mae_float: float | None
-    eval_mae_linear: float | None
-    preset: str | None = None
-    eval_accuracy_float: float | None = None
-    parameters: int = 0
-    keras_bytes: int = 0  # size of model_float.keras
 
 
 def linear_fit_mae(data: Dataset) -> float:
@@ -51,18 +35,18 @@ def train_preset(preset: presets.Preset, data: Dataset, epochs: int, seed: int,
     k.utils.set_random_seed(seed)
     if data.x_train is None or data.y_train is None:
         raise UserError(f"{data.path}: preset {preset.name!r} trains on x_train/y_train")
-    if data.task != preset.task:
+    task = data.tasks[0] if data.tasks else None
+    if task is None or task.name != preset.task:
         raise UserError(f"{data.path}: preset {preset.name!r} is a {preset.task} model but the "
-                        f"data is {data.task}; pass --model for other tasks")
-    if preset.task == "classification":
+                        f"data is {task.name if task else 'unlabelled'}; pass --model for other "
+                        "tasks")
+    if task.agreement is not None:  # classes: one logit per class
         outputs = int(max(data.y_train.max(), data.y_eval.max() if data.y_eval is not None
                           else 0)) + 1
-        loss = k.losses.SparseCategoricalCrossentropy(from_logits=True)
     else:
         outputs = data.y_train.reshape(len(data.y_train), -1).shape[1]
-        loss = k.losses.MeanSquaredError()
     model = preset.build(tuple(data.x_train.shape[1:]), outputs)
-    model.compile(optimizer=k.optimizers.Adam(preset.learning_rate), loss=loss)
+    model.compile(optimizer=k.optimizers.Adam(preset.learning_rate), loss=task.loss(k, False))
     with reporter.task("training", epochs) as advance:
         callback = k.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: advance(1))
         model.fit(data.x_train, data.y_train, epochs=epochs, batch_size=preset.batch_size,
@@ -70,41 +54,41 @@ def train_preset(preset: presets.Preset, data: Dataset, epochs: int, seed: int,
     return model
 
 
-def run(out: Path, data: Dataset, model_path: Path | None, epochs: int | None, seed: int,
-        reporter: Reporter, preset: str = presets.DEFAULT) -> TrainResult:
-    """Write model_float.keras (a trained preset, or the user's model) and train.json."""
-    chosen = presets.get(preset) if model_path is None else None
+def run(ctx: Context, user_model: Any | None, source: str | None, epochs: int | None,
+        seed: int, reporter: Reporter, preset: str = presets.DEFAULT) -> TrainRecord:
+    """Write model_float.keras (a trained preset, or the user's model, already loaded) and
+    train.json; the model stays in the context as the float reference."""
+    data = ctx.data
+    chosen = presets.get(preset) if user_model is None else None
     if chosen is not None:
         epochs = epochs or chosen.epochs
         model = train_preset(chosen, data, epochs, seed, reporter)
         source = "demo" if chosen.name == presets.DEFAULT else f"preset:{chosen.name}"
     else:
-        model = load_model(model_path)
+        model = user_model
         check_model_input(data.path, data.x_eval, describe(model))
-        source = str(model_path)
         epochs = 0
     signature = describe(model)
-    accuracy = None
-    single = len(data.tasks) == 1  # the float figures of train.json are for one-output models
-    if single and data.task == "classification" and data.y_eval is not None:
-        accuracy = metrics.task_metric("classification", data.y_eval,
-                                       signature.predict(model, data.x_eval)[0])
-        reporter.info(f"float model eval accuracy {accuracy:.4f}")
-    eval_mae = eval_linear = None
-    if single and data.task == "regression" and data.y_eval is not None:
-        pred = signature.predict(model, data.x_eval)[0]
-        eval_mae = float(np.mean(np.abs(pred - data.y_eval.reshape(pred.shape))))
-        if isinstance(data.x_train, np.ndarray) and data.y_train is not None and \
-                data.x_train.ndim == 2:
-            eval_linear = linear_fit_mae(data)
-    artifacts.clear_from(out, "train")
-    save_model(model, out / artifacts.MODEL_FLOAT)
-    result = TrainResult(source=source, epochs=epochs or 0, seed=seed,
-                         eval_mae_float=eval_mae, eval_mae_linear=eval_linear,
-                         preset=chosen.name if chosen else None, eval_accuracy_float=accuracy,
-                         parameters=int(model.count_params()),
-                         keras_bytes=(out / artifacts.MODEL_FLOAT).stat().st_size)
-    artifacts.write_json(out / artifacts.TRAIN_RECORD, asdict(result))
+    accuracy = eval_mae = eval_linear = None
+    task = data.tasks[0] if len(data.tasks) == 1 and data.y_eval is not None else None
+    if task is not None:  # the float figures of train.json are for one-output models
+        score = task.score(data.y_eval, signature.predict(model, data.x_eval)[0])
+        if task.name == "classification":
+            accuracy = score
+            reporter.info(f"float model eval {task.metric} {score:.4f}")
+        else:
+            eval_mae = score
+            if isinstance(data.x_train, np.ndarray) and data.y_train is not None and \
+                    data.x_train.ndim == 2:
+                eval_linear = linear_fit_mae(data)
+    artifacts.clear_from(ctx.out, "train")
+    save_model(model, ctx.out / artifacts.MODEL_FLOAT)
+    ctx.float_model = model
+    record = ctx.keep(TrainRecord(
+        source=str(source), epochs=epochs or 0, seed=seed, eval_mae_float=eval_mae,
+        eval_mae_linear=eval_linear, preset=chosen.name if chosen else None,
+        eval_accuracy_float=accuracy, parameters=int(model.count_params()),
+        keras_bytes=(ctx.out / artifacts.MODEL_FLOAT).stat().st_size))
     if eval_mae is not None and eval_linear is not None:
         reporter.info(f"float model eval MAE {eval_mae:.4f} (linear fit {eval_linear:.4f})")
-    return result
+    return record

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from pipeline import approximations, artifacts, edge_client, targets
 from pipeline.approximations import measure as approx_measure
 from pipeline.cache import cache_dir
 from pipeline.progress import Reporter
+from pipeline.records import AutoChoice, Candidate
 
 AUTO = "auto"
 MAX_SLOWDOWN = 4.0
@@ -36,23 +36,6 @@ LATENCY_REPEATS = 50
 # Latencies at LATENCY_SHAPE closer than this are not told apart.
 NOISE_MS = 0.1
 CACHE_FORMAT = 3
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One variant's figures as auto saw them."""
-
-    name: str
-    accepted: bool
-    int8_max_lsb: float
-    int8_max_lsb_without_top_code: float
-    int8_mean_lsb: float
-    latency_ms: float | None
-    ops: int
-    vs_lut: float | None  # latency / the lookup table's
-    cost: float  # latency (CPU targets) or op count (accelerators)
-    vs_cheapest: float  # cost / the cheapest accepted variant's
-    cost_ok: bool
 
 
 def _cache_path(runtime: str) -> Path:
@@ -109,7 +92,7 @@ def measurements(runtime: str, reporter: Reporter) -> dict[str, dict[str, Any]]:
     return {n: cached[n] for n in names}
 
 
-def choose(target_name: str, runtime: str | None, reporter: Reporter) -> dict[str, Any]:
+def choose(target_name: str, runtime: str | None, reporter: Reporter) -> AutoChoice:
     """The auto choice for a target and runtime: chosen name, why, and every candidate."""
     target = targets.get(target_name)
     runtime = runtime or target.runtime
@@ -151,30 +134,12 @@ def choose(target_name: str, runtime: str | None, reporter: Reporter) -> dict[st
               f"{target.name!r} accepts ({best.int8_max_lsb_without_top_code:.3f} LSB max below "
               f"the saturated top input code, {best.int8_mean_lsb:.3f} mean, over the int8 codes "
               f"on {runtime}); {rule}")
-    return {"chosen": best.name, "target": target.name, "runtime": runtime, "reason": reason,
-            "max_slowdown": MAX_SLOWDOWN, "cost": "ops" if target.accelerator else "latency_ms",
-            "cost_limit": limit, "candidates": [asdict(c) for c in sorted(candidates,
-                                                                          key=_accuracy)]}
+    return AutoChoice(chosen=best.name, target=target.name, runtime=runtime, reason=reason,
+                      max_slowdown=MAX_SLOWDOWN,
+                      cost="ops" if target.accelerator else "latency_ms", cost_limit=limit,
+                      candidates=sorted(candidates, key=_accuracy))
 
 
 def _accuracy(c: Candidate) -> tuple[float, float]:
     """How auto ranks variants: max error below the top code, then mean error."""
     return c.int8_max_lsb_without_top_code, c.int8_mean_lsb
-
-
-def resolve(out: Path, approx: str, target_name: str, runtime: str | None,
-            reporter: Reporter) -> str:
-    """The variant to use for `--approx`: `auto` is decided now and its reasons written to
-    OUT/approx_choice.json. This starts the approximate stage, so the artifacts of this stage
-    and the later ones from an earlier run are removed."""
-    record = out / artifacts.APPROX_CHOICE
-    if approx != AUTO:
-        approximations.get(approx)
-        artifacts.clear_from(out, "approximate")
-        return approx
-    choice = choose(target_name, runtime, reporter)
-    reporter.info(f"--approx auto: {choice['reason']}")
-    out.mkdir(parents=True, exist_ok=True)
-    artifacts.clear_from(out, "approximate")
-    artifacts.write_json(record, choice)
-    return choice["chosen"]

@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from edge import exit_codes
 from pipeline.cli import stages, tools
 from pipeline.cli.group import cli
 from pipeline.cli.options import ClickReporter
@@ -27,18 +28,18 @@ def main(argv: list[str] | None = None) -> None:
     except click.UsageError as exc:
         hint = f" (try '{exc.ctx.command_path} --help')" if exc.ctx and exc.ctx.parent else ""
         click.echo(f"gelu-edge: error: {exc.format_message()}{hint}", err=True)
-        sys.exit(2)
+        sys.exit(exit_codes.BAD_INPUT)
     except click.ClickException as exc:
         click.echo(f"gelu-edge: error: {exc.format_message()}", err=True)
-        sys.exit(2)
+        sys.exit(exit_codes.BAD_INPUT)
     except UserError as exc:
         click.echo(f"gelu-edge: error: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(exit_codes.BAD_INPUT)
     except CheckFailed as exc:
         click.echo(f"gelu-edge: failed: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(exit_codes.CHECK_FAILED)
     except (KeyboardInterrupt, click.Abort):
         click.echo("gelu-edge: interrupted; finished artifacts are complete, nothing half-written",
                    err=True)
-        sys.exit(130)
-    sys.exit(0)
+        sys.exit(exit_codes.INTERRUPTED)
+    sys.exit(exit_codes.OK)

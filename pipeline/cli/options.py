@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from edge.runtimes import RUNTIMES
 from pipeline import approximations, targets
 from pipeline.errors import CheckFailed, UserError
 from pipeline.parity.thresholds import (
@@ -25,7 +26,7 @@ from pipeline.parity.thresholds import (
 from pipeline.progress import Advance
 from pipeline.tflite import quantize_modes
 
-EDGE_RUNTIMES = ("tflite-runtime", "litert")
+EDGE_RUNTIMES = tuple(RUNTIMES)
 PHASE_TICK_S = 15.0  # how often a long step without a count says it is still running
 
 
@@ -160,34 +161,46 @@ train_options = compose(
 def preset_data(out: Path) -> Path | None:
     """The data of the preset OUT's model was trained as (None for a user's model)."""
     from pipeline import presets
-    from pipeline.artifacts import TRAIN_RECORD, read_json
+    from pipeline.records import TrainRecord
 
-    record = out / TRAIN_RECORD
-    source = read_json(record).get("source") if record.is_file() else "demo"
-    if source == "demo":
+    if not (out / TrainRecord.FILE).is_file():
         return presets.get(presets.DEFAULT).data
-    if source.startswith("preset:"):
-        return presets.get(source.split(":", 1)[1]).data
-    return None
+    trained = TrainRecord.load(out)
+    return presets.get(trained.preset).data if trained.preset else None
 
 
-def load_data(path: Path | None, calibration: Path | None, model: Path | None,
-          default: Path | None, fine_tune: bool = False) -> Any:
-    """Load --data/--calibration (`default`, a preset's data, when neither is given);
-    `model` gives the input shape calibration samples are read into. Prints data warnings."""
+def load_data(path: Path | None, calibration: Path | None, model: Any | None,
+              default: Path | None, fine_tune: bool = False) -> Any:
+    """Load --data/--calibration (`default`, a preset's data, when neither is given) for an
+    already opened `model` (its inputs' shapes and types). Prints data warnings."""
     from pipeline.inputs.data import load_for_model
 
-    keras_model = None
-    if model is not None and model.exists():
-        from pipeline.inputs.models import load_model
-
-        keras_model = load_model(model)
     if path is None and calibration is None:
         path = default
-    data = load_for_model(path, calibration, keras_model, fine_tune)
+    data = load_for_model(path, calibration, model, fine_tune)
     for warning in data.warnings:
         ClickReporter().warn(warning)
     return data
+
+
+def stage_context(out: Path, kw: dict[str, Any], model: str | None = "reference",
+                  fine_tune: bool = False) -> Any:
+    """A context on OUT for a stage run alone: the model it works on (`reference`: the float
+    model, `replaced`: the approximated one), opened once, and the data read for its inputs."""
+    from pipeline.context import Context
+
+    ctx = Context(out=out)
+    opened = getattr(ctx, model)() if model else None
+    ctx.data = load_data(kw.pop("data"), kw.pop("calibration"), opened, preset_data(out),
+                         fine_tune)
+    return ctx
+
+
+def check_quantize(target_name: str, quantize: str | None) -> str:
+    """The quantization mode: --quantize, else the target's default; one the target runs."""
+    from pipeline.build import quantize_mode
+
+    return quantize_mode(target_name, quantize)
 
 
 def load_setup(kw: dict[str, Any]) -> None:
@@ -210,13 +223,13 @@ def thresholds_from(kw: dict[str, Any]) -> Thresholds:
     return resolve({name: kw[name] for name in NAMES}, kw["config"])
 
 
-def finish(parity: dict[str, Any]) -> None:
+def finish(parity: Any) -> None:
+    """Print the summary; exit 1 (CheckFailed) unless the gate passed."""
     from pipeline.report import summary
 
     click.echo(summary(parity))
-    if not parity["passed"]:
+    if not parity.passed:
         raise CheckFailed("parity gate failed; see parity.md for which threshold or check")
-
 
 
 def parse_range(value: str, flag: str) -> tuple[float, float]:

@@ -20,7 +20,8 @@ from pipeline.cli.options import (
     on_from,
     on_options,
     out_option,
-    preset_data,
+    check_quantize,
+    stage_context,
     quantize_option,
     runtime_option,
     samples_option,
@@ -33,13 +34,19 @@ from pipeline.cli.options import (
 from pipeline.errors import CheckFailed
 
 
+fine_tune_option = click.option(
+    "--fine-tune-epochs", type=click.IntRange(min=0), default=0, show_default=True,
+    help="After replacing GELU, fine-tune the float model this many epochs on the --data labels "
+    "to win back the approximation error.")
+
+
 @cli.command()
 @out_option
 @data_option
 @train_options
 @loading_options
-def train(out: Path, data: Path | None, model: Path | None, preset: str, epochs: int | None,
-          seed: int, **kw: Any) -> None:
+def train(out: Path, model: Path | None, preset: str, epochs: int | None, seed: int,
+          **kw: Any) -> None:
     """Train a preset (--preset demo or transformer), or take --model; save
     OUT/model_float.keras.
 
@@ -50,11 +57,16 @@ def train(out: Path, data: Path | None, model: Path | None, preset: str, epochs:
     """
     from pipeline import presets
     from pipeline import train as stage
+    from pipeline.context import Context
+    from pipeline.inputs.models import load_model
 
     load_setup(kw)
+    user_model = load_model(model) if model is not None else None
     default = presets.get(preset).data if model is None else None
-    dataset = load_data(data, kw.pop("calibration"), model, default)
-    stage.run(out, dataset, model, epochs, seed, ClickReporter(), preset)
+    ctx = Context(out=out, data=load_data(kw.pop("data"), kw.pop("calibration"), user_model,
+                                          default))
+    stage.run(ctx, user_model, str(model) if model else None, epochs, seed, ClickReporter(),
+              preset)
     click.echo(f"wrote {out / 'model_float.keras'}")
 
 
@@ -64,28 +76,29 @@ def train(out: Path, data: Path | None, model: Path | None, preset: str, epochs:
 @approx_option
 @target_option
 @runtime_option
+@fine_tune_option
 @loading_options
-def approximate(out: Path, data: Path | None, approx: str, target: str,
-                runtime: str | None, **kw: Any) -> None:
-    """Replace every GELU in OUT/model_float.keras; save OUT/model_approx.keras.
+def approximate(out: Path, approx: str, target: str, runtime: str | None,
+                fine_tune_epochs: int, **kw: Any) -> None:
+    """Choose the GELU approximation (auto: for the target) and replace every GELU in
+    OUT/model_float.keras; save OUT/model_approx.keras.
 
     \b
     Examples:
       gelu-edge approximate --out build --approx sigmoid
       gelu-edge approximate --out build --target coral
+      gelu-edge approximate --out build --approx hard --data d.npz --fine-tune-epochs 3
     """
     from pipeline import approximate as stage
-    from pipeline.approximations.auto import resolve
-    from pipeline.artifacts import MODEL_FLOAT, TRAIN_RECORD, read_json, require
+    from pipeline.records import TrainRecord
 
     load_setup(kw)
-    reporter = ClickReporter()
-    model = require(out, MODEL_FLOAT, "train")
-    name = resolve(out, approx, target, runtime, reporter)
-    dataset = load_data(data, kw.pop("calibration"), model, preset_data(out))
-    stage.run(out, model, name, dataset.x_eval, reporter,
-              source=read_json(out / TRAIN_RECORD)["source"] if (out / TRAIN_RECORD).is_file()
-              else None)
+    ctx = stage_context(out, kw, "reference", fine_tune=fine_tune_epochs > 0)
+    opts = stage.Options(approx=approx, target=target, runtime=runtime,
+                         fine_tune_epochs=fine_tune_epochs,
+                         source=ctx.record(TrainRecord).source)
+    stage.check_options(opts, ctx.data)
+    stage.run(ctx, opts, ClickReporter())
     click.echo(f"wrote {out / 'model_approx.keras'}")
 
 
@@ -93,26 +106,25 @@ def approximate(out: Path, data: Path | None, approx: str, target: str,
 @out_option
 @data_option
 @quantize_option
+@target_option
 @loading_options
-def convert(out: Path, data: Path | None, quantize: str | None, **kw: Any) -> None:
-    """Convert OUT/model_approx.keras to OUT/model.tflite and check the graph.
+def convert(out: Path, quantize: str | None, target: str, **kw: Any) -> None:
+    """Convert OUT/model_approx.keras to OUT/model.tflite and check the graph (exit 1 when a
+    check fails; the model and convert.json are written either way).
 
     \b
     Examples:
-      gelu-edge convert --out build --quantize int8
-      gelu-edge convert --out build --quantize uint8
+      gelu-edge convert --out build
+      gelu-edge convert --out build --quantize uint8 --target coral
     """
     from pipeline import convert as stage
-    from pipeline.artifacts import APPROX_RECORD, MODEL_APPROX, read_json, require
 
     load_setup(kw)
-    record = read_json(require(out, APPROX_RECORD, "approximate"))
-    model = require(out, MODEL_APPROX, "approximate")
-    result = stage.run(out, model, quantize or "int8", record["approx"],
-                       load_data(data, kw.pop("calibration"), model, preset_data(out)).x_calib,
-                       ClickReporter(), sites=sum(s.get("calls", 1) for s in record["sites"]))
+    mode = check_quantize(target, quantize)
+    ctx = stage_context(out, kw, "replaced")
+    record = stage.run(ctx, mode, ClickReporter())
     click.echo(f"wrote {out / 'model.tflite'}")
-    failed = [c for c in result.checks if not c.passed]
+    failed = [c for c in record.checks if not c.passed]
     if failed:
         raise CheckFailed("; ".join(f"{c.name}: {c.message}" for c in failed))
 
@@ -127,7 +139,7 @@ def convert(out: Path, data: Path | None, quantize: str | None, **kw: Any) -> No
 @on_options
 @threshold_options
 @loading_options
-def parity(out: Path, data: Path | None, target: str, runtime: str | None, samples: int | None,
+def parity(out: Path, target: str, runtime: str | None, samples: int | None,
            sensitivity: int, **kw: Any) -> None:
     """Compare float, replaced and quantized models on the eval split; write OUT/parity.json.
 
@@ -141,10 +153,10 @@ def parity(out: Path, data: Path | None, target: str, runtime: str | None, sampl
     from pipeline.parity import stage
 
     load_setup(kw)
-    on = on_from(kw)
-    dataset = load_data(data, kw.pop("calibration"), out / "model_float.keras", preset_data(out))
-    result = stage.run(out, dataset, target, runtime, thresholds_from(kw), ClickReporter(), samples,
-                       on, sensitivity)
+    opts = stage.Options(target=target, runtime=runtime, thresholds=thresholds_from(kw),
+                         samples=samples, on=on_from(kw), sensitivity=sensitivity)
+    ctx = stage_context(out, kw, "reference")
+    result = stage.run(ctx, opts, ClickReporter())
     click.echo(f"wrote {out / 'parity.json'}; `gelu-edge report {out}` writes parity.md, "
                "parity.html and the plots")
     finish(result)
@@ -182,13 +194,10 @@ def report(folder: Path | None, out: Path, junit: Path | None) -> None:
 @threshold_options
 @junit_option
 @loading_options
-@click.option("--fine-tune-epochs", type=click.IntRange(min=0), default=0, show_default=True,
-              help="After replacing GELU, fine-tune the float model this many epochs on the "
-              "--data labels to win back the approximation error.")
-def build(out: Path, data: Path | None, model: Path | None, preset: str, epochs: int | None,
-          seed: int,
+@fine_tune_option
+def build(out: Path, model: Path | None, preset: str, epochs: int | None, seed: int,
           approx: str, quantize: str | None, target: str, runtime: str | None, samples: int | None,
-          sensitivity: int, junit: Path | None, **kw: Any) -> None:
+          sensitivity: int, junit: Path | None, fine_tune_epochs: int, **kw: Any) -> None:
     """Run every stage: train, approximate, convert, parity, report.
 
     Exit 0 when the model is built and within thresholds, 1 when a graph check or threshold
@@ -208,13 +217,11 @@ def build(out: Path, data: Path | None, model: Path | None, preset: str, epochs:
 
     load_setup(kw)
     opts = stage.BuildOptions(
-        out=out, data=data, model=model, calibration=kw.pop("calibration"),
-        fine_tune_epochs=kw.pop("fine_tune_epochs"), approx=approx, quantize=quantize,
+        out=out, data=kw.pop("data"), model=model, calibration=kw.pop("calibration"),
+        fine_tune_epochs=fine_tune_epochs, approx=approx, quantize=quantize,
         target=target, runtime=runtime, preset=preset, epochs=epochs, seed=seed,
         samples=samples, on=on_from(kw), sensitivity=sensitivity, thresholds=thresholds_from(kw),
         junit=junit,
     )
     finish(stage.run(opts, ClickReporter()))
     click.echo(f"artifacts in {out}/")
-
-

@@ -27,12 +27,11 @@ def check(model: Path, target: str, as_json: bool) -> None:
       gelu-edge check build/model.tflite --target coral
       gelu-edge check model.tflite --target ethos-u:ethos-u65-256 --json
     """
-    import json
 
     from pipeline.check import check_model, render
 
     compat = check_model(model, target)
-    click.echo(json.dumps(compat.to_json(), indent=2) if as_json else render(compat))
+    click.echo(compat.model_dump_json(indent=2) if as_json else render(compat))
     if not compat.compatible:
         raise CheckFailed(f"{model} is not compatible with target {compat.target} (see above)")
 

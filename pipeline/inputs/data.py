@@ -24,6 +24,7 @@ from pipeline.errors import UserError
 from pipeline.inputs import batch
 from pipeline.inputs.arrays import check_numeric, check_shape, conform
 from pipeline.inputs.signature import Signature, TensorInfo
+from pipeline.tasks.base import Task
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "calibration_data" / "demo_regression.npz"
 SPLIT_KEYS = ("x_train", "y_train", "x_eval", "y_eval", "x_calib")
@@ -50,20 +51,12 @@ class Dataset:
     warnings: tuple[str, ...] = ()
 
     @property
-    def task(self) -> str | None:
-        """'classification' for integer labels, 'regression' for float ones, None without
-        (the first output's, for a model with several)."""
-        tasks = self.tasks
-        return tasks[0] if tasks else None
+    def tasks(self) -> list[Task]:
+        """The task of each output, from its labels (empty without labels)."""
+        from pipeline import tasks
 
-    @property
-    def tasks(self) -> list[str]:
-        """The task of each output (empty without labels)."""
         y = self.y_eval if self.y_eval is not None else self.y_train
-        if y is None:
-            return []
-        return ["classification" if np.issubdtype(a.dtype, np.integer) else "regression"
-                for a in batch.as_list(y)]
+        return [] if y is None else [tasks.of(a) for a in batch.as_list(y)]
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:

@@ -3,13 +3,13 @@ last-bit differences between x86_64 and aarch64 kernels that host-only parity ca
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
+from pipeline.records.parity import DeviceComparison, FirstDifference, HostRun
 
-def compare_raw(device_raw: np.ndarray, host_raw: np.ndarray, scale: float | None
-                ) -> dict[str, Any]:
+
+def compare_raw(device_raw: np.ndarray, host_raw: np.ndarray, scale: float | None,
+                host: HostRun) -> DeviceComparison:
     """Counts of differing outputs, the largest difference in output LSB, the first sample
     that differs (index into the compared inputs) and its values."""
     if device_raw.shape != host_raw.shape:
@@ -24,9 +24,10 @@ def compare_raw(device_raw: np.ndarray, host_raw: np.ndarray, scale: float | Non
     first = None
     if len(differing):
         i = int(differing[0])
-        first = {"sample": i, "device": device_raw[i].ravel().tolist(),
-                 "host": host_raw[i].ravel().tolist()}
-    return {"samples": int(len(device_raw)), "outputs": int(diff.size),
-            "differing_outputs": int(np.count_nonzero(diff)),
-            "differing_samples": int(len(differing)),
-            "max_diff_lsb": float(diff.max()) if diff.size else 0.0, "first_difference": first}
+        first = FirstDifference(sample=i, device=device_raw[i].ravel().tolist(),
+                                host=host_raw[i].ravel().tolist())
+    return DeviceComparison(samples=int(len(device_raw)), outputs=int(diff.size),
+                            differing_outputs=int(np.count_nonzero(diff)),
+                            differing_samples=int(len(differing)),
+                            max_diff_lsb=float(diff.max()) if diff.size else 0.0,
+                            first_difference=first, host=host)

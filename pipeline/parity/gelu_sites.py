@@ -4,30 +4,28 @@ output scale of its tensor, and the approximation's int8 error in output LSB ove
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from pipeline import approximations
-from pipeline.approximate import load_replaced
 from pipeline.approximations import gelu_exact
 from pipeline.approximations.measure import int8_error
 from pipeline.inputs import batch
 from pipeline.inputs.signature import describe
 from pipeline.progress import Quiet, Reporter
 from pipeline.rewrites import keras_graph
-from pipeline.rewrites.gelu import Site
+from pipeline.records import Site
+from pipeline.records.parity import GeluSiteRow
 
 CALIB_BATCH = 256
 CURVE_POINTS = 401
 
 
-def input_ranges(approx_model_path: Path, approx_name: str, sites: list[Site],
-                 x_calib: batch.Inputs) -> dict[str, tuple[float, float]]:
+def input_ranges(model: Any, sites: list[Site], x_calib: batch.Inputs
+                 ) -> dict[str, tuple[float, float]]:
     """Site path -> (min, max) of the GELU's input over the calibration samples, recorded by
     wrapping each site's function in the replaced model while it runs eagerly."""
-    model = load_replaced(approx_model_path, approx_name)
     signature = describe(model)
     ranges = [[np.inf, -np.inf] for _ in sites]
 
@@ -46,12 +44,12 @@ def input_ranges(approx_model_path: Path, approx_name: str, sites: list[Site],
     return {s.path: (lo, hi) for s, (lo, hi) in zip(sites, ranges) if lo <= hi}
 
 
-def analyse(approx_model_path: Path, approx_name: str, sites: list[Site],
-            x_calib: batch.Inputs, runtime: str, layer_scales: dict[str, float | None],
-            reporter: Reporter) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
-    """(one row per site, curves for the plots: `s<i>_<name>` arrays)."""
+def analyse(model: Any, approx_name: str, sites: list[Site], x_calib: batch.Inputs,
+            runtime: str, layer_scales: dict[str, float | None], reporter: Reporter
+            ) -> tuple[list[GeluSiteRow], dict[str, np.ndarray]]:
+    """(one row per site, curves for the plots: `s<i>_<name>` arrays), on the replaced model."""
     approx = approximations.get(approx_name)
-    ranges = input_ranges(approx_model_path, approx_name, sites, x_calib)
+    ranges = input_ranges(model, sites, x_calib)
     rows, curves = [], {}
     with reporter.task("GELU sites", len(ranges)) as advance:
         for i, (path, (lo, hi)) in enumerate(sorted(ranges.items())):
@@ -59,10 +57,10 @@ def analyse(approx_model_path: Path, approx_name: str, sites: list[Site],
                 hi = lo + 1e-3
             q = int8_error(approx, lo, hi, runtime, Quiet())
             layer = path.rsplit(".", 1)[0].split("/")[-1]
-            rows.append({"site": path, "layer": layer, "input_range": [lo, hi],
-                         "output_scale": layer_scales.get(layer) or q["output_scale"],
-                         "approx_output_scale": q["output_scale"],
-                         "int8_max_lsb": q["max_lsb"], "int8_mean_lsb": q["mean_lsb"]})
+            rows.append(GeluSiteRow(site=path, layer=layer, input_range=(lo, hi),
+                                    output_scale=layer_scales.get(layer) or q["output_scale"],
+                                    approx_output_scale=q["output_scale"],
+                                    int8_max_lsb=q["max_lsb"], int8_mean_lsb=q["mean_lsb"]))
             grid = np.linspace(lo, hi, CURVE_POINTS)
             curves.update({f"s{i}_x": grid, f"s{i}_exact": gelu_exact(grid),
                            f"s{i}_approx": np.asarray(approx.reference(grid), np.float64),

@@ -11,6 +11,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from pipeline.records.parity import Metrics
+
 Metric = Callable[[np.ndarray, np.ndarray, float | None], float | None]
 METRICS: dict[str, Metric] = {}
 
@@ -70,19 +72,6 @@ def max_error_lsb(ref: np.ndarray, test: np.ndarray, scale: float | None) -> flo
     return max_abs_error(ref, test, scale) / scale
 
 
-def compare(ref: np.ndarray, test: np.ndarray, scale: float | None) -> dict[str, float | None]:
+def compare(ref: np.ndarray, test: np.ndarray, scale: float | None) -> Metrics:
     """Every registered metric of `test` against `ref`."""
-    return {name: fn(ref, test, scale) for name, fn in METRICS.items()}
-
-
-def task_metric(kind: str, y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """MAE for regression, accuracy (argmax) for classification."""
-    if kind == "classification":
-        return float(np.mean(np.argmax(y_pred, axis=-1) == np.asarray(y_true).reshape(-1)))
-    return float(np.mean(np.abs(np.asarray(y_pred, np.float64)
-                                - np.asarray(y_true, np.float64).reshape(np.shape(y_pred)))))
-
-
-def top1_agreement(y_a: np.ndarray, y_b: np.ndarray) -> float:
-    """Fraction of samples whose argmax class is the same in both outputs."""
-    return float(np.mean(np.argmax(y_a, axis=-1) == np.argmax(y_b, axis=-1)))
+    return Metrics(**{name: fn(ref, test, scale) for name, fn in METRICS.items()})

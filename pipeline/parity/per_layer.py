@@ -19,6 +19,7 @@ from pipeline import edge_client
 from pipeline.inputs import batch
 from pipeline.parity import metrics
 from pipeline.progress import Reporter
+from pipeline.records.parity import LayerRow, LayerTable
 from pipeline.tfenv import keras
 from pipeline.tflite import graph as tflite_graph
 
@@ -103,13 +104,12 @@ def float_outputs(model: Any, names: list[str], x: batch.Inputs) -> dict[str, np
     return {n: np.asarray(y) for n, y in zip(names, ys)}
 
 
-def per_layer(model: Any, tflite_path: Path, x: batch.Inputs, runtime: str, site_layers: set[str],
-              reporter: Reporter) -> dict[str, Any]:
+def per_layer(model: Any, graph: tflite_graph.Graph, tflite_path: Path, x: batch.Inputs,
+              runtime: str, site_layers: set[str], reporter: Reporter) -> LayerTable:
     """Per-layer error table (worst SNR first) and the layers that could not be matched."""
-    graph = tflite_graph.read(tflite_path)
     matches, unmatched = match_layers(model, graph, site_layers)
     if not matches:
-        return {"samples": 0, "layers": [], "unmatched": unmatched}
+        return LayerTable(samples=0, unmatched=unmatched)
     x = batch.take(x, slice(0, PER_LAYER_SAMPLES))
     n = batch.count(x)
     reference = float_outputs(model, [m.layer for m in matches], x)
@@ -119,12 +119,12 @@ def per_layer(model: Any, tflite_path: Path, x: batch.Inputs, runtime: str, site
     for m in matches:
         ref = reference[m.layer].reshape(n, -1)
         q = quantized[m.tensor].reshape(n, -1)
-        row = {**asdict(m), **metrics.compare(ref, q, m.scale)}
-        row["rmse_over_scale"] = row["rmse"] / m.scale if m.scale else None
-        row["match"] = "doubtful" if row["cosine"] < MATCH_MIN_COSINE else "ok"
-        rows.append(row)
+        found = metrics.compare(ref, q, m.scale)
+        rows.append(LayerRow(**asdict(m), metrics=found,
+                             rmse_over_scale=found.rmse / m.scale if m.scale else None,
+                             match="doubtful" if found.cosine < MATCH_MIN_COSINE else "ok"))
     # Worst first; doubtful matches last, they say nothing about the layer.
-    rows.sort(key=lambda r: (r["match"] != "ok",
-                             r["snr_db"] if r["snr_db"] is not None else np.inf))
-    return {"samples": int(n), "layers": rows, "unmatched": unmatched,
-            "healthy_rmse_over_scale": float(HEALTHY_RMSE_OVER_SCALE)}
+    rows.sort(key=lambda r: (r.match != "ok",
+                             r.metrics.snr_db if r.metrics.snr_db is not None else np.inf))
+    return LayerTable(samples=int(n), layers=rows, unmatched=unmatched,
+                      healthy_rmse_over_scale=float(HEALTHY_RMSE_OVER_SCALE))

@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 
 from pipeline import edge_client
-from pipeline.approximate import load_replaced
 from pipeline.convert import concrete_function
 from pipeline.inputs.signature import describe
 from pipeline.inputs import batch
 from pipeline.parity import metrics
 from pipeline.progress import Quiet, Reporter
+from pipeline.records.parity import SensitivityRow
 from pipeline.tfenv import captured_native_output, tensorflow
 from pipeline.tflite import graph as tflite_graph
 from pipeline.tflite import quantize_modes
@@ -55,25 +55,22 @@ def _keep_float(approx_model: Any, quantize: str, calib_x: batch.Inputs, nodes: 
         return debugger.get_nondebug_quantized_model()
 
 
-def run(approx_model_path: Path, approx_name: str, tflite_path: Path, quantize: str,
-        worst_layers: list[tuple[str, str]],
-        x: batch.Inputs, y_float: list[np.ndarray], calib_x: batch.Inputs, runtime: str,
-        reporter: Reporter) -> list[dict[str, Any]]:
+def run(model: Any, graph: tflite_graph.Graph, quantize: str,
+        worst_layers: list[tuple[str, str]], x: batch.Inputs, y_float: list[np.ndarray],
+        calib_x: batch.Inputs, runtime: str, reporter: Reporter) -> list[SensitivityRow]:
     """One row per (layer, its output tensor's name): the end-to-end SNR and max error with
-    that layer in float."""
+    that layer of the replaced `model` in float."""
     mode = quantize_modes.get(quantize)
     if not mode.full_integer:
         return []
-    graph = tflite_graph.read(tflite_path)
-    model = load_replaced(approx_model_path, approx_name)
     rows = []
     with reporter.task("sensitivity", len(worst_layers)) as advance, \
             tempfile.TemporaryDirectory(prefix="gelu-edge-sensitivity-") as tmp:
         for layer, tensor_name in worst_layers:
             nodes = _layer_nodes(graph, layer, tensor_name)
             if not nodes:
-                rows.append({"layer": layer, "kept_float_ops": 0, "snr_db": None,
-                             "max_abs_error": None, "note": "no ops of this layer found"})
+                rows.append(SensitivityRow(layer=layer, kept_float_ops=0, snr_db=None,
+                                           max_abs_error=None, note="no ops of this layer found"))
                 advance(1)
                 continue
             path = Path(tmp) / f"{layer}.tflite"
@@ -82,8 +79,8 @@ def run(approx_model_path: Path, approx_name: str, tflite_path: Path, quantize: 
             ref = np.concatenate([y.reshape(len(y), -1) for y in y_float], axis=1)
             got = np.concatenate([arrays[f"y{i}"].reshape(len(y), -1)
                                   for i, y in enumerate(y_float)], axis=1)
-            rows.append({"layer": layer, "kept_float_ops": len(nodes),
-                         "snr_db": metrics.snr_db(ref, got, None),
-                         "max_abs_error": metrics.max_abs_error(ref, got, None), "note": ""})
+            rows.append(SensitivityRow(layer=layer, kept_float_ops=len(nodes),
+                                       snr_db=metrics.snr_db(ref, got, None),
+                                       max_abs_error=metrics.max_abs_error(ref, got, None)))
             advance(1)
     return rows

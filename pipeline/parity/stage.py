@@ -1,47 +1,81 @@
 """Stage 4, parity: float reference vs replaced float model vs the quantized model on the target
 runtime (in its own process), on the evaluation split. Writes parity_samples.npz and parity.json.
+
+The target's check runs first. If the runtime cannot load or run the model, the record still
+comes out: it says what the runtime said, which op and which layer, and the gate fails.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from pipeline import artifacts, edge_client, places, targets
-from pipeline.approximate import load_replaced
+from pipeline.context import Context
+from pipeline.errors import CheckFailed
 from pipeline.inputs import batch
 from pipeline.inputs.data import Dataset, check_model_input
-from pipeline.inputs.models import load_model
 from pipeline.inputs.signature import describe
 from pipeline.parity import gelu_sites, metrics, sensitivity
 from pipeline.parity import per_layer as layers
 from pipeline.parity.device_compare import compare_raw
 from pipeline.parity.thresholds import Thresholds, evaluate
 from pipeline.progress import Reporter
-from pipeline.rewrites.gelu import Site
-from pipeline.tflite import graph as tflite_graph
+from pipeline.records import ApproximateRecord, CheckResult, ConvertRecord, TrainRecord
+from pipeline.records.parity import (
+    ApproxInfo,
+    DataInfo,
+    DeviceComparison,
+    HostRun,
+    ModelSize,
+    OutputParity,
+    ParityRecord,
+    Quantization,
+    RuntimeFailure,
+    RuntimeInfo,
+    TaskResult,
+    ThresholdRow,
+)
+from pipeline.tasks.base import Task
+from pipeline.targets.cpu import runtime_failure_origin
 
-SCHEMA_VERSION = 1
+NO_LABELS = ("no labels (--data not given): the task metric is absent; parity compares the "
+             "models' outputs on the calibration samples")
 
 
-def _task_block(kind: str | None, y_true: np.ndarray | None, y_float: np.ndarray,
-                y_approx: np.ndarray, y_q: np.ndarray) -> dict[str, Any]:
-    if kind is None or y_true is None:
-        return {"kind": None, "metric": None, "float": None, "approx": None, "quantized": None,
-                "note": "no labels (--data not given): the task metric is absent; parity "
-                        "compares the models' outputs on the calibration samples"}
-    block: dict[str, Any] = {
-        "kind": kind,
-        "metric": "accuracy" if kind == "classification" else "mae",
-        "float": metrics.task_metric(kind, y_true, y_float),
-        "approx": metrics.task_metric(kind, y_true, y_approx),
-        "quantized": metrics.task_metric(kind, y_true, y_q),
-    }
-    if kind == "classification":
-        block["top1_agreement"] = metrics.top1_agreement(y_float, y_q)
-    return block
+@dataclass(frozen=True)
+class Options:
+    """What the parity stage takes besides the context."""
+
+    target: str = targets.DEFAULT
+    runtime: str | None = None
+    thresholds: Thresholds = Thresholds()
+    samples: int | None = None  # the first N eval samples; None: all
+    on: places.OnOptions = places.OnOptions()
+    sensitivity: int = 0  # layers to try in float
+
+
+@dataclass
+class Run:
+    """What the runtime gave: the raw and dequantized outputs, and where it ran."""
+
+    arrays: dict[str, np.ndarray]
+    runtime: RuntimeInfo
+    quantization: list[Quantization]
+    device_vs_host: DeviceComparison | None = None
+
+
+def _task(task: Task | None, y_true: np.ndarray | None, y_float: np.ndarray,
+          y_approx: np.ndarray, y_q: np.ndarray | None) -> TaskResult:
+    if task is None or y_true is None:
+        return TaskResult(kind=None, metric=None, note=NO_LABELS)
+    agreement = task.agreement(y_float, y_q) if task.agreement and y_q is not None else None
+    return TaskResult(kind=task.name, metric=task.metric, reference=task.score(y_true, y_float),
+                      replaced=task.score(y_true, y_approx),
+                      quantized=task.score(y_true, y_q) if y_q is not None else None,
+                      top1_agreement=agreement)
 
 
 def _comparison_inputs(data: Dataset, x: batch.Inputs, n: int) -> batch.Inputs:
@@ -56,56 +90,77 @@ def _raw_outputs(arrays: dict[str, np.ndarray], n_outputs: int) -> np.ndarray:
     return np.concatenate([r.reshape(len(r), -1) for r in raws], axis=1)
 
 
-def _run_on_device(tflite_path: Path, data: Dataset, x: batch.Inputs, runtime: str,
-                   on: places.OnOptions, reporter: Reporter
-                   ) -> tuple[dict[str, np.ndarray], dict[str, Any], dict[str, Any] | None]:
+def _runtime(about: dict[str, Any], on: places.OnOptions) -> RuntimeInfo:
+    return RuntimeInfo(name=about["name"], version=about["version"], machine=about["machine"],
+                       where=about.get("where", "local"), on=on.on, python=about["python"],
+                       cpu=about.get("cpu"), delegate=on.delegate)
+
+
+def _run_on_device(ctx: Context, x: batch.Inputs, runtime: str, on: places.OnOptions,
+                   reporter: Reporter) -> Run:
     """Run where `on` says. Off this machine, also run here on the same inputs (at least
     on.compare_samples) and compare the raw outputs."""
     place = on.place()
+    tflite_path = ctx.out / artifacts.MODEL_TFLITE
     if on.on == places.LOCAL:
         arrays, about = edge_client.run(tflite_path, x, runtime, reporter, on.run_timeout,
                                         delegate=on.delegate)
-        return arrays, about, None
-    x_all = _comparison_inputs(data, x, on.compare_samples)
+        return Run(arrays, _runtime(about, on), _quantization(about))
+    x_all = _comparison_inputs(ctx.data, x, on.compare_samples)
     device, about = edge_client.run(tflite_path, x_all, runtime, reporter, on.run_timeout, place,
                                     on.delegate)
     host, host_about = edge_client.run(tflite_path, x_all, runtime, reporter, on.run_timeout)
     n_out = int(about.get("outputs", 1))
     comparison = compare_raw(_raw_outputs(device, n_out), _raw_outputs(host, n_out),
-                             about["output_quantization"][0])
-    comparison["host"] = {k: host_about[k] for k in ("name", "version", "machine")}
+                             about["output_quantization"][0],
+                             HostRun(**{k: host_about[k] for k in ("name", "version",
+                                                                   "machine")}))
     arrays = {k: v[: batch.count(x)] for k, v in device.items()}
-    return arrays, about, comparison
+    return Run(arrays, _runtime(about, on), _quantization(about), comparison)
 
 
-def _diagnostics(out: Path, float_model: Any, data: Dataset, x: batch.Inputs,
-                 y_float: list[np.ndarray],
-                 runtime: str, approx_rec: dict[str, Any], quantize: str, worst: int,
-                 reporter: Reporter) -> dict[str, Any]:
+def _quantization(about: dict[str, Any]) -> list[Quantization]:
+    return [Quantization(scale=scale or None, zero_point=zp if scale else None)
+            for scale, zp in about.get("outputs_quantization", [about["output_quantization"]])]
+
+
+def _failed_runtime(ctx: Context, runtime: str, on: places.OnOptions, message: str
+                    ) -> tuple[RuntimeInfo, RuntimeFailure]:
+    """The runtime's words, the op and the layer they point at, and what the runtime is."""
+    origin = runtime_failure_origin(ctx.graph(), message)
+    about = {"python": "", "where": "local", **edge_client.runtime_info(runtime)} \
+        if on.on == places.LOCAL else {"name": runtime, "version": "", "machine": "",
+                                       "python": "", "where": on.on}
+    return (_runtime(about, on), RuntimeFailure(message=message, op=origin and origin[0],
+                                                layer=origin and origin[1]))
+
+
+def _diagnostics(ctx: Context, x: batch.Inputs, y_float: list[np.ndarray], runtime: str,
+                 opts: Options, reporter: Reporter) -> dict[str, Any]:
     """Where the error comes from: per-layer table, GELU sites, sensitivity (when asked)."""
-    tflite_path = out / artifacts.MODEL_TFLITE
-    site_layers = {Site(**s).layer.split("/")[-1] for s in approx_rec["sites"]}
+    approximated = ctx.record(ApproximateRecord)
+    tflite_path = ctx.out / artifacts.MODEL_TFLITE
+    site_layers = {s.layer.split("/")[-1] for s in approximated.sites}
     reporter.info("per-layer parity")
-    table = layers.per_layer(float_model, tflite_path, x, runtime, site_layers, reporter)
-    scales = {row["layer"]: row["scale"] for row in table["layers"]}
-    sites: list[dict[str, Any]] = []
-    if approx_rec["sites"]:
-        sites, curves = gelu_sites.analyse(out / artifacts.MODEL_APPROX, approx_rec["approx"],
-                                           [Site(**s) for s in approx_rec["sites"]],
-                                           data.x_calib, runtime, scales, reporter)
-        artifacts.write_npz(out / artifacts.GELU_CURVES, **curves)
-    rows: list[dict[str, Any]] = []
-    if worst:
-        ok_rows = [row for row in table["layers"] if row.get("match") == "ok"]
-        names = [(row["layer"], row["tensor_name"]) for row in ok_rows[:worst]]
-        rows = sensitivity.run(out / artifacts.MODEL_APPROX, approx_rec["approx"], tflite_path,
-                               quantize, names, x,
-                               y_float, data.x_calib, runtime, reporter)
+    table = layers.per_layer(ctx.reference(), ctx.graph(), tflite_path, x, runtime, site_layers,
+                             reporter)
+    scales = {row.layer: row.scale for row in table.layers}
+    sites = []
+    if approximated.sites:
+        sites, curves = gelu_sites.analyse(ctx.replaced(), approximated.approx, approximated.sites,
+                                           ctx.data.x_calib, runtime, scales, reporter)
+        artifacts.write_npz(ctx.out / artifacts.GELU_CURVES, **curves)
+    rows = []
+    if opts.sensitivity:
+        ok_rows = [row for row in table.layers if row.match == "ok"]
+        names = [(row.layer, row.tensor_name) for row in ok_rows[:opts.sensitivity]]
+        rows = sensitivity.run(ctx.replaced(), ctx.graph(), ctx.record(ConvertRecord).quantize,
+                               names, x, y_float, ctx.data.x_calib, runtime, reporter)
     return {"layers": table, "gelu_sites": sites, "sensitivity": rows}
 
 
 def _samples(x: batch.Inputs, labels: list[np.ndarray] | None, y_float: list[np.ndarray],
-             y_approx: list[np.ndarray], y_q: list[np.ndarray],
+             y_approx: list[np.ndarray], y_q: list[np.ndarray] | None,
              arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """parity_samples.npz: x (x_0, x_1, ... for several inputs); per output y_true, y_float,
     y_approx, y_quantized, y_quantized_raw, the first output without a suffix, the others
@@ -116,93 +171,85 @@ def _samples(x: batch.Inputs, labels: list[np.ndarray] | None, y_float: list[np.
         suffix = "" if i == 0 else f"_{i}"
         if labels is not None and i < len(labels):
             found[f"y_true{suffix}"] = labels[i]
-        found.update({f"y_float{suffix}": y_float[i], f"y_approx{suffix}": y_approx[i],
-                      f"y_quantized{suffix}": y_q[i],
-                      f"y_quantized_raw{suffix}": arrays[f"y_raw{i}"]})
+        found.update({f"y_float{suffix}": y_float[i], f"y_approx{suffix}": y_approx[i]})
+        if y_q is not None:
+            found.update({f"y_quantized{suffix}": y_q[i],
+                          f"y_quantized_raw{suffix}": arrays[f"y_raw{i}"]})
     return found
 
 
-def run(out: Path, data: Dataset, target_name: str, runtime: str | None, thresholds: Thresholds,
-        reporter: Reporter, samples: int | None = None,
-        on: places.OnOptions = places.OnOptions(), sensitivity_layers: int = 0) -> dict[str, Any]:
+def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
     """Compare the three models on the eval split; write parity_samples.npz and parity.json."""
-    target = targets.get(target_name)
-    on.place()  # a malformed --on fails before any work
-    runtime = runtime or target.runtime
-    float_path = artifacts.require(out, artifacts.MODEL_FLOAT, "train")
-    approx_path = artifacts.require(out, artifacts.MODEL_APPROX, "approximate")
-    tflite_path = artifacts.require(out, artifacts.MODEL_TFLITE, "convert")
-    approx_rec = artifacts.read_json(artifacts.require(out, artifacts.APPROX_RECORD, "approximate"))
-    convert_rec = artifacts.read_json(artifacts.require(out, artifacts.CONVERT_RECORD, "convert"))
+    target = targets.get(opts.target)
+    opts.on.place()  # a malformed --on fails before any work
+    runtime = opts.runtime or target.runtime
+    data = ctx.data
+    approximated = ctx.record(ApproximateRecord)
+    converted = ctx.record(ConvertRecord)
+    reference, replaced = ctx.reference(), ctx.replaced()
+    tflite_path = artifacts.require(ctx.out, artifacts.MODEL_TFLITE, "convert")
 
-    x = data.x_eval if samples is None else batch.take(data.x_eval, slice(0, samples))
+    reporter.info(f"checking model.tflite against target {target.name!r}")
+    compat = target.check(tflite_path, ctx.graph())
+    x = data.x_eval if opts.samples is None else batch.take(data.x_eval,
+                                                             slice(0, opts.samples))
     n = batch.count(x)
     labels = None if data.y_eval is None else [a[:n] for a in batch.as_list(data.y_eval)]
-    float_model = load_model(float_path)
-    signature = describe(float_model)
+    signature = describe(reference)
     check_model_input(data.path, x, signature)
-    names = signature.output_names
-    y_float = signature.predict(float_model, x)
-    y_approx = signature.predict(load_replaced(approx_path, approx_rec["approx"]), x)
-    arrays, about, device_vs_host = _run_on_device(tflite_path, data, x, runtime, on, reporter)
-    y_q = [arrays[f"y{i}"].reshape(y.shape) for i, y in enumerate(y_float)]
-    quantization = about.get("outputs_quantization", [about["output_quantization"]])
-    per_output: dict[str, dict[str, Any]] = {}
-    gate: list[dict[str, Any]] = []
+    y_float = signature.predict(reference, x)
+    y_approx = signature.predict(replaced, x)
+    failure = None
+    try:
+        result = _run_on_device(ctx, x, runtime, opts.on, reporter)
+    except CheckFailed as exc:  # the runtime could not load or run it: say so in the report
+        info, failure = _failed_runtime(ctx, runtime, opts.on, str(exc))
+        reporter.warn(f"the runtime failed: {failure.message}")
+        result = Run({}, info, [Quantization(scale=o.scale, zero_point=o.zero_point)
+                                for o in converted.outputs])
+    y_q = None if failure else [result.arrays[f"y{i}"].reshape(y.shape)
+                                for i, y in enumerate(y_float)]
+    outputs: list[OutputParity] = []
+    gate: list[ThresholdRow] = []
     tasks = data.tasks
-    for i, name in enumerate(names):
-        scale = quantization[i][0] or None
-        task_i = _task_block(tasks[i] if i < len(tasks) else None,
-                             labels[i] if labels is not None and i < len(labels) else None,
-                             y_float[i], y_approx[i], y_q[i])
-        per_output[name] = {
-            "metrics": metrics.compare(y_float[i], y_q[i], scale),
-            "approx_metrics": metrics.compare(y_float[i], y_approx[i], scale),
-            "quantization_metrics": metrics.compare(y_approx[i], y_q[i], scale),
-            "task": task_i,
-            "output_quantization": {"scale": quantization[i][0],
-                                    "zero_point": quantization[i][1]},
-        }
-        gate += evaluate(thresholds, per_output[name]["metrics"], task_i, name)
-    reporter.info(f"checking model.tflite against target {target.name!r}")
-    compat = target.check(tflite_path, tflite_graph.read(tflite_path))
-    checks = convert_rec["checks"] + [{"name": "target_compatible", "passed": compat.compatible,
-                                       "message": compat.summary()}]
-    choice = out / artifacts.APPROX_CHOICE
-    artifacts.clear_from(out, "parity")
-    diagnostics = _diagnostics(out, float_model, data, x, y_float, runtime, approx_rec,
-                               convert_rec["quantize"], sensitivity_layers, reporter)
-    report = {
-        "schema_version": SCHEMA_VERSION,
-        "passed": all(r["passed"] for r in gate) and all(c["passed"] for c in checks),
-        "quantize": convert_rec["quantize"],
-        "target": target.name,
-        "approx": {"name": approx_rec["approx"], "replaced": approx_rec["replaced"],
-                   "sites": approx_rec["sites"],
-                   "auto": artifacts.read_json(choice) if choice.is_file() else None},
-        "compat": compat.to_json(),
-        "runtime": {"name": about["name"], "version": about["version"],
-                    "machine": about["machine"], "where": about["where"], "on": on.on,
-                    "cpu": about.get("cpu"), "python": about["python"],
-                    "delegate": on.delegate},
-        "device_vs_host": device_vs_host,
-        "outputs": names,
-        "per_output": per_output,
-        "threshold_sources": list(thresholds.sources),
-        "samples": int(n),
-        "data": {"path": str(data.path), "split": data.eval_split,
-                 "calibration": data.calib_source, "warnings": list(data.warnings)},
-        "fine_tune": approx_rec.get("fine_tune"),
-        # The first output's figures at the top level (what one-output reports show).
-        **{k: per_output[names[0]][k] for k in ("metrics", "approx_metrics",
-                                                "quantization_metrics", "task")},
-        "thresholds": gate,
-        "checks": checks,
-        "ops": convert_rec["ops"],
-        "output_quantization": per_output[names[0]]["output_quantization"],
-        **diagnostics,
-    }
-    artifacts.write_npz(out / artifacts.PARITY_SAMPLES, **_samples(x, labels, y_float, y_approx,
-                                                                    y_q, arrays))
-    artifacts.write_json(out / artifacts.PARITY_JSON, report)
-    return report
+    for i, name in enumerate(signature.output_names):
+        quant = result.quantization[i]
+        task = _task(tasks[i] if i < len(tasks) else None,
+                     labels[i] if labels is not None and i < len(labels) else None,
+                     y_float[i], y_approx[i], y_q[i] if y_q else None)
+        quantized = metrics.compare(y_float[i], y_q[i], quant.scale) if y_q else None
+        outputs.append(OutputParity(
+            name=name, metrics=quantized,
+            approx_metrics=metrics.compare(y_float[i], y_approx[i], quant.scale),
+            quantization_metrics=metrics.compare(y_approx[i], y_q[i], quant.scale)
+            if y_q else None, task=task, quantization=quant))
+        if quantized is not None:
+            gate += evaluate(opts.thresholds, quantized, task, name)
+    checks = [*converted.checks,
+              CheckResult(name="target_compatible", passed=compat.compatible,
+                          message=compat.summary)]
+    if failure is not None:
+        checks.append(CheckResult(name="runtime_runs_model", passed=False,
+                                  message=failure.message))
+    artifacts.clear_from(ctx.out, "parity")
+    diagnostics = {} if failure else _diagnostics(ctx, x, y_float, runtime, opts, reporter)
+    trained = ctx.record(TrainRecord)
+    record = ParityRecord(
+        passed=failure is None and all(r.passed for r in gate) and all(c.passed for c in checks),
+        quantize=converted.quantize, target=target.name,
+        approx=ApproxInfo(name=approximated.approx, sites=approximated.sites,
+                          auto=approximated.auto),
+        compat=compat, runtime=result.runtime, runtime_failure=failure,
+        device_vs_host=result.device_vs_host, inputs=converted.inputs,
+        output_tensors=converted.outputs, outputs=outputs,
+        size=ModelSize(parameters=trained.parameters or converted.parameters,
+                       keras_bytes=trained.keras_bytes, tflite_bytes=converted.tflite_bytes),
+        samples=int(n),
+        data=DataInfo(path=str(data.path), split=data.eval_split, calibration=data.calib_source,
+                      warnings=list(data.warnings)),
+        fine_tune=approximated.fine_tune, thresholds=gate,
+        threshold_sources=list(opts.thresholds.sources), checks=checks, ops=converted.ops,
+        **diagnostics)
+    artifacts.write_npz(ctx.out / artifacts.PARITY_SAMPLES,
+                        **_samples(x, labels, y_float, y_approx, y_q, result.arrays))
+    return ctx.keep(record)

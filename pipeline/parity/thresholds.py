@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import UserError
+from pipeline.records.parity import Metrics, TaskResult, ThresholdRow
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -117,14 +118,14 @@ def resolve(flags: dict[str, float | None], config: Path | None = None,
     return Thresholds(**base, outputs=outputs, sources=tuple(sources))
 
 
-def evaluate(th: Thresholds, metrics: dict[str, Any], task: dict[str, Any],
-             output: str = "output") -> list[dict[str, Any]]:
+def evaluate(th: Thresholds, metrics: Metrics, task: TaskResult,
+             output: str = "output") -> list[ThresholdRow]:
     """One row per enforced threshold: output, metric, comparison, limit, value, passed.
 
     A metric that does not apply (max_error_lsb of a float-output model, top-1 agreement of a
     regression) is not enforced and not listed. An SNR of None means identical outputs.
     """
-    rows: list[dict[str, Any]] = []
+    rows: list[ThresholdRow] = []
     th = th.for_output(output)
 
     def add(name: str, value: float | None, op: str, limit: float) -> None:
@@ -132,13 +133,13 @@ def evaluate(th: Thresholds, metrics: dict[str, Any], task: dict[str, Any],
             passed = value is None or value >= limit  # None: infinite SNR
         else:
             passed = value is not None and value <= limit
-        rows.append({"output": output, "threshold": name, "value": value, "op": op,
-                     "limit": limit, "passed": bool(passed)})
+        rows.append(ThresholdRow(output=output, threshold=name, value=value, op=op, limit=limit,
+                                 passed=bool(passed)))
 
-    add("min_snr_db", metrics["snr_db"], ">=", th.min_snr_db)
-    if metrics.get("max_error_lsb") is not None:
-        add("max_error_lsb", metrics["max_error_lsb"], "<=", th.max_error_lsb)
-    add("min_cosine", metrics["cosine"], ">=", th.min_cosine)
-    if task.get("top1_agreement") is not None:
-        add("min_top1_agreement", task["top1_agreement"], ">=", th.min_top1_agreement)
+    add("min_snr_db", metrics.snr_db, ">=", th.min_snr_db)
+    if metrics.max_error_lsb is not None:
+        add("max_error_lsb", metrics.max_error_lsb, "<=", th.max_error_lsb)
+    add("min_cosine", metrics.cosine, ">=", th.min_cosine)
+    if task.top1_agreement is not None:
+        add("min_top1_agreement", task.top1_agreement, ">=", th.min_top1_agreement)
     return rows

@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from edge import exit_codes
 from pipeline.places import emulated_setup
 from pipeline.places.base import REPO_ROOT, Place, Session
 from pipeline.progress import Reporter
 
 CPUS = {"emulated-pi": "cortex-a72", "emulated-pi5": "cortex-a76"}
-RUNTIME_MISSING = 4  # the runner's exit status when a runtime is not importable
 
 
 class EmulatedSession(Session):
@@ -38,7 +38,7 @@ class EmulatedSession(Session):
         return {"where": self.where, "cpu": self.cpu, "emulator": "qemu-aarch64-static"}
 
     def explain_failure(self, returncode: int, stderr: str) -> str | None:
-        if returncode == RUNTIME_MISSING and "'litert'" in stderr:
+        if returncode == exit_codes.RUNNER_MISSING and "'litert'" in stderr:
             return ("the emulated Pi has tflite-runtime 2.14 only: ai-edge-litert 2.3's aarch64 "
                     "build crashes under QEMU user mode when it loads a model; use --runtime "
                     "tflite-runtime, or a real device with --on ssh://")

@@ -1,10 +1,13 @@
-"""The report's content, once: parity.json (and the plots) -> a list of blocks that the Markdown
-and HTML writers render. Every figure comes from parity.json; nothing is recomputed."""
+"""The report's content, once: the parity record (and the plots) -> a list of blocks that the
+Markdown and HTML writers render. Every figure comes from parity.json; nothing is recomputed."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from pipeline import targets
+from pipeline.records.parity import Metrics, ParityRecord
 
 METRIC_COLUMNS = ("max_abs_error", "mean_abs_error", "rmse", "snr_db", "cosine", "max_error_lsb")
 COMPARISONS = (
@@ -13,6 +16,7 @@ COMPARISONS = (
     ("quantization_metrics", "quantized vs approximation (float)"),
 )
 GELU_MARK = "GELU"
+TENSOR_NAME_CHARS = 48
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,9 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-TENSOR_NAME_CHARS = 48
+def size(n: int) -> str:
+    """A byte count as KiB or MiB."""
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 1024:.0f} KiB"
 
 
 def _short(name: str) -> str:
@@ -51,58 +57,85 @@ def _pass(passed: bool) -> str:
     return "pass" if passed else "**FAIL**"
 
 
-def _setup(p: dict[str, Any]) -> list[Block]:
-    rt = p["runtime"]
-    where = rt["where"] + (f", {rt['cpu']}" if rt.get("cpu") else "")
-    if rt.get("on") and rt["on"] != "local":
-        where += f", --on {rt['on']}"
-    return [
-        Block("h1", f"gelu-edge parity: {'PASSED' if p['passed'] else 'FAILED'}"),
+def _setup(p: ParityRecord) -> list[Block]:
+    rt = p.runtime
+    where = rt.where + (f", {rt.cpu}" if rt.cpu else "")
+    if rt.on and rt.on != "local":
+        where += f", --on {rt.on}"
+    blocks = [
+        Block("h1", f"gelu-edge parity: {'PASSED' if p.passed else 'FAILED'}"),
         Block("list", items=[
-            f"target: `{p['target']}`, quantize: `{p['quantize']}`",
-            f"runtime: {rt['name']} {rt['version']} on {rt['machine']} ({where})",
-            f"GELU approximation: `{p['approx']['name']}`, {p['approx']['replaced']} site(s) "
-            "replaced",
-            f"samples: {p['samples']} ({p['data']['split']} of `{p['data']['path']}`; "
-            f"calibration: {p['data'].get('calibration', 'x_calib')})",
+            f"target: `{p.target}`, quantize: `{p.quantize}`",
+            f"runtime: {rt.name} {rt.version} on {rt.machine or 'unknown'} ({where})",
+            f"GELU approximation: `{p.approx.name}`, {p.approx.replaced} site(s) replaced",
+            f"model: {p.size.parameters:,} parameters; model_float.keras "
+            f"{size(p.size.keras_bytes)}, model.tflite {size(p.size.tflite_bytes)}",
+            f"samples: {p.samples} ({p.data.split} of `{p.data.path}`; calibration: "
+            f"{p.data.calibration})",
         ]),
-    ] + ([Block("list", items=[f"data warning: {w}" for w in p["data"]["warnings"]])]
-         if p["data"].get("warnings") else [])
-
-
-def _gate(p: dict[str, Any]) -> list[Block]:
-    blocks = [Block("h2", "Thresholds"),
-              Block("table", header=["output", "threshold", "value", "limit", "result"],
-                    rows=[[t.get("output", "—"), t["threshold"], t["value"],
-                           f"{t['op']} {t['limit']}", _pass(t["passed"])]
-                          for t in p["thresholds"]])]
-    blocks += [Block("h2", "Graph and target checks"),
-               Block("table", header=["check", "result", "message"],
-                     rows=[[c["name"], _pass(c["passed"]), c["message"]] for c in p["checks"]])]
+    ]
+    if p.data.warnings:
+        blocks.append(Block("list", items=[f"data warning: {w}" for w in p.data.warnings]))
+    if p.runtime_failure is not None:
+        f = p.runtime_failure
+        where = f" The op is {f.op}, from layer `{f.layer}`." if f.op else ""
+        blocks += [Block("h2", "The runtime could not run the model"),
+                   Block("p", f"{rt.name} {rt.version}: {f.message}.{where} No quantized "
+                              "outputs exist, so the figures below compare the float models "
+                              "only; the target check says which ops the target lacks.")]
     return blocks
 
 
-def _budget(p: dict[str, Any]) -> list[Block]:
-    a, q = p["approx_metrics"]["rmse"], p["quantization_metrics"]["rmse"]
-    total = a * a + q * q
-    text = ("Error power (RMSE²) split between the GELU approximation and quantization: "
-            f"approximation {100 * a * a / total:.1f} %, quantization {100 * q * q / total:.1f} %."
-            if total > 0 else "The quantized model reproduces the float reference exactly.")
+def _io(p: ParityRecord) -> list[Block]:
+    return [Block("h2", "Inputs and outputs"),
+            Block("p", "Integer inputs (token ids, masks) stay integer and are fed as they are; "
+                       "float inputs and outputs are quantized with the scale and zero point "
+                       "shown."),
+            Block("table", header=["", "name", "type", "shape", "scale", "zero point"],
+                  rows=[[kind, t.name, t.dtype, "x".join(map(str, t.shape)), t.scale,
+                         t.zero_point]
+                        for kind, ts in (("input", p.inputs), ("output", p.output_tensors))
+                        for t in ts])]
+
+
+def _gate(p: ParityRecord) -> list[Block]:
+    return [Block("h2", "Thresholds"),
+            Block("table", header=["output", "threshold", "value", "limit", "result"],
+                  rows=[[t.output, t.threshold, t.value, f"{t.op} {t.limit}", _pass(t.passed)]
+                        for t in p.thresholds]),
+            Block("h2", "Graph and target checks"),
+            Block("table", header=["check", "result", "message"],
+                  rows=[[c.name, _pass(c.passed), c.message] for c in p.checks])]
+
+
+def _metric_row(label: str, m: Metrics | None) -> list[Any]:
+    return [label, *((getattr(m, c) for c in METRIC_COLUMNS) if m else [None] * 6)]
+
+
+def _budget(p: ParityRecord) -> list[Block]:
+    first = p.first
+    if first.quantization_metrics is None:
+        text = "No quantized outputs: the runtime could not run the model."
+    else:
+        a, q = first.approx_metrics.rmse, first.quantization_metrics.rmse
+        total = a * a + q * q
+        text = ("Error power (RMSE²) split between the GELU approximation and quantization: "
+                f"approximation {100 * a * a / total:.1f} %, quantization "
+                f"{100 * q * q / total:.1f} %." if total > 0 else
+                "The quantized model reproduces the float reference exactly.")
     return [Block("h2", "Error budget"), Block("p", text),
             Block("table", header=["comparison", *METRIC_COLUMNS],
-                  rows=[[label, *(p[key].get(c) for c in METRIC_COLUMNS)]
-                        for key, label in COMPARISONS])]
+                  rows=[_metric_row(label, getattr(first, key)) for key, label in COMPARISONS])]
 
 
-def _outputs(p: dict[str, Any]) -> list[Block]:
-    per = p.get("per_output") or {}
-    if len(per) < 2:
+def _outputs(p: ParityRecord) -> list[Block]:
+    if len(p.outputs) < 2:
         return []
     rows = []
-    for name, o in per.items():
-        m, task = o["metrics"], o["task"]
-        rows.append([name, m["snr_db"], m["max_error_lsb"], m["cosine"], task["metric"],
-                     task["float"], task["quantized"], task.get("top1_agreement")])
+    for o in p.outputs:
+        m, task = o.metrics, o.task
+        rows.append([o.name, m and m.snr_db, m and m.max_error_lsb, m and m.cosine, task.metric,
+                     task.reference, task.quantized, task.top1_agreement])
     return [Block("h2", "Per output"),
             Block("p", "Each output of the model against its float reference (the sections "
                        "below show the first output)."),
@@ -110,144 +143,136 @@ def _outputs(p: dict[str, Any]) -> list[Block]:
                                    "float", "quantized", "top-1 agreement"], rows=rows)]
 
 
-def _task(p: dict[str, Any]) -> list[Block]:
-    task = p["task"]
-    if task["kind"] is None:
-        return [Block("h2", "Task metric"), Block("p", task.get("note", "absent"))]
+def _task(p: ParityRecord) -> list[Block]:
+    task = p.first.task
+    if task.kind is None:
+        return [Block("h2", "Task metric"), Block("p", task.note or "absent")]
     blocks = [Block("h2", "Task metric"),
               Block("table", header=["metric", "float", "approximation", "quantized"],
-                    rows=[[task["metric"], task["float"], task["approx"], task["quantized"]]])]
-    if task.get("top1_agreement") is not None:
+                    rows=[[task.metric, task.reference, task.replaced, task.quantized]])]
+    if task.top1_agreement is not None:
         blocks.append(Block("p", "Top-1 agreement, quantized vs float: "
-                                 f"{task['top1_agreement']:.4f}"))
-    ft = p.get("fine_tune")
+                                 f"{task.top1_agreement:.4f}"))
+    ft = p.fine_tune
     if ft:
-        blocks.append(Block("p", f"Fine-tuned {ft['epochs']} epochs on {ft['train_samples']} "
-                                 f"samples after replacing GELU: {ft['metric']} of the replaced "
-                                 f"float model {fmt(ft['before'])} -> {fmt(ft['after'])}."))
+        blocks.append(Block("p", f"Fine-tuned {ft.epochs} epochs on {ft.train_samples} "
+                                 f"samples after replacing GELU: {ft.metric} of the replaced "
+                                 f"float model {fmt(ft.before)} -> {fmt(ft.after)}."))
     return blocks
 
 
-def _layers(p: dict[str, Any]) -> list[Block]:
-    table = p.get("layers") or {}
-    if not table.get("layers"):
+def _layers(p: ParityRecord) -> list[Block]:
+    table = p.layers
+    if table is None or not table.layers:
         return []
-    healthy = table.get("healthy_rmse_over_scale", 0.289)
     blocks = [Block("h2", "Per-layer parity (worst first)"),
               Block("p", f"Each layer's float output against the quantized model's tensor, on "
-                    f"{table['samples']} samples (intermediate tensors kept, the runtime's "
-                    f"reference kernels). RMSE / scale near {healthy:.2f} is plain rounding "
-                    f"noise; {GELU_MARK} marks the GELU sites. A doubtful match (cosine under "
-                    "0.9) is a tensor the converter changed, e.g. by folding the layer's last op "
-                    "into the next: its row says nothing about the layer."),
+                    f"{table.samples} samples (intermediate tensors kept, the runtime's "
+                    f"reference kernels). RMSE / scale near {table.healthy_rmse_over_scale:.2f} "
+                    f"is plain rounding noise; {GELU_MARK} marks the GELU sites. A doubtful "
+                    "match (cosine under 0.9) is a tensor the converter changed, e.g. by "
+                    "folding the layer's last op into the next: its row says nothing about the "
+                    "layer."),
               Block("table", header=["layer", "class", "tensor", "max abs", "mean abs", "RMSE",
                                      "RMSE / scale", "SNR dB"],
-                    rows=[[r["layer"] + (f" ({GELU_MARK})" if r["gelu_site"] else "")
-                           + (" (doubtful match)" if r.get("match") == "doubtful" else ""),
-                           r["layer_class"], _short(r["tensor_name"]), r["max_abs_error"],
-                           r["mean_abs_error"], r["rmse"], r["rmse_over_scale"], r["snr_db"]]
-                          for r in table["layers"]])]
-    if table.get("unmatched"):
+                    rows=[[r.layer + (f" ({GELU_MARK})" if r.gelu_site else "")
+                           + (" (doubtful match)" if r.match == "doubtful" else ""),
+                           r.layer_class, _short(r.tensor_name), r.metrics.max_abs_error,
+                           r.metrics.mean_abs_error, r.metrics.rmse, r.rmse_over_scale,
+                           r.metrics.snr_db]
+                          for r in table.layers])]
+    if table.unmatched:
         blocks.append(Block("p", "Layers without a matching tensor (fused or renamed by the "
-                                 f"converter): {', '.join(table['unmatched'])}."))
+                                 f"converter): {', '.join(table.unmatched)}."))
     return blocks
 
 
-def _sites(p: dict[str, Any]) -> list[Block]:
-    sites = p.get("gelu_sites") or []
-    if not sites:
+def _sites(p: ParityRecord) -> list[Block]:
+    if not p.gelu_sites:
         return []
     return [Block("h2", "GELU sites"),
             Block("p", f"Each replaced GELU: the input range calibration gave it, its output "
-                  f"scale, and `{p['approx']['name']}`'s int8 error against exact GELU over that "
+                  f"scale, and `{p.approx.name}`'s int8 error against exact GELU over that "
                   "range (all 256 input codes of a single-op model calibrated on it)."),
             Block("table", header=["site", "input range", "output scale", "int8 max LSB",
                                    "int8 mean LSB"],
-                  rows=[[s["site"], f"[{s['input_range'][0]:.3g}, {s['input_range'][1]:.3g}]",
-                         s["output_scale"], s["int8_max_lsb"], s["int8_mean_lsb"]]
-                        for s in sites])]
+                  rows=[[s.site, f"[{s.input_range[0]:.3g}, {s.input_range[1]:.3g}]",
+                         s.output_scale, s.int8_max_lsb, s.int8_mean_lsb]
+                        for s in p.gelu_sites])]
 
 
-def _sensitivity(p: dict[str, Any]) -> list[Block]:
-    rows = p.get("sensitivity") or []
-    if not rows:
+def _sensitivity(p: ParityRecord) -> list[Block]:
+    if not p.sensitivity:
         return []
-    base = p["metrics"]["snr_db"]
+    base = p.first.metrics.snr_db if p.first.metrics else None
     return [Block("h2", "Sensitivity: one layer kept in float"),
             Block("p", f"End-to-end SNR today: {fmt(base)} dB. Keeping one layer in float "
                        "(its ops denylisted from quantization) would give:"),
             Block("table", header=["layer", "ops kept float", "SNR dB", "gain dB",
                                    "max abs error", "note"],
-                  rows=[[r["layer"], r["kept_float_ops"], r["snr_db"],
-                         (r["snr_db"] - base) if r["snr_db"] is not None and base is not None
-                         else None, r["max_abs_error"], r["note"]] for r in rows])]
+                  rows=[[r.layer, r.kept_float_ops, r.snr_db,
+                         (r.snr_db - base) if r.snr_db is not None and base is not None
+                         else None, r.max_abs_error, r.note] for r in p.sensitivity])]
 
 
-def _device(p: dict[str, Any]) -> list[Block]:
-    cmp = p.get("device_vs_host")
+def _device(p: ParityRecord) -> list[Block]:
+    cmp = p.device_vs_host
     if not cmp:
         return []
-    rt, host = p["runtime"], cmp["host"]
+    rt, host = p.runtime, cmp.host
     blocks = [Block("h2", "Device vs this machine"),
-              Block("p", f"The same model and inputs on {rt['name']} {rt['version']} "
-                         f"{rt['machine']} ({rt['where']}) and on {host['name']} "
-                         f"{host['version']} {host['machine']} here:"),
+              Block("p", f"The same model and inputs on {rt.name} {rt.version} {rt.machine} "
+                         f"({rt.where}) and on {host.name} {host.version} {host.machine} here:"),
               Block("table", header=["samples", "outputs", "differing outputs",
                                      "differing samples", "max difference (LSB)"],
-                    rows=[[cmp["samples"], cmp["outputs"], cmp["differing_outputs"],
-                           cmp["differing_samples"], cmp["max_diff_lsb"]]])]
-    first = cmp.get("first_difference")
+                    rows=[[cmp.samples, cmp.outputs, cmp.differing_outputs,
+                           cmp.differing_samples, cmp.max_diff_lsb]])]
+    first = cmp.first_difference
     if first:
-        blocks.append(Block("p", f"First difference: sample {first['sample']}, device "
-                                 f"{first['device']}, this machine {first['host']}."))
+        blocks.append(Block("p", f"First difference: sample {first.sample}, device "
+                                 f"{first.device}, this machine {first.host}."))
     return blocks
 
 
-def _compat(p: dict[str, Any]) -> list[Block]:
-    compat = p.get("compat")
-    if not compat:
-        return []
-    blocks = [Block("h2", f"Target compatibility: {compat['target']}"),
-              Block("p", compat["summary"]),
+def _compat(p: ParityRecord) -> list[Block]:
+    compat = p.compat
+    blocks = [Block("h2", f"Target compatibility: {compat.target}"),
+              Block("p", compat.summary),
               Block("table", header=["op", "version", "count", "verdict", "reason"],
-                    rows=[[v["op"], v["version"], v["count"], v["verdict"], v["reason"]]
-                          for v in compat["ops"]]),
+                    rows=[[v.op, v.version, v.count, v.verdict, v.reason]
+                          for v in compat.ops]),
               Block("table", header=["rule", "result", "message"],
-                    rows=[[r["name"], _pass(r["passed"]), r["message"]]
-                          for r in compat["rules"]])]
-    if compat["notes"]:
-        blocks.append(Block("list", items=[f"note: {n}" for n in compat["notes"]]))
+                    rows=[[r.name, _pass(r.passed), r.message] for r in compat.rules])]
+    details = targets.describe_details(compat)
+    items = details + [f"note: {n}" for n in compat.notes]
+    if items:
+        blocks.append(Block("list", items=items))
     return blocks
 
 
-def _auto(p: dict[str, Any]) -> list[Block]:
-    auto = p["approx"].get("auto")
+def _auto(p: ParityRecord) -> list[Block]:
+    auto = p.approx.auto
     if not auto:
         return []
-    return [Block("h2", "Why this approximation (--approx auto)"), Block("p", auto["reason"]),
+    return [Block("h2", "Why this approximation (--approx auto)"), Block("p", auto.reason),
             Block("table", header=["variant", "accepted", "int8 max LSB (top code aside)",
-                                   "int8 mean LSB", "ops", f"latency ms ({auto['runtime']})",
-                                   "latency vs lut", f"{auto['cost']} vs cheapest accepted",
+                                   "int8 mean LSB", "ops", f"latency ms ({auto.runtime})",
+                                   "latency vs lut", f"{auto.cost} vs cheapest accepted",
                                    "cost ok"],
-                  rows=[[c["name"], c["accepted"], _max_lsb(c), c["int8_mean_lsb"],
-                         c["ops"], c["latency_ms"], c["vs_lut"], c["vs_cheapest"], c["cost_ok"]]
-                        for c in auto["candidates"]])]
+                  rows=[[c.name, c.accepted,
+                         f"{fmt(c.int8_max_lsb)} ({fmt(c.int8_max_lsb_without_top_code)})",
+                         c.int8_mean_lsb, c.ops, c.latency_ms, c.vs_lut, c.vs_cheapest,
+                         c.cost_ok] for c in auto.candidates])]
 
 
-def _max_lsb(c: dict[str, Any]) -> str:
-    """`max (max below the top input code)`; builds before that figure show the max alone."""
-    inner = c.get("int8_max_lsb_without_top_code")
-    return fmt(c["int8_max_lsb"]) + ("" if inner is None else f" ({fmt(inner)})")
-
-
-def _ops(p: dict[str, Any]) -> list[Block]:
+def _ops(p: ParityRecord) -> list[Block]:
     blocks = [Block("h2", "Ops in model.tflite"),
-              Block("table", header=["op", "count"], rows=[[k, v] for k, v in p["ops"].items()])]
-    if p["approx"]["sites"]:
+              Block("table", header=["op", "count"], rows=[[k, v] for k, v in p.ops.items()])]
+    if p.approx.sites:
         blocks += [Block("h2", "GELU sites replaced"),
-                   Block("table", header=["site", "layer", "form"],
-                         rows=[[s["path"], s["layer_class"], s["form"]]
-                               for s in p["approx"]["sites"]])]
+                   Block("table", header=["site", "layer", "form", "found as"],
+                         rows=[[s.path, s.layer_class, s.form, s.kind]
+                               for s in p.approx.sites])]
     return blocks
 
 
@@ -258,7 +283,8 @@ def _plots(plots: dict[str, str]) -> list[Block]:
                                     for title, src in plots.items()]]
 
 
-def build(p: dict[str, Any], plots: dict[str, str]) -> list[Block]:
+def build(p: ParityRecord, plots: dict[str, str]) -> list[Block]:
     """The whole report, in reading order: verdict, gate, where the error comes from, plots."""
-    return [*_setup(p), *_gate(p), *_outputs(p), *_budget(p), *_task(p), *_layers(p), *_sites(p),
-            *_sensitivity(p), *_device(p), *_compat(p), *_auto(p), *_plots(plots), *_ops(p)]
+    return [*_setup(p), *_gate(p), *_io(p), *_outputs(p), *_budget(p), *_task(p), *_layers(p),
+            *_sites(p), *_sensitivity(p), *_device(p), *_compat(p), *_auto(p), *_plots(plots),
+            *_ops(p)]

@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from typing import Any
 
+from pipeline.records import ParityRecord
 from pipeline.report.document import fmt
 
 
-def render(p: dict[str, Any]) -> str:
+def render(p: ParityRecord) -> str:
     """JUnit XML of the gate: thresholds (per output) and graph/target checks."""
     cases: list[tuple[str, str, bool, str]] = []
-    for t in p["thresholds"]:
-        name = t["threshold"] + (f"[{t['output']}]" if t.get("output") else "")
-        cases.append(("gelu-edge.thresholds", name, t["passed"],
-                      f"{t['threshold']} = {fmt(t['value'])}, limit {t['op']} {t['limit']}"))
-    for c in p["checks"]:
-        cases.append(("gelu-edge.checks", c["name"], c["passed"], c["message"]))
+    for t in p.thresholds:
+        cases.append(("gelu-edge.thresholds", f"{t.threshold}[{t.output}]", t.passed,
+                      f"{t.threshold} = {fmt(t.value)}, limit {t.op} {t.limit}"))
+    for c in p.checks:
+        cases.append(("gelu-edge.checks", c.name, c.passed, c.message))
     failures = sum(not passed for _, _, passed, _ in cases)
     suites = ET.Element("testsuites", name="gelu-edge", tests=str(len(cases)),
                         failures=str(failures))
-    suite = ET.SubElement(suites, "testsuite", name=f"gelu-edge parity ({p['target']})",
+    suite = ET.SubElement(suites, "testsuite", name=f"gelu-edge parity ({p.target})",
                           tests=str(len(cases)), failures=str(failures), errors="0")
     for classname, name, passed, message in cases:
         case = ET.SubElement(suite, "testcase", classname=classname, name=name)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import platform
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from pipeline import artifacts
+from pipeline.records import ApproximateRecord, ConvertRecord, ParityRecord, TrainRecord
 
 
 def _version(dist: str) -> str | None:
@@ -17,29 +19,22 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def recorded_options(out: Path) -> dict[str, Any]:
+def recorded_options(out: Path, parity: ParityRecord) -> dict[str, Any]:
     """The options every stage recorded in its own record, so `report` alone can rebuild them."""
-    options: dict[str, Any] = {}
-    train = out / artifacts.TRAIN_RECORD
-    if train.is_file():
-        rec = artifacts.read_json(train)
-        options.update(model=rec["source"], epochs=rec["epochs"], seed=rec["seed"])
-    approx = artifacts.read_json(out / artifacts.APPROX_RECORD)
-    convert = artifacts.read_json(out / artifacts.CONVERT_RECORD)
-    parity = artifacts.read_json(out / artifacts.PARITY_JSON)
-    options.update(approx=approx["approx"], quantize=convert["quantize"], batch=convert["batch"],
-                   calibration_samples=convert["calibration_samples"], target=parity["target"],
-                   runtime=parity["runtime"]["name"], samples=parity["samples"],
-                   thresholds=[{k: t[k] for k in ("output", "threshold", "op", "limit")}
-                               for t in parity["thresholds"]],
-                   data=parity["data"]["path"])
-    return options
+    trained = TrainRecord.load(out)
+    approximated = ApproximateRecord.load(out)
+    converted = ConvertRecord.load(out)
+    return {"model": trained.source, "epochs": trained.epochs, "seed": trained.seed,
+            "approx": approximated.approx, "quantize": converted.quantize,
+            "batch": converted.batch, "calibration_samples": converted.calibration_samples,
+            "target": parity.target, "runtime": parity.runtime.name, "samples": parity.samples,
+            "thresholds": [{"output": t.output, "threshold": t.threshold, "op": t.op,
+                            "limit": t.limit} for t in parity.thresholds],
+            "data": parity.data.path}
 
 
 def _sha256_path(path: Path) -> str | None:
     """sha256 of a file; of a folder, over its files' relative paths and hashes."""
-    import hashlib
-
     if path.is_file():
         return artifacts.sha256_file(path)
     if path.is_dir():
@@ -49,17 +44,14 @@ def _sha256_path(path: Path) -> str | None:
     return None
 
 
-def write_manifest(out: Path) -> dict[str, Any]:
+def write_manifest(out: Path, parity: ParityRecord) -> dict[str, Any]:
     """manifest.json: sha256 of every artifact and of the data, tool versions, options, seed."""
-    options = recorded_options(out)
+    options = recorded_options(out, parity)
     data_path = Path(options["data"])
-    names = [artifacts.MODEL_FLOAT, artifacts.MODEL_APPROX, artifacts.MODEL_TFLITE,
-             artifacts.PARITY_JSON, artifacts.PARITY_MD, artifacts.PARITY_HTML,
-             artifacts.PARITY_SAMPLES, artifacts.GELU_CURVES, artifacts.APPROX_CHOICE,
-             artifacts.TRAIN_RECORD, artifacts.APPROX_RECORD, artifacts.CONVERT_RECORD]
+    names = [name for stage in artifacts.STAGE_OUTPUTS.values() for name in stage
+             if name not in (artifacts.MANIFEST, artifacts.PLOTS_DIR)]
     plots = out / artifacts.PLOTS_DIR
     names += [f"{artifacts.PLOTS_DIR}/{p.name}" for p in sorted(plots.glob("*.png"))]
-    parity = artifacts.read_json(out / artifacts.PARITY_JSON)
     manifest = {
         "artifacts": {n: artifacts.sha256_file(out / n) for n in names if (out / n).is_file()},
         "data": {"path": str(data_path), "sha256": _sha256_path(data_path)},
@@ -69,7 +61,7 @@ def write_manifest(out: Path) -> dict[str, Any]:
             "tensorflow": _version("tensorflow"),
             "keras": _version("keras"),
             "numpy": _version("numpy"),
-            "runtime": {"name": parity["runtime"]["name"], "version": parity["runtime"]["version"]},
+            "runtime": {"name": parity.runtime.name, "version": parity.runtime.version},
         },
         "options": options,
         "seed": options.get("seed"),

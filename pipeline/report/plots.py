@@ -10,7 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import artifacts
+from pipeline import artifacts, tasks
+from pipeline.records import ParityRecord
+from pipeline.records.parity import GeluSiteRow, LayerRow
 
 DPI = 110
 SIZE = (7.0, 4.2)
@@ -33,7 +35,7 @@ def _save(fig: Any, path: Path) -> None:
     _pyplot().close(fig)
 
 
-def _gelu_site(plt: Any, curves: Any, i: int, site: dict[str, Any], approx: str,
+def _gelu_site(plt: Any, curves: Any, i: int, site: GeluSiteRow, approx: str,
                path: Path) -> None:
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(SIZE[0], SIZE[1] * 1.4), sharex=True,
                                       gridspec_kw={"height_ratios": [2, 1]})
@@ -43,12 +45,12 @@ def _gelu_site(plt: Any, curves: Any, i: int, site: dict[str, Any], approx: str,
              label=f"{approx} (float)")
     top.step(xi, yi, where="mid", color=GELU_COLOR, lw=1, label=f"{approx} int8 (runtime)")
     top.set_ylabel("output")
-    top.set_title(f"GELU site {site['site']}: calibrated input range "
-                  f"[{site['input_range'][0]:.2f}, {site['input_range'][1]:.2f}]")
+    top.set_title(f"GELU site {site.site}: calibrated input range "
+                  f"[{site.input_range[0]:.2f}, {site.input_range[1]:.2f}]")
     top.legend(loc="upper left")
     top.grid(alpha=0.3)
     exact_at_codes = np.interp(xi, x, curves[f"s{i}_exact"])
-    bottom.plot(xi, (yi - exact_at_codes) / site["approx_output_scale"], ".", color=GELU_COLOR,
+    bottom.plot(xi, (yi - exact_at_codes) / site.approx_output_scale, ".", color=GELU_COLOR,
                 ms=3)
     bottom.axhline(0.5, color="gray", ls=":", lw=1)
     bottom.axhline(-0.5, color="gray", ls=":", lw=1)
@@ -70,11 +72,11 @@ def _error_histogram(plt: Any, samples: Any, scale: float | None, path: Path) ->
     _save(fig, path)
 
 
-def _layer_snr(plt: Any, rows: list[dict[str, Any]], path: Path) -> None:
-    names = [r["layer"] + (" (GELU)" if r["gelu_site"] else "") for r in rows]
-    snr = [r["snr_db"] if r["snr_db"] is not None else 0.0 for r in rows]
+def _layer_snr(plt: Any, rows: list[LayerRow], path: Path) -> None:
+    names = [r.layer + (" (GELU)" if r.gelu_site else "") for r in rows]
+    snr = [r.metrics.snr_db if r.metrics.snr_db is not None else 0.0 for r in rows]
     fig, ax = plt.subplots(figsize=(SIZE[0], max(2.0, 0.4 * len(rows) + 1.2)))
-    ax.barh(names, snr, color=[GELU_COLOR if r["gelu_site"] else OTHER_COLOR for r in rows])
+    ax.barh(names, snr, color=[GELU_COLOR if r.gelu_site else OTHER_COLOR for r in rows])
     ax.invert_yaxis()
     ax.set_xlabel("SNR of the quantized tensor against float (dB)")
     ax.set_title("Per-layer SNR, worst first (red: GELU sites)")
@@ -97,30 +99,31 @@ def _scatter(plt: Any, samples: Any, path: Path) -> None:
     _save(fig, path)
 
 
-def make(out: Path, p: dict[str, Any]) -> dict[str, str]:
+def make(out: Path, p: ParityRecord) -> dict[str, str]:
     """Draw every plot the build's data allows into OUT/plots; title -> path relative to OUT."""
     plt = _pyplot()
     folder = out / artifacts.PLOTS_DIR
     folder.mkdir(exist_ok=True)
     made: dict[str, str] = {}
     curves_path = out / artifacts.GELU_CURVES
-    if p.get("gelu_sites") and curves_path.is_file():
+    if p.gelu_sites and curves_path.is_file():
         with np.load(curves_path, allow_pickle=False) as curves:
-            for i, site in enumerate(p["gelu_sites"]):
+            for i, site in enumerate(p.gelu_sites):
                 name = f"gelu_site_{i}.png"
-                _gelu_site(plt, curves, i, site, p["approx"]["name"], folder / name)
-                made[f"GELU site {site['site']}: exact vs {p['approx']['name']} and its int8 "
+                _gelu_site(plt, curves, i, site, p.approx.name, folder / name)
+                made[f"GELU site {site.site}: exact vs {p.approx.name} and its int8 "
                      "version"] = f"{artifacts.PLOTS_DIR}/{name}"
     samples_path = out / artifacts.PARITY_SAMPLES
-    if samples_path.is_file():
+    first = p.first
+    if samples_path.is_file() and first.metrics is not None:
         with np.load(samples_path, allow_pickle=False) as samples:
-            _error_histogram(plt, samples, p["output_quantization"]["scale"] or None,
+            _error_histogram(plt, samples, first.quantization.scale,
                              folder / "error_histogram.png")
             made["Error histogram, quantized vs float"] = f"{artifacts.PLOTS_DIR}/error_histogram.png"
-            if p["task"]["kind"] != "classification":
+            if first.task.kind is None or tasks.get(first.task.kind).scatter_plot:
                 _scatter(plt, samples, folder / "predicted_vs_reference.png")
                 made["Predicted vs reference"] = f"{artifacts.PLOTS_DIR}/predicted_vs_reference.png"
-    rows = (p.get("layers") or {}).get("layers") or []
+    rows = p.layers.layers if p.layers else []
     if rows:
         _layer_snr(plt, rows, folder / "layer_snr.png")
         made["Per-layer SNR"] = f"{artifacts.PLOTS_DIR}/layer_snr.png"

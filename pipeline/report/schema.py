@@ -1,36 +1,39 @@
-"""parity.json's JSON Schema (parity.schema.json beside this file), checked with jsonschema."""
+"""parity.json's published JSON Schema (parity.schema.json beside this file), generated from the
+record's types, so it cannot drift from what gelu-edge writes and reads.
+
+Regenerate after changing `pipeline/records/parity.py`: `python -m pipeline.report.schema`
+(a test fails while the file differs from the types).
+"""
 
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import UserError
+from pipeline.records import ParityRecord
 
 SCHEMA_PATH = Path(__file__).with_name("parity.schema.json")
+SCHEMA_ID = "gelu-edge/parity.schema.json"
 
 
-@lru_cache(maxsize=1)
-def schema() -> dict[str, Any]:
-    """The schema document."""
-    return json.loads(SCHEMA_PATH.read_text())
+def generate() -> dict[str, Any]:
+    """The schema of parity.json as gelu-edge writes it (computed fields included)."""
+    schema = ParityRecord.model_json_schema(mode="serialization")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
+            **schema, "title": "gelu-edge parity.json"}
 
 
-def errors(parity: dict[str, Any]) -> list[str]:
-    """Every schema violation, as 'path: message'."""
-    from jsonschema import Draft202012Validator
-
-    validator = Draft202012Validator(schema())
-    return [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}"
-            for e in sorted(validator.iter_errors(parity), key=lambda e: list(e.absolute_path))]
+def text() -> str:
+    """The schema file's text."""
+    return json.dumps(generate(), indent=2) + "\n"
 
 
-def check(parity: dict[str, Any], source: Path) -> None:
-    """UserError naming the first violation, with what to do."""
-    found = errors(parity)
-    if found:
-        raise UserError(f"{source} does not match parity.schema.json ({found[0]}; "
-                        f"{len(found)} problem(s)); it was written by another version of "
-                        "gelu-edge: rerun `gelu-edge parity` to rewrite it")
+def main() -> None:
+    """Write parity.schema.json from the types."""
+    SCHEMA_PATH.write_text(text(), encoding="utf-8")
+    print(f"wrote {SCHEMA_PATH}")
+
+
+if __name__ == "__main__":
+    main()

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.approximations import Approximation, gelu_exact, gelu_tanh
+from pipeline.records import Site
 from pipeline.rewrites import keras_graph
 
 # float32 GELU implementations agree with the float64 reference to ~1e-6; the tanh form differs
@@ -32,27 +33,6 @@ PROBE = np.linspace(-6.0, 6.0, 241, dtype=np.float32).reshape(1, -1)
 # The attributes that hold an elementwise function: every layer's activation, a Lambda's function.
 FUNCTION_ATTRS = {"Lambda": "function"}
 RAW_OP = "op"
-
-
-@dataclass(frozen=True)
-class Site:
-    """One place in a model where GELU is computed."""
-
-    path: str  # "<layer path>.<attribute>" in the replaced model
-    layer_class: str  # the layer's class, or the raw operation's ("Gelu")
-    form: str  # "exact" or "tanh"
-    kind: str = "activation"  # "activation" (a layer's function) or "op" (a raw graph node)
-    calls: int = 1  # GELU evaluations per model call (a shared layer counts each call)
-
-    @property
-    def layer(self) -> str:
-        """The layer path in the replaced model."""
-        return self.path.rsplit(".", 1)[0]
-
-    @property
-    def attr(self) -> str:
-        """The attribute of that layer that holds the function."""
-        return self.path.rsplit(".", 1)[1]
 
 
 def gelu_form(fn: Any) -> str | None:
@@ -118,20 +98,35 @@ def find(model: Any, run: Callable[[Any], Any] | None) -> Found:
                  ops=[op for _, op, _ in ops])
 
 
-def replace(model: Any, approx: Approximation, found: Found) -> Any:
-    """Replace what `find` found with `approx`; return the model (a rebuilt one when raw
-    operations were replaced: each becomes an `Activation` layer of the op's name)."""
+def replace(model: Any, approx: Approximation, found: Found
+            ) -> tuple[Any, Callable[[], None]]:
+    """Replace what `find` found with `approx`: (the model, a function that undoes it). The
+    model is a rebuilt one when raw operations were replaced (each becomes an `Activation`
+    layer of the op's name); layers are shared with the original either way, and undoing puts
+    their functions back, so the original can serve as the float reference again."""
     import keras
 
+    originals = [getattr(layer, attr) for layer, attr in found.attributes]
     for layer, attr in found.attributes:
         setattr(layer, attr, approx.keras_fn)
+    replaced = model
     if found.ops:
         def activation(op: Any, *args: Any, **kwargs: Any) -> Any:
             return keras.layers.Activation(approx.keras_fn, name=op.name)(*args)
 
-        model = keras_graph.rebuild(model, {id(op): activation for op in found.ops})
-    # Keras caches traced predict/train functions; drop them so the new activation is used.
+        replaced = keras_graph.rebuild(model, {id(op): activation for op in found.ops})
+
+    def undo() -> None:
+        for (layer, attr), fn in zip(found.attributes, originals):
+            setattr(layer, attr, fn)
+        _forget_traces(model)
+
+    _forget_traces(replaced)
+    return replaced, undo
+
+
+def _forget_traces(model: Any) -> None:
+    """Keras caches traced predict/train functions; drop them so the current functions run."""
     for attr in ("predict_function", "train_function", "test_function"):
         if hasattr(model, attr):
             setattr(model, attr, None)
-    return model

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from pipeline.errors import UserError
 from pipeline.targets import coral, ethos_u, host, rpi
-from pipeline.targets.base import CPU, SUPPORTED, UNSUPPORTED, Compat, OpVerdict, Rule, Target
+from pipeline.targets.base import (
+    CPU,
+    SUPPORTED,
+    UNSUPPORTED,
+    Compat,
+    OpVerdict,
+    Rule,
+    Target,
+)
 
 TARGETS: dict[str, Target] = {t.name: t for m in (rpi, coral, ethos_u, host) for t in m.TARGETS}
 DEFAULT = rpi.TARGET.name
@@ -24,10 +32,18 @@ def get(name: str) -> Target:
                     "(or ethos-u:CONFIG)")
 
 
+def describe_details(compat: Compat) -> list[str]:
+    """The target's own lines about its figures in `compat.details` (none for unknown ones)."""
+    try:
+        return get(compat.target).details(compat)
+    except UserError:
+        return []
+
+
 def names() -> list[str]:
     """Registered target names."""
     return list(TARGETS)
 
 
-__all__ = ["Target", "TARGETS", "DEFAULT", "get", "names", "Compat", "OpVerdict", "Rule",
+__all__ = ["Target", "TARGETS", "DEFAULT", "get", "names", "describe_details", "Compat", "OpVerdict", "Rule",
            "SUPPORTED", "CPU", "UNSUPPORTED"]

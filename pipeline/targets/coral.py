@@ -141,6 +141,18 @@ def check(model: Path, graph: Graph) -> Compat:
                   details=_cut(graph))
 
 
+def describe(compat: Compat) -> list[str]:
+    """Where the graph is cut, and whether the compiler fails on the whole model."""
+    cut = compat.details.get("first_unsupported")
+    if cut and compat.details.get("compiler_rejects_model"):
+        return [f"the Edge TPU compiler rejects the whole model (op {cut['index']}, "
+                f"{cut['op']}): nothing would run on the Edge TPU"]
+    if cut:
+        return [f"graph cut at op {cut['index']} ({cut['op']}): "
+                f"{compat.details['ops_on_cpu']} ops would run on the CPU"]
+    return []
+
+
 TARGET = Target(
     name="coral",
     summary="Coral Edge TPU, int8/uint8 full integer, batch 1",
@@ -151,6 +163,7 @@ TARGET = Target(
     accelerator=True,
     rules=RULES,
     checker=check,
+    details=describe,
 )
 
 TARGETS = (TARGET,)

@@ -116,6 +116,15 @@ def make_checker(config: str):  # noqa: ANN201 (a Checker)
     return check
 
 
+def describe(compat: Compat) -> list[str]:
+    """Vela's share of NPU operators and its cycle estimate."""
+    d = compat.details
+    if d.get("cycles_total") is None:
+        return []
+    return [f"Vela {d['accelerator_config']}: {d['npu_percent']:.1f} % NPU operators, "
+            f"{d['cycles_total']:.0f} cycles per inference"]
+
+
 def make_target(config: str = DEFAULT_CONFIG) -> Target:
     """The ethos-u target for a Vela accelerator config."""
     if config not in CONFIGS:
@@ -133,6 +142,7 @@ def make_target(config: str = DEFAULT_CONFIG) -> Target:
                "cycle estimate", "ethos-u:CONFIG picks the accelerator config "
                f"(default {DEFAULT_CONFIG}; {', '.join(CONFIGS)})"),
         checker=make_checker(config),
+        details=describe,
     )
 
 

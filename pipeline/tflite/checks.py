@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from pipeline.approximations import Approximation
 from pipeline.tflite.graph import FLOAT_TYPES, Graph
+from pipeline.records.convert import CheckResult
 from pipeline.tflite.quantize_modes import QuantizeMode
 
 # The I/O tensor type each integer mode asks the converter for.
 IO_TYPES = {"int8": "INT8", "uint8": "UINT8", "int16x8": "INT16"}
 # The types integer Keras inputs keep in TFLite (never quantized).
 INTEGER_INPUT_TYPES = ("INT32", "INT64", "BOOL")
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """Outcome of one graph check."""
-
-    name: str
-    passed: bool
-    message: str
 
 
 def no_float_island(graph: Graph, mode: QuantizeMode, approx: Approximation) -> list[str]:

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.approximate import run
+from pipeline.approximate import Options, load_replaced, run
+from pipeline.context import Context
+from pipeline.inputs.data import Dataset
 from pipeline.progress import Quiet
 from pipeline.tfenv import keras
 
@@ -33,17 +35,29 @@ class Block(k.layers.Layer):
         return {**super().get_config(), "units": self.units}
 
 
+def _context(out: Path, x: np.ndarray) -> Context:
+    data = Dataset(path=out / "d.npz", x_train=None, y_train=None, x_eval=x, y_eval=None,
+                   x_calib=x)
+    return Context(out=out, data=data)
+
+
 def test_replaced_model_saves_loads_and_keeps_weights(tmp_path: Path) -> None:
     inp = k.Input((6,))
     model = k.Model(inp, Block(name="block")(inp))
     model.save(tmp_path / "model_float.keras")
     x = RNG.standard_normal((32, 6)).astype(np.float32)
     reporter = Quiet()
-    result = run(tmp_path, tmp_path / "model_float.keras", "lut", x, reporter)
+    ctx = _context(tmp_path, x)
+    result = run(ctx, Options(approx="sigmoid"), reporter)
     assert result.replaced == 1 and result.sites[0].path == "block/inner.activation"
-    reloaded = k.saving.load_model(tmp_path / "model_approx.keras")
-    np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0),
-                               atol=SAME_MODEL_TOL)
+    # The float reference is left as it was; the replaced model is the reloaded file.
+    np.testing.assert_allclose(ctx.reference().predict(x, verbose=0),
+                               model.predict(x, verbose=0), atol=SAME_MODEL_TOL)
+    reloaded = load_replaced(tmp_path / "model_approx.keras", "sigmoid")
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0),
+                               ctx.approx_model.predict(x, verbose=0), atol=SAME_MODEL_TOL)
+    assert not np.allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0),
+                           atol=1e-4)
     assert any("replaced 1 GELU" in m for m in reporter.infos)
 
 
@@ -51,8 +65,8 @@ def test_model_without_gelu_warns(tmp_path: Path) -> None:
     inp = k.Input((6,))
     k.Model(inp, k.layers.Dense(2, activation="relu")(inp)).save(tmp_path / "model_float.keras")
     reporter = Quiet()
-    result = run(tmp_path, tmp_path / "model_float.keras", "sigmoid",
-                 np.zeros((4, 6), np.float32), reporter, source="my_model.keras")
+    result = run(_context(tmp_path, np.zeros((4, 6), np.float32)),
+                 Options(approx="sigmoid", source="my_model.keras"), reporter)
     assert result.replaced == 0
     # The warning names the user's file, not the build's copy of it.
     assert any(w.startswith("my_model.keras: no GELU found") for w in reporter.warnings)

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import float_input, read_json
+from helpers import float_input
 
 from pipeline.errors import UserError
 from pipeline.inputs.calibration import load_calibration
 from pipeline.inputs.data import DEFAULT_DATA, load_dataset
 from pipeline.inputs.models import import_custom_objects
 from pipeline.inputs.signature import describe
+from pipeline.records import ParityRecord
 from pipeline.tfenv import keras
 from pipeline.tflite import graph as tflite_graph
 
@@ -120,12 +121,12 @@ def test_model_form_builds_end_to_end(cli, user, tmp_path: Path, form: str) -> N
     extra = ["--custom-objects", str(objects)] if needs_objects else []
     r = _build(cli, path, data, tmp_path / "b", *extra)
     assert r.code == 0, r
-    parity = read_json(tmp_path / "b" / "parity.json")
-    assert parity["approx"]["replaced"] >= 1 and "GELU" in parity["ops"]
-    assert parity["task"]["kind"] == "regression" and parity["task"]["quantized"] is not None
+    parity = ParityRecord.load(tmp_path / "b")
+    assert parity.approx.replaced >= 1 and "GELU" in parity.ops
+    assert parity.first.task.kind == "regression" and parity.first.task.quantized is not None
     # The replaced model keeps its weights: lut is exact GELU, so its outputs stay the same
     # (up to tanh GELU vs exact GELU, 4.7e-4 at most per unit, for the tanh forms).
-    assert parity["approx_metrics"]["max_abs_error"] < SAME_OUTPUT_TOL
+    assert parity.first.approx_metrics.max_abs_error < SAME_OUTPUT_TOL
 
 
 def test_h5_model_builds(cli, user, tmp_path: Path) -> None:
@@ -159,7 +160,7 @@ def test_lambda_is_refused_unless_unsafe(cli, user, tmp_path: Path) -> None:
     assert r.code == 2 and "--unsafe" in r.err and len(r.err.strip().splitlines()) == 1, r
     r = _build(cli, tmp_path / "lambda.keras", data, tmp_path / "b", "--unsafe")
     assert r.code == 0, r
-    assert read_json(tmp_path / "b" / "parity.json")["approx"]["replaced"] == 1
+    assert ParityRecord.load(tmp_path / "b").approx.replaced == 1
 
 
 def test_savedmodel_folder_is_a_clear_error(cli, user, tmp_path: Path) -> None:
@@ -188,8 +189,8 @@ def test_without_data_parity_runs_on_calibration_samples(cli, user, tmp_path: Pa
     r = cli("build", "--model", tmp_path / "m.keras", "--calibration", tmp_path / "calib.npy",
             "--out", tmp_path / "b")
     assert r.code == 0, r
-    parity = read_json(tmp_path / "b" / "parity.json")
-    assert parity["task"]["kind"] is None and parity["data"]["split"] == "calibration"
+    parity = ParityRecord.load(tmp_path / "b")
+    assert parity.first.task.kind is None and parity.data.split == "calibration"
     assert "task metric is absent" in (tmp_path / "b" / "parity.md").read_text()
 
 
@@ -198,8 +199,8 @@ def test_fine_tuning_wins_back_the_approximation_error(cli, tmp_path: Path) -> N
     r = cli("build", "--approx", "hard", "--fine-tune-epochs", "5", "--out", out,
             "--epochs", "20", "--samples", "300")
     assert r.code == 0, r
-    ft = read_json(out / "parity.json")["fine_tune"]
-    assert ft["metric"] == "mae" and ft["after"] < ft["before"], ft
+    ft = ParityRecord.load(out).fine_tune
+    assert ft.metric == "mae" and ft.after < ft.before, ft
     assert "Fine-tuned 5 epochs" in (out / "parity.md").read_text()
 
 
@@ -272,14 +273,14 @@ def test_several_inputs_and_outputs_each_output_gets_its_metrics(cli, tmp_path: 
     r = cli("build", "--model", tmp_path / "multi.keras", "--data", tmp_path / "d.npz",
             "--out", out, "--samples", "200", "--min-top1-agreement", "0.5")
     assert r.code == 0, r
-    parity = read_json(out / "parity.json")
-    assert parity["outputs"] == ["value", "label"]
-    per = parity["per_output"]
-    assert per["value"]["task"]["kind"] == "regression"
-    assert per["label"]["task"]["kind"] == "classification"
-    assert per["label"]["task"]["top1_agreement"] is not None
-    assert per["value"]["metrics"]["snr_db"] != per["label"]["metrics"]["snr_db"]
-    assert {t["output"] for t in parity["thresholds"]} == {"value", "label"}
+    parity = ParityRecord.load(out)
+    assert [o.name for o in parity.outputs] == ["value", "label"]
+    value, label = parity.outputs
+    assert value.task.kind == "regression"
+    assert label.task.kind == "classification"
+    assert label.task.top1_agreement is not None
+    assert value.metrics.snr_db != label.metrics.snr_db
+    assert {t.output for t in parity.thresholds} == {"value", "label"}
     graph = tflite_graph.read(out / "model.tflite")
     assert [graph.tensors[i].shape for i in graph.inputs] == [(1, FEATURES), (1, 3)]
     with np.load(out / "parity_samples.npz") as samples:

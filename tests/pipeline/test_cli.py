@@ -11,14 +11,13 @@ import numpy as np
 import pytest
 from helpers import REPO, read_json, save_data
 
-from pipeline import artifacts
+from pipeline import artifacts, tasks
 from pipeline.inputs.data import DEFAULT_DATA
 from pipeline.parity import metrics
+from pipeline.records import ApproximateRecord, ParityRecord, TrainRecord
 
 # parity.json numbers are recomputed from parity_samples.npz in float64, as the pipeline does.
 RECOMPUTE_RTOL = 1e-9
-REQUIRED_KEYS = {"passed", "quantize", "target", "approx", "runtime", "samples", "metrics",
-                 "approx_metrics", "task", "thresholds", "ops"}
 
 
 def test_demo_build_artifacts(demo_build: Path) -> None:
@@ -27,35 +26,36 @@ def test_demo_build_artifacts(demo_build: Path) -> None:
                  artifacts.PARITY_SAMPLES):
         assert (demo_build / name).is_file(), name
     assert not list(demo_build.glob(".*tmp*")), "temporary files left behind"
-    parity = read_json(demo_build / artifacts.PARITY_JSON)
-    assert REQUIRED_KEYS <= set(parity)
-    assert parity["passed"] is True and parity["quantize"] == "int8" and parity["target"] == "rpi"
-    assert parity["approx"] == {**parity["approx"], "name": "lut", "replaced": 1}
-    assert parity["runtime"]["name"] == "tflite-runtime" and parity["runtime"]["where"] == "local"
-    assert parity["runtime"]["version"] == "2.14.0"
-    assert parity["samples"] >= 1000
-    assert parity["ops"] == {"FULLY_CONNECTED": 2, "GELU": 1}
-    assert parity["task"]["kind"] == "regression" and parity["task"]["metric"] == "mae"
-    train = read_json(demo_build / artifacts.TRAIN_RECORD)
-    assert train["eval_mae_float"] < 0.5 * train["eval_mae_linear"]  # clearly beats a linear fit
+    parity = ParityRecord.load(demo_build)
+    assert parity.passed is True and parity.quantize == "int8" and parity.target == "rpi"
+    assert parity.approx.name == "lut" and parity.approx.replaced == 1
+    assert parity.runtime.name == "tflite-runtime" and parity.runtime.where == "local"
+    assert parity.runtime.version == "2.14.0"
+    assert parity.samples >= 1000
+    assert parity.ops == {"FULLY_CONNECTED": 2, "GELU": 1}
+    assert parity.first.task.kind == "regression" and parity.first.task.metric == "mae"
+    assert parity.size.parameters == 769 and parity.size.tflite_bytes > 0
+    assert [(t.name, t.dtype) for t in parity.inputs] == [("x", "INT8")]
+    train = TrainRecord.load(demo_build)
+    assert train.eval_mae_float < 0.5 * train.eval_mae_linear  # clearly beats a linear fit
 
 
 def test_parity_numbers_recompute_from_samples(demo_build: Path) -> None:
-    parity = read_json(demo_build / artifacts.PARITY_JSON)
+    parity = ParityRecord.load(demo_build)
     s = np.load(demo_build / artifacts.PARITY_SAMPLES)
     assert set(s.files) >= {"x", "y_float", "y_approx", "y_quantized"}
-    assert len(s["x"]) == parity["samples"]
-    scale = parity["output_quantization"]["scale"]
+    assert len(s["x"]) == parity.samples
+    first = parity.first
     for key, ref, test in (("metrics", "y_float", "y_quantized"),
                            ("approx_metrics", "y_float", "y_approx")):
-        again = metrics.compare(s[ref], s[test], scale)
-        for name, value in parity[key].items():
+        again = metrics.compare(s[ref], s[test], first.quantization.scale)
+        for name, value in getattr(first, key).model_dump().items():
             if value is None:
-                assert again[name] is None
+                assert getattr(again, name) is None
             else:
-                assert again[name] == pytest.approx(value, rel=RECOMPUTE_RTOL), (key, name)
-    assert metrics.task_metric("regression", s["y_true"], s["y_quantized"]) == pytest.approx(
-        parity["task"]["quantized"], rel=RECOMPUTE_RTOL)
+                assert getattr(again, name) == pytest.approx(value, rel=RECOMPUTE_RTOL), name
+    assert tasks.get("regression").score(s["y_true"], s["y_quantized"]) == pytest.approx(
+        first.task.quantized, rel=RECOMPUTE_RTOL)
 
 
 def test_manifest_hashes_match(demo_build: Path) -> None:
@@ -77,10 +77,10 @@ def test_stages_run_alone_and_report_rebuilds(cli, tmp_path: Path) -> None:
     assert cli("convert", "--out", out, "--quantize", "uint8").code == 0
     r = cli("parity", "--out", out, "--runtime", "litert", "--samples", "200")
     assert r.code in (0, 1), r
-    parity = read_json(out / "parity.json")
-    assert parity["quantize"] == "uint8" and parity["runtime"]["name"] == "litert"
-    assert parity["approx"]["name"] == "sigmoid" and parity["samples"] == 200
-    assert parity["approx_metrics"]["max_abs_error"] > 0  # the sigmoid form is not exact GELU
+    parity = ParityRecord.load(out)
+    assert parity.quantize == "uint8" and parity.runtime.name == "litert"
+    assert parity.approx.name == "sigmoid" and parity.samples == 200
+    assert parity.first.approx_metrics.max_abs_error > 0  # the sigmoid form is not exact GELU
     r = cli("report", "--out", out)
     assert r.code in (0, 1) and "verdict" in r.out
     assert (out / "parity.md").is_file() and (out / "manifest.json").is_file()
@@ -97,7 +97,7 @@ def test_a_rerun_stage_removes_the_later_stages_artifacts(cli, tmp_path: Path,
                  "parity.html", "plots", "manifest.json"):
         assert not (out / name).exists(), name
     for name in ("model_float.keras", "train.json", "model_approx.keras", "approximate.json",
-                 "approx_choice.json", "model.tflite", "convert.json"):
+                 "model.tflite", "convert.json"):
         assert (out / name).exists(), name
     r = cli("report", "--out", out)
     assert r.code == 2 and "gelu-edge parity" in r.err
@@ -111,9 +111,9 @@ def test_threshold_failure_exits_1_with_report(cli, tmp_path: Path, demo_build: 
         (out / name).write_bytes((demo_build / name).read_bytes())
     r = cli("parity", "--out", out, "--min-snr-db", "99", "--samples", "100")
     assert r.code == 1 and "min_snr_db" in r.out
-    parity = read_json(out / "parity.json")
-    assert parity["passed"] is False
-    assert [t for t in parity["thresholds"] if t["threshold"] == "min_snr_db"][0]["limit"] == 99
+    parity = ParityRecord.load(out)
+    assert parity.passed is False
+    assert [t for t in parity.thresholds if t.threshold == "min_snr_db"][0].limit == 99
 
 
 def test_unsafe_model_is_refused(cli, tmp_path: Path) -> None:
@@ -143,9 +143,9 @@ def test_float_island_fails_the_build_with_exit_1(cli, tmp_path: Path) -> None:
             "--out", tmp_path / "b", "--samples", "100")
     assert r.code == 1, r
     assert "no_float_island" in r.err and "POW" in r.err
-    parity = read_json(tmp_path / "b" / "parity.json")
-    check = [c for c in parity["checks"] if c["name"] == "no_float_island"][0]
-    assert parity["passed"] is False and not check["passed"] and "POW" in check["message"]
+    parity = ParityRecord.load(tmp_path / "b")
+    check = [c for c in parity.checks if c.name == "no_float_island"][0]
+    assert parity.passed is False and not check.passed and "POW" in check.message
 
 
 def _run_module(*args: str) -> subprocess.CompletedProcess:
@@ -202,7 +202,7 @@ def test_model_without_gelu_warns_and_builds(cli, tmp_path: Path) -> None:
             "--max-error-lsb", "1000")
     assert r.code == 0, r
     assert "warning:" in r.err and "no GELU found" in r.err
-    assert read_json(tmp_path / "b" / "parity.json")["approx"]["replaced"] == 0
+    assert ParityRecord.load(tmp_path / "b").approx.replaced == 0
 
 
 def test_classification_model_reports_top1_agreement(cli, tmp_path: Path) -> None:
@@ -223,10 +223,11 @@ def test_classification_model_reports_top1_agreement(cli, tmp_path: Path) -> Non
     r = cli("build", "--model", tmp_path / "clf.keras", "--data", data, "--out", tmp_path / "b",
             "--approx", "sigmoid")
     assert r.code in (0, 1), r
-    task = read_json(tmp_path / "b" / "parity.json")["task"]
-    assert task["kind"] == "classification" and task["metric"] == "accuracy"
-    assert 0.9 <= task["top1_agreement"] <= 1.0
-    gate = {t["threshold"] for t in read_json(tmp_path / "b" / "parity.json")["thresholds"]}
+    parity = ParityRecord.load(tmp_path / "b")
+    task = parity.first.task
+    assert task.kind == "classification" and task.metric == "accuracy"
+    assert 0.9 <= task.top1_agreement <= 1.0
+    gate = {t.threshold for t in parity.thresholds}
     assert "min_top1_agreement" in gate
 
 
@@ -234,10 +235,10 @@ def test_coral_target_rejects_the_gelu_op(cli, tmp_path: Path) -> None:
     r = cli("build", "--target", "coral", "--approx", "lut", "--out", tmp_path / "lut",
             "--epochs", "3", "--samples", "100")
     assert r.code == 1 and "target_compatible" in r.out, r
-    parity = read_json(tmp_path / "lut" / "parity.json")
-    check = [c for c in parity["checks"] if c["name"] == "target_compatible"][0]
-    assert not check["passed"] and "builtin op 150 (GELU)" in check["message"]
-    assert parity["compat"]["compatible"] is False and parity["approx"]["auto"] is None
+    parity = ParityRecord.load(tmp_path / "lut")
+    check = [c for c in parity.checks if c.name == "target_compatible"][0]
+    assert not check.passed and "builtin op 150 (GELU)" in check.message
+    assert parity.compat.compatible is False and parity.approx.auto is None
     assert "## Target compatibility: coral" in (tmp_path / "lut" / "parity.md").read_text()
 
 
@@ -245,11 +246,11 @@ def test_build_for_coral_is_edge_tpu_compatible(cli, tmp_path: Path) -> None:
     out = tmp_path / "coral"
     r = cli("build", "--target", "coral", "--out", out, "--epochs", "5", "--samples", "200")
     assert r.code == 0, r
-    parity = read_json(out / "parity.json")
-    assert parity["compat"]["compatible"] and parity["quantize"] == "int8"
-    assert all(v["verdict"] == "supported" for v in parity["compat"]["ops"])
-    auto = parity["approx"]["auto"]
-    assert auto["chosen"] == parity["approx"]["name"] != "lut" and auto["target"] == "coral"
+    parity = ParityRecord.load(out)
+    assert parity.compat.compatible and parity.quantize == "int8"
+    assert all(v.verdict == "supported" for v in parity.compat.ops)
+    auto = parity.approx.auto
+    assert auto.chosen == parity.approx.name != "lut" and auto.target == "coral"
     assert "## Why this approximation" in (out / "parity.md").read_text()
     r = cli("check", out / "model.tflite", "--target", "coral")
     assert r.code == 0, r
@@ -259,16 +260,15 @@ def test_build_for_ethos_u_is_all_npu(cli, tmp_path: Path) -> None:
     out = tmp_path / "ethos"
     r = cli("build", "--target", "ethos-u", "--out", out, "--epochs", "5", "--samples", "200")
     assert r.code == 0, r
-    compat = read_json(out / "parity.json")["compat"]
-    assert compat["compatible"] and compat["details"]["npu_percent"] == 100.0
-    assert compat["details"]["cpu_operators"] == 0 and compat["method"].startswith("vela")
+    compat = ParityRecord.load(out).compat
+    assert compat.compatible and compat.details["npu_percent"] == 100.0
+    assert compat.details["cpu_operators"] == 0 and compat.method.startswith("vela")
 
 
 def test_approximate_takes_pwl_with_a_knot_count(cli, demo_build: Path, tmp_path: Path) -> None:
-    import shutil
-
-    shutil.copy(demo_build / "model_float.keras", tmp_path / "model_float.keras")
+    for name in ("model_float.keras", "train.json"):
+        shutil.copy(demo_build / name, tmp_path / name)
     r = cli("approximate", "--out", tmp_path, "--approx", "pwl:5")
     assert r.code == 0, r
-    assert read_json(tmp_path / "approximate.json")["approx"] == "pwl:5"
-    assert not (tmp_path / "approx_choice.json").exists()
+    approximated = ApproximateRecord.load(tmp_path)
+    assert approximated.approx == "pwl:5" and approximated.auto is None

@@ -73,15 +73,15 @@ def _rule(compat, name: str):
 def test_stock_gelu_is_rejected_by_coral_and_accepted_by_rpi(models) -> None:
     coral = check_model(models["gelu_int8"], "coral")
     assert not coral.compatible and _verdicts(coral)["GELU"] == targets.UNSUPPORTED
-    assert "Op builtin_code out of range: 150" in coral.summary()
+    assert "Op builtin_code out of range: 150" in coral.summary
     assert coral.details["compiler_rejects_model"] and coral.method == "static"
     rpi = check_model(models["gelu_int8"], "rpi")
-    assert rpi.compatible and _rule(rpi, "runtime_load").passed, rpi.to_json()
+    assert rpi.compatible and _rule(rpi, "runtime_load").passed, rpi.model_dump()
 
 
 def test_sigmoid_form_is_accepted_by_coral(models) -> None:
     coral = check_model(models["sigmoid_int8"], "coral")
-    assert coral.compatible, coral.to_json()
+    assert coral.compatible, coral.model_dump()
     assert coral.details["ops_on_cpu"] == 0
 
 
@@ -91,7 +91,7 @@ def test_pow_island_is_rejected_where_full_integer_is_required(models) -> None:
         assert not compat.compatible and not _rule(compat, "full_integer").passed, name
     vela = check_model(models["pow_int8"], "ethos-u")
     on_cpu = {v.op for v in vela.ops if v.verdict == targets.CPU}
-    assert on_cpu == {"POW", "DEQUANTIZE", "QUANTIZE"}, vela.to_json()
+    assert on_cpu == {"POW", "DEQUANTIZE", "QUANTIZE"}, vela.model_dump()
     assert all("Vela" in v.reason for v in vela.ops)
     assert vela.details["cpu_operators"] == 3 and vela.details["cycles_total"] > 0
 
@@ -117,7 +117,7 @@ def test_dynamic_range_is_rejected_by_rpi_and_accepted_by_litert(models) -> None
     fc = next(v for v in rpi.ops if v.op == "FULLY_CONNECTED")
     assert fc.version == 12 and fc.verdict == targets.UNSUPPORTED
     litert = check_model(models["dynamic"], "litert")
-    assert litert.compatible and _rule(litert, "runtime_load").passed, litert.to_json()
+    assert litert.compatible and _rule(litert, "runtime_load").passed, litert.model_dump()
 
 
 def test_coral_shape_rules(models) -> None:

@@ -22,29 +22,29 @@ INT8_RANGE = approx_measure.INT8_RANGE
 def test_auto_never_picks_a_variant_the_target_rejects(target: str, tmp_path: Path) -> None:
     choice = approx_auto.choose(target, None, Quiet())
     model = tmp_path / "chosen.tflite"
-    model.write_bytes(single_op_model(approximations.get(choice["chosen"]), (1, 256), *INT8_RANGE))
+    model.write_bytes(single_op_model(approximations.get(choice.chosen), (1, 256), *INT8_RANGE))
     assert check_model(model, target).compatible, choice
-    chosen = next(c for c in choice["candidates"] if c["name"] == choice["chosen"])
-    assert chosen["accepted"] and chosen["cost_ok"]
-    rank = lambda c: (c["int8_max_lsb_without_top_code"], c["int8_mean_lsb"])  # noqa: E731
-    better = [c for c in choice["candidates"] if c["cost_ok"] and rank(c) < rank(chosen)]
+    chosen = next(c for c in choice.candidates if c.name == choice.chosen)
+    assert chosen.accepted and chosen.cost_ok
+    rank = lambda c: (c.int8_max_lsb_without_top_code, c.int8_mean_lsb)  # noqa: E731
+    better = [c for c in choice.candidates if c.cost_ok and rank(c) < rank(chosen)]
     assert not better, better
 
 
 def test_auto_follows_the_runtime_and_the_op_set() -> None:
     # On tflite-runtime 2.14 only the lookup table is fast (issue #3), and coral rejects GELU.
-    assert approx_auto.choose("rpi", None, Quiet())["chosen"] == "lut"
+    assert approx_auto.choose("rpi", None, Quiet()).chosen == "lut"
     coral = approx_auto.choose("coral", None, Quiet())
-    assert coral["chosen"] == "relu-corr" and coral["cost"] == "ops"
-    assert next(c for c in coral["candidates"] if c["name"] == "lut")["accepted"] is False
+    assert coral.chosen == "relu-corr" and coral.cost == "ops"
+    assert next(c for c in coral.candidates if c.name == "lut").accepted is False
 
 
 def test_auto_keeps_the_lookup_table_on_litert_whatever_the_timing_noise() -> None:
     """On LiteRT x*sigmoid and h-GELU run faster than the lookup table; a few hundredths of a
     millisecond of noise must not trade its 0.5 LSB for their 1.3-2.7."""
     host = approx_auto.choose("host", None, Quiet())
-    assert host["chosen"] == "lut", host["reason"]
-    assert host["cost_limit"] >= min(c["cost"] for c in host["candidates"] if c["accepted"]) \
+    assert host.chosen == "lut", host.reason
+    assert host.cost_limit >= min(c.cost for c in host.candidates if c.accepted) \
         + approx_auto.NOISE_MS
 
 
@@ -57,7 +57,7 @@ def test_measurements_are_cached_per_runtime_version(monkeypatch: pytest.MonkeyP
         raise AssertionError("re-measured although the cache holds every variant")
 
     monkeypatch.setattr(approx_measure, "measure_all", no_measuring)
-    assert approx_auto.choose("coral", None, Quiet())["chosen"]
+    assert approx_auto.choose("coral", None, Quiet()).chosen
 
 
 def test_damaged_cache_is_measured_again(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -74,7 +74,7 @@ def test_damaged_cache_is_measured_again(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
     monkeypatch.setattr(approx_measure, "measure_all", counting)
     monkeypatch.setattr(approximations, "names", lambda: ["lut"])
-    assert approx_auto.choose("host", None, Quiet())["chosen"] == "lut"
+    assert approx_auto.choose("host", None, Quiet()).chosen == "lut"
     assert measured == ["lut"] and "lut" in read_json(runtime_file)["variants"]
 
 

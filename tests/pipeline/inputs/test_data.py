@@ -30,7 +30,7 @@ def test_demo_data_is_reproducible_from_its_script() -> None:
 
 def test_demo_data_splits() -> None:
     data = load_dataset()
-    assert data.task == "regression"
+    assert [task.name for task in data.tasks] == ["regression"]
     assert len(data.x_eval) >= 1000
     assert data.x_train.shape[1:] == data.x_eval.shape[1:] == data.x_calib.shape[1:] == (10,)
     # splits are disjoint draws, not copies

@@ -14,6 +14,7 @@ from pipeline.approximations import gelu_exact
 from pipeline.convert import convert_model
 from pipeline.parity import per_layer as layers
 from pipeline.progress import Quiet
+from pipeline.tflite import graph as tflite_graph
 from pipeline.tfenv import keras
 
 # The two computations differ only by float32 vs float64 rounding.
@@ -50,15 +51,16 @@ def test_per_layer_matches_an_independent_computation(tmp_path: Path) -> None:
     path = tmp_path / "m.tflite"
     path.write_bytes(convert_model(model, "int8", x, 1, Quiet()))
 
-    result = layers.per_layer(model, path, x, "litert", {"hidden"}, Quiet())
-    rows = {r["layer"]: r for r in result["layers"]}
-    assert set(rows) == {"hidden", "head"} and rows["hidden"]["gelu_site"]
-    assert not result["unmatched"]
+    result = layers.per_layer(model, tflite_graph.read(path), path, x, "litert", {"hidden"},
+                              Quiet())
+    rows = {r.layer: r for r in result.layers}
+    assert set(rows) == {"hidden", "head"} and rows["hidden"].gelu_site
+    assert not result.unmatched
 
     w, b = (np.asarray(v, np.float64) for v in model.get_layer("hidden").get_weights())
     ref = gelu_exact(x.astype(np.float64) @ w + b)
     np.save(tmp_path / "x.npy", x)
-    subprocess.run([sys.executable, "-c", READ_TENSOR, str(path), rows["hidden"]["tensor_name"],
+    subprocess.run([sys.executable, "-c", READ_TENSOR, str(path), rows["hidden"].tensor_name,
                     str(tmp_path / "x.npy"), str(tmp_path / "q.npy")], check=True,
                    capture_output=True)
     q = np.load(tmp_path / "q.npy")
@@ -69,10 +71,10 @@ def test_per_layer_matches_an_independent_computation(tmp_path: Path) -> None:
         "rmse": np.sqrt(np.mean(err**2)),
         "snr_db": 10 * np.log10(np.sum(ref**2) / np.sum(err**2)),
     }
+    hidden_row = rows["hidden"]
     for name, value in expected.items():
-        assert np.isclose(rows["hidden"][name], value, rtol=METRIC_RTOL), (name, rows["hidden"])
-    scale = rows["hidden"]["scale"]
-    assert np.isclose(rows["hidden"]["rmse_over_scale"], expected["rmse"] / scale,
+        assert np.isclose(getattr(hidden_row.metrics, name), value, rtol=METRIC_RTOL), name
+    assert np.isclose(hidden_row.rmse_over_scale, expected["rmse"] / hidden_row.scale,
                       rtol=METRIC_RTOL)
-    assert result["layers"][0]["snr_db"] <= result["layers"][-1]["snr_db"]  # worst first
-    json.dumps(result)  # plain data
+    assert result.layers[0].metrics.snr_db <= result.layers[-1].metrics.snr_db  # worst first
+    json.loads(result.model_dump_json())  # plain data

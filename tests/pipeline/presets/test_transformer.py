@@ -7,11 +7,11 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
-from helpers import read_json
 
 from pipeline import presets
 from pipeline.convert import convert_model
 from pipeline.progress import Quiet
+from pipeline.records import ParityRecord, TrainRecord
 from pipeline.tfenv import keras
 from pipeline.tflite import graph as tflite_graph
 
@@ -50,14 +50,14 @@ def test_transformer_preset_builds_integer_end_to_end(cli, tmp_path: Path) -> No
     out = tmp_path / "b"
     r = cli("build", "--preset", "transformer", "--out", out)
     assert r.code == 0, r
-    parity = read_json(out / "parity.json")
-    task = parity["task"]
-    assert task["kind"] == "classification" and task["float"] >= MIN_FLOAT_ACCURACY
-    assert task["top1_agreement"] >= MIN_TOP1_AGREEMENT, task
-    assert all(c["passed"] for c in parity["checks"]), parity["checks"]
-    assert not {"DEQUANTIZE", "QUANTIZE", "SHAPE", "GATHER"} & set(parity["ops"])
-    assert {"BATCH_MATMUL", "SOFTMAX", "RSQRT"} <= set(parity["ops"])
+    parity = ParityRecord.load(out)
+    task = parity.first.task
+    assert task.kind == "classification" and task.reference >= MIN_FLOAT_ACCURACY
+    assert task.top1_agreement >= MIN_TOP1_AGREEMENT, task
+    assert all(c.passed for c in parity.checks), parity.checks
+    assert not {"DEQUANTIZE", "QUANTIZE", "SHAPE", "GATHER"} & set(parity.ops)
+    assert {"BATCH_MATMUL", "SOFTMAX", "RSQRT"} <= set(parity.ops)
     graph = tflite_graph.read(out / "model.tflite")
     assert graph.tensors[graph.inputs[0]].shape == (1, 8, 8)
-    assert read_json(out / "train.json")["preset"] == "transformer"
-    assert len(parity["gelu_sites"]) == 2
+    assert TrainRecord.load(out).preset == "transformer"
+    assert len(parity.gelu_sites) == 2

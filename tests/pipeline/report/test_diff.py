@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.inputs.data import DEFAULT_DATA
+from pipeline.records import ParityRecord
 
 # Calibrating on inputs shrunk this much clips every real activation: a broken int8 model.
 DEGRADE_CALIBRATION = 0.05
@@ -41,3 +42,28 @@ def test_diff_of_a_build_with_itself_is_clean(cli, demo_build: Path) -> None:
 def test_diff_bad_input(cli, demo_build: Path, tmp_path: Path) -> None:
     r = cli("diff", demo_build, tmp_path / "nope")
     assert r.code == 2 and len(r.err.strip().splitlines()) == 1, r
+
+
+def _moved(record: ParityRecord, factor: float) -> ParityRecord:
+    """The record with the first output's mean error and MAE scaled by `factor` (worse > 1)."""
+    first = record.first
+    metrics = first.metrics.model_copy(
+        update={"mean_abs_error": first.metrics.mean_abs_error * factor})
+    task = first.task.model_copy(update={"quantized": first.task.quantized * factor})
+    return record.model_copy(update={"outputs": [first.model_copy(
+        update={"metrics": metrics, "task": task})]})
+
+
+def test_moves_within_the_named_tolerances_are_not_regressions(cli, demo_build: Path,
+                                                               tmp_path: Path) -> None:
+    new = tmp_path / "new"
+    shutil.copytree(demo_build, new)
+    record = ParityRecord.load(new)
+    _moved(record, 1.01).save(new)  # 1 %: runner noise
+    r = cli("diff", demo_build, new, "--json")
+    assert r.code == 0, r
+    _moved(record, 1.10).save(new)  # 10 %: a regression
+    r = cli("diff", demo_build, new, "--json")
+    rows = {row["metric"]: row for row in json.loads(r.out)["rows"]}
+    assert r.code == 1 and rows["mean_abs_error"]["worse"] and rows["mae"]["worse"], rows
+    assert all(row["why"] for row in rows.values())

@@ -1,0 +1,232 @@
+"""parity.json: the gate, where the error comes from, and target compatibility. Every report form
+(Markdown, HTML, JUnit, the manifest, `diff`, the plots) reads this tree by attribute; its JSON
+schema, `pipeline/report/parity.schema.json`, is generated from these types."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pipeline.records.approximate import AutoChoice, FineTune, Site
+from pipeline.records.base import Model, Record
+from pipeline.records.compat import Compat
+from pipeline.records.convert import CheckResult, IOTensor
+
+SCHEMA_VERSION = 2
+
+
+class Metrics(Model):
+    """How far one model's outputs are from another's (pipeline/parity/metrics.py)."""
+
+    max_abs_error: float
+    mean_abs_error: float
+    rmse: float
+    snr_db: float | None  # None: identical outputs (infinite SNR)
+    cosine: float
+    max_error_lsb: float | None  # None for a float output
+
+
+class TaskResult(Model):
+    """The task metric of the float, replaced and quantized models against the labels."""
+
+    kind: str | None  # a registered task ("classification", "regression"); None: no labels
+    metric: str | None  # "accuracy", "mae"
+    reference: float | None = None  # the float model
+    replaced: float | None = None  # the float model with GELU replaced
+    quantized: float | None = None
+    top1_agreement: float | None = None  # classification: quantized picks float's class
+    note: str | None = None
+
+
+class Quantization(Model):
+    """An output's int8 scale and zero point (None for a float output)."""
+
+    scale: float | None
+    zero_point: int | None
+
+
+class OutputParity(Model):
+    """One model output: the quantized model against the float reference, and the split."""
+
+    name: str
+    metrics: Metrics | None  # quantized vs float reference; None when the runtime failed
+    approx_metrics: Metrics  # replaced float vs float reference
+    quantization_metrics: Metrics | None  # quantized vs replaced float
+    task: TaskResult
+    quantization: Quantization
+
+
+class ThresholdRow(Model):
+    """One enforced threshold: the value, the limit, the verdict."""
+
+    output: str
+    threshold: str
+    value: float | None
+    op: str  # ">=" or "<="
+    limit: float
+    passed: bool
+
+
+class RuntimeInfo(Model):
+    """Where the quantized model ran."""
+
+    name: str
+    version: str
+    machine: str
+    where: str  # "local", "emulated", "ssh"
+    on: str  # the --on value
+    python: str
+    cpu: str | None = None  # the emulated CPU
+    delegate: str | None = None
+
+
+class RuntimeFailure(Model):
+    """The runtime could not load or run the model: its words and where in the graph."""
+
+    message: str
+    op: str | None = None
+    layer: str | None = None
+
+
+class FirstDifference(Model):
+    """The first sample whose device and host outputs differ."""
+
+    sample: int
+    device: list[float]
+    host: list[float]
+
+
+class HostRun(Model):
+    """The runtime the device was compared with, on this machine."""
+
+    name: str
+    version: str
+    machine: str
+
+
+class DeviceComparison(Model):
+    """The device's int8 outputs against this machine's on the same inputs."""
+
+    samples: int
+    outputs: int
+    differing_outputs: int
+    differing_samples: int
+    max_diff_lsb: float
+    first_difference: FirstDifference | None
+    host: HostRun
+
+
+class DataInfo(Model):
+    """The data parity ran on."""
+
+    path: str
+    split: str
+    calibration: str
+    warnings: list[str] = []
+
+
+class LayerRow(Model):
+    """One layer's float output against the quantized model's tensor."""
+
+    layer: str
+    layer_class: str
+    tensor: int
+    tensor_name: str
+    scale: float | None
+    gelu_site: bool
+    metrics: Metrics
+    rmse_over_scale: float | None
+    match: str  # "ok", or "doubtful" when no tensor agrees well enough
+
+
+class LayerTable(Model):
+    """Per-layer parity, worst first."""
+
+    samples: int
+    layers: list[LayerRow] = []
+    unmatched: list[str] = []
+    healthy_rmse_over_scale: float = 0.0
+
+
+class GeluSiteRow(Model):
+    """A replaced GELU at its own calibrated input range."""
+
+    site: str
+    layer: str
+    input_range: tuple[float, float]
+    output_scale: float | None
+    approx_output_scale: float
+    int8_max_lsb: float
+    int8_mean_lsb: float
+
+
+class SensitivityRow(Model):
+    """The end-to-end figures with one layer kept in float."""
+
+    layer: str
+    kept_float_ops: int
+    snr_db: float | None
+    max_abs_error: float | None
+    note: str = ""
+
+
+class ApproxInfo(Model):
+    """The GELU replacement, as the report shows it."""
+
+    name: str
+    sites: list[Site]
+    auto: AutoChoice | None = None
+
+    @property
+    def replaced(self) -> int:
+        """Number of sites replaced."""
+        return len(self.sites)
+
+
+class ModelSize(Model):
+    """The model's size before and after conversion."""
+
+    parameters: int
+    keras_bytes: int  # model_float.keras
+    tflite_bytes: int  # model.tflite
+
+
+class ParityRecord(Record):
+    """What the parity stage measured and decided."""
+
+    FILE: ClassVar[str] = "parity.json"
+    STAGE: ClassVar[str] = "parity"
+
+    schema_version: int = SCHEMA_VERSION
+    passed: bool
+    quantize: str
+    target: str
+    approx: ApproxInfo
+    compat: Compat
+    runtime: RuntimeInfo
+    runtime_failure: RuntimeFailure | None = None
+    device_vs_host: DeviceComparison | None = None
+    inputs: list[IOTensor]  # as the converted model has them
+    output_tensors: list[IOTensor]
+    outputs: list[OutputParity]
+    size: ModelSize
+    samples: int
+    data: DataInfo
+    fine_tune: FineTune | None = None
+    thresholds: list[ThresholdRow]
+    threshold_sources: list[str] = []
+    checks: list[CheckResult]
+    ops: dict[str, int]
+    layers: LayerTable | None = None
+    gelu_sites: list[GeluSiteRow] = []
+    sensitivity: list[SensitivityRow] = []
+
+    @property
+    def first(self) -> OutputParity:
+        """The first output (what one-output reports show)."""
+        return self.outputs[0]
+
+    @property
+    def failed(self) -> list[str]:
+        """Names of the thresholds and checks that failed."""
+        return ([t.threshold for t in self.thresholds if not t.passed]
+                + [c.name for c in self.checks if not c.passed])
