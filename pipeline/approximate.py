@@ -10,17 +10,17 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import approximations, artifacts
+from pipeline import approximations, artifacts, rewrites
 from pipeline.approximations import Approximation
 from pipeline.approximations import auto as approx_auto
 from pipeline.context import Context
 from pipeline.errors import CheckFailed, UserError
 from pipeline.inputs import batch
 from pipeline.inputs.data import Dataset
-from pipeline.inputs.models import load_model
 from pipeline.inputs.signature import describe
 from pipeline.progress import Reporter
 from pipeline.records import ApproximateRecord, FineTune, Site
+from pipeline.records.approximate import RewriteSite
 from pipeline.rewrites import gelu
 from pipeline.tfenv import keras
 
@@ -43,12 +43,14 @@ class Options:
     runtime: str | None = None
     fine_tune_epochs: int = 0
     source: str | None = None  # the user's model file, for messages
+    rewrites: str = "all"  # --rewrites: all, none, a list, all,-name
 
 
 def check_options(opts: Options, data: Dataset) -> None:
     """Refuse, before any work, what this stage would refuse later."""
     if opts.approx != approx_auto.AUTO:
         approximations.get(opts.approx)
+    rewrites.parse(opts.rewrites)
     if opts.fine_tune_epochs:
         if data.x_train is None or data.y_train is None:
             raise UserError("--fine-tune-epochs needs --data with labels (x and y)")
@@ -104,24 +106,35 @@ def _find(model: Any, probe: batch.Inputs | None) -> gelu.Found:
     return gelu.find(model, run)
 
 
-def load_replaced(path: Path, approx_name: str) -> Any:
-    """Load model_approx.keras and apply the replacement again: a subclassed model or a custom
-    layer that builds its layers in __init__ or build() comes back from its config with the
-    original GELU, and only its weights from the file. For every other model this changes
-    nothing."""
-    model, _ = replace_gelu(load_model(path), approximations.get(approx_name))
-    return model
-
-
 def _outputs(model: Any, x: batch.Inputs) -> np.ndarray:
     return np.concatenate([np.ravel(y) for y in describe(model).predict(model, x)])
 
 
+def _rewrite_sites(reference: Any, found: dict[str, list[rewrites.Match]],
+                   probe: batch.Inputs) -> list[RewriteSite]:
+    """Each rewrite site with its float error, measured on the reference as it is."""
+    signature = describe(reference)
+    sites = []
+    for name, matches in found.items():
+        errors = rewrites.site_errors(reference, matches, lambda m: signature.call(m, probe))
+        sites += [RewriteSite(rewrite=name, path=m.path, layer_class=type(m.target).__name__,
+                              detail=m.detail, float_max_abs=err[0], float_max_rel=err[1])
+                  for m, err in zip(matches, errors)]
+    return sites
+
+
+def load_rewritten(path: Path, record: ApproximateRecord) -> Any:
+    """model_approx.keras with every rewrite of its record applied again."""
+    return rewrites.load(path, record.approx, record.rewrites, record.target)
+
+
 def run(ctx: Context, opts: Options, reporter: Reporter) -> ApproximateRecord:
-    """Replace GELU in the float reference (left as it was afterwards), write model_approx.keras
-    and approximate.json; the reloaded replaced model stays in the context."""
+    """Replace GELU and apply the other rewrites to the float reference (left as it was
+    afterwards), write model_approx.keras and approximate.json; the reloaded model stays in
+    the context."""
     choice = None
     name = opts.approx
+    chosen = rewrites.parse(opts.rewrites)
     if name == approx_auto.AUTO:
         choice = approx_auto.choose(opts.target, opts.runtime, reporter)
         reporter.info(f"--approx auto: {choice.reason}")
@@ -129,35 +142,53 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ApproximateRecord:
     approx = approximations.get(name)
     reference = ctx.reference()
     probe = batch.take(ctx.data.x_eval, slice(0, RELOAD_SAMPLES))
-    found = _find(reference, batch.take(probe, slice(0, PROBE_SAMPLES)))
-    sites = found.sites
-    if not sites:
+    small = batch.take(probe, slice(0, PROBE_SAMPLES))
+    gelus = _find(reference, small) if rewrites.GELU in chosen else gelu.Found([], [], [])
+    sites = gelus.sites
+    if rewrites.GELU not in chosen:
+        reporter.info("GELU left as it is (--rewrites without gelu)")
+    elif not sites:
         reporter.warn(f"{opts.source or ctx.out / artifacts.MODEL_FLOAT}: no GELU found; the "
                       "model is quantized and checked as it is")
     else:
         forms = ", ".join(sorted({s.form for s in sites}))
         reporter.info(f"replaced {len(sites)} GELU site(s) ({forms}) with {approx.name!r}")
+    ropts = rewrites.Options(target=opts.target)
+    found = rewrites.find_all(reference, chosen, ropts)
+    rewrite_sites = _rewrite_sites(reference, found, small)
+    for rname, matches in found.items():
+        if matches:
+            reporter.info(f"rewrite {rname}: {len(matches)} site(s)")
+    record = ApproximateRecord(approx=approx.name, sites=sites, auto=choice,
+                               target=opts.target,
+                               rewrites=chosen,
+                               rewrite_sites=rewrite_sites)
     artifacts.clear_from(ctx.out, "approximate")
     with artifacts.atomic_path(ctx.out / artifacts.MODEL_APPROX) as tmp:
-        model, undo = gelu.replace(reference, approx, found)
+        model, undo_gelu = gelu.replace(reference, approx, gelus)
         try:
-            want = _outputs(model, probe)
+            model, undo_rest = rewrites.apply_all(model, found, ropts)
+            try:
+                want = _outputs(model, probe)
+            finally:
+                # Swapped classes and methods are not saved (Keras names saved weights after
+                # the classes): the rewrites are applied again on every load.
+                undo_rest()
             model.save(tmp)
         finally:
-            undo()  # the reference is the float model again
+            undo_gelu()  # the reference is the float model again
         # Reloaded and compared before the rename: a model that does not reproduce itself
         # never lands under its final name. The reloaded model is the one later stages use.
-        model = load_replaced(tmp, approx.name)
+        model = load_rewritten(tmp, record)
         got = _outputs(model, probe)
         if not np.allclose(want, got, atol=RELOAD_TOL, rtol=0):
             raise CheckFailed(
                 f"{opts.source or 'the model'}: the replaced model does not reproduce itself "
                 f"after save and reload (max difference {float(np.max(np.abs(want - got))):.3g});"
                 " please report this model")
-        tuned = None
         if opts.fine_tune_epochs:
-            tuned = fine_tune(model, ctx.data, opts.fine_tune_epochs, reporter)
+            record = record.model_copy(update={"fine_tune": fine_tune(
+                model, ctx.data, opts.fine_tune_epochs, reporter)})
             model.save(tmp)
     ctx.approx_model = model
-    return ctx.keep(ApproximateRecord(approx=approx.name, sites=sites, auto=choice,
-                                      fine_tune=tuned))
+    return ctx.keep(record)

@@ -31,6 +31,7 @@ class BuildOptions:
     calibration: Path | None = None
     fine_tune_epochs: int = 0
     approx: str = approx_auto.AUTO
+    rewrites: str = "all"
     quantize: str | None = None  # None: the target's default
     target: str = DEFAULT_TARGET
     runtime: str | None = None
@@ -73,7 +74,8 @@ def run(opts: BuildOptions, reporter: Reporter) -> ParityRecord:
                             "pass --model for your own trained model")
     source = str(opts.model) if opts.model is not None else f"{opts.preset} preset"
     stage2 = approximate.Options(approx=opts.approx, target=opts.target, runtime=opts.runtime,
-                                 fine_tune_epochs=opts.fine_tune_epochs, source=source)
+                                 fine_tune_epochs=opts.fine_tune_epochs, source=source,
+                                 rewrites=opts.rewrites)
     approximate.check_options(stage2, data)
     mode = quantize_mode(opts.target, opts.quantize)
     stage4 = parity.Options(target=opts.target, runtime=opts.runtime,
@@ -84,7 +86,7 @@ def run(opts: BuildOptions, reporter: Reporter) -> ParityRecord:
     ctx = Context(out=opts.out, data=data)
     reporter.info(f"[1/5] {'train' if user_model is None else 'load'} {source}")
     train.run(ctx, user_model, source, opts.epochs, opts.seed, reporter, opts.preset)
-    reporter.info("[2/5] approximate GELU")
+    reporter.info("[2/5] approximate GELU and rewrite")
     approximate.run(ctx, stage2, reporter)
     reporter.info(f"[3/5] convert ({mode})")
     convert.run(ctx, mode, reporter)

@@ -57,11 +57,11 @@ class Context:
     def replaced(self) -> Any:
         """The model with GELU replaced (model_approx.keras), opened once."""
         if self.approx_model is None:
-            from pipeline.approximate import load_replaced
+            from pipeline.approximate import load_rewritten
             from pipeline.records import ApproximateRecord
 
             path = artifacts.require(self.out, artifacts.MODEL_APPROX, "approximate")
-            self.approx_model = load_replaced(path, self.record(ApproximateRecord).approx)
+            self.approx_model = load_rewritten(path, self.record(ApproximateRecord))
         return self.approx_model
 
     def tflite_bytes(self) -> bytes:

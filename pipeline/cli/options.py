@@ -89,6 +89,10 @@ approx_option = click.option(
     "--approx", default="auto", show_default=True,
     help=f"GELU replacement: auto (the most accurate variant the target accepts at an acceptable "
     f"cost), {', '.join(approximations.names())}, or pwl:N.")
+rewrites_option = click.option(
+    "--rewrites", default="all", show_default=True,
+    help="Graph rewrites to apply: all, none, a list (gelu,layer-norm) or all minus some "
+    "(all,-attention-mask); see 'gelu-edge rewrites'.")
 quantize_option = click.option("--quantize", type=click.Choice(list(quantize_modes.MODES)),
                                default=None, help="Quantization mode [default: the target's; "
                                "int8 for every target].")

@@ -23,6 +23,7 @@ from pipeline.cli.options import (
     check_quantize,
     stage_context,
     quantize_option,
+    rewrites_option,
     runtime_option,
     samples_option,
     sensitivity_option,
@@ -74,11 +75,12 @@ def train(out: Path, model: Path | None, preset: str, epochs: int | None, seed: 
 @out_option
 @data_option
 @approx_option
+@rewrites_option
 @target_option
 @runtime_option
 @fine_tune_option
 @loading_options
-def approximate(out: Path, approx: str, target: str, runtime: str | None,
+def approximate(out: Path, approx: str, rewrites: str, target: str, runtime: str | None,
                 fine_tune_epochs: int, **kw: Any) -> None:
     """Choose the GELU approximation (auto: for the target) and replace every GELU in
     OUT/model_float.keras; save OUT/model_approx.keras.
@@ -95,7 +97,7 @@ def approximate(out: Path, approx: str, target: str, runtime: str | None,
     load_setup(kw)
     ctx = stage_context(out, kw, "reference", fine_tune=fine_tune_epochs > 0)
     opts = stage.Options(approx=approx, target=target, runtime=runtime,
-                         fine_tune_epochs=fine_tune_epochs,
+                         fine_tune_epochs=fine_tune_epochs, rewrites=rewrites,
                          source=ctx.record(TrainRecord).source)
     stage.check_options(opts, ctx.data)
     stage.run(ctx, opts, ClickReporter())
@@ -185,6 +187,7 @@ def report(folder: Path | None, out: Path, junit: Path | None) -> None:
 @data_option
 @train_options
 @approx_option
+@rewrites_option
 @quantize_option
 @target_option
 @runtime_option
@@ -196,7 +199,7 @@ def report(folder: Path | None, out: Path, junit: Path | None) -> None:
 @loading_options
 @fine_tune_option
 def build(out: Path, model: Path | None, preset: str, epochs: int | None, seed: int,
-          approx: str, quantize: str | None, target: str, runtime: str | None, samples: int | None,
+          approx: str, rewrites: str, quantize: str | None, target: str, runtime: str | None, samples: int | None,
           sensitivity: int, junit: Path | None, fine_tune_epochs: int, **kw: Any) -> None:
     """Run every stage: train, approximate, convert, parity, report.
 
@@ -218,7 +221,7 @@ def build(out: Path, model: Path | None, preset: str, epochs: int | None, seed: 
     load_setup(kw)
     opts = stage.BuildOptions(
         out=out, data=kw.pop("data"), model=model, calibration=kw.pop("calibration"),
-        fine_tune_epochs=fine_tune_epochs, approx=approx, quantize=quantize,
+        fine_tune_epochs=fine_tune_epochs, approx=approx, rewrites=rewrites, quantize=quantize,
         target=target, runtime=runtime, preset=preset, epochs=epochs, seed=seed,
         samples=samples, on=on_from(kw), sensitivity=sensitivity, thresholds=thresholds_from(kw),
         junit=junit,

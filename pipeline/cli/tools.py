@@ -84,6 +84,24 @@ def targets_cmd(as_json: bool) -> None:
             click.echo(f"  - {rule}")
 
 
+@cli.command("rewrites")
+def rewrites_cmd() -> None:
+    """List the graph rewrites (--rewrites), what each does and the int8 ops it lowers to.
+
+    \b
+    Examples:
+      gelu-edge rewrites
+      gelu-edge build --model m.keras --data d.npz --rewrites all,-attention-mask
+    """
+    from pipeline import rewrites
+
+    click.echo("gelu: GELU replaced by --approx (auto: chosen for the target); the "
+               "approximation's ops ('gelu-edge approximations')")
+    for rewrite in rewrites.REWRITES.values():
+        click.echo(f"{rewrite.name}: {rewrite.summary}")
+        click.echo(f"  int8 ops: {', '.join(sorted(rewrite.int8_ops))}")
+
+
 @cli.command()
 @click.argument("old", type=click.Path(file_okay=False, path_type=Path))
 @click.argument("new", type=click.Path(file_okay=False, path_type=Path))

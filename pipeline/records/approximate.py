@@ -68,6 +68,17 @@ class FineTune(Model):
     learning_rate: float
 
 
+class RewriteSite(Model):
+    """One place a rewrite other than GELU's changed, with its float error there."""
+
+    rewrite: str
+    path: str
+    layer_class: str
+    detail: str
+    float_max_abs: float  # largest |replacement - original| of the layer's output
+    float_max_rel: float  # the same over the original output's largest magnitude
+
+
 class ApproximateRecord(Record):
     """What the approximate stage did."""
 
@@ -78,6 +89,9 @@ class ApproximateRecord(Record):
     sites: list[Site]
     auto: AutoChoice | None = None  # set when --approx auto chose
     fine_tune: FineTune | None = None
+    target: str = "rpi"  # some rewrites take the target's form
+    rewrites: list[str] = ["gelu"]  # the rewrites applied, in order
+    rewrite_sites: list[RewriteSite] = []
 
     @property
     def replaced(self) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pipeline.records.approximate import AutoChoice, FineTune, Site
+from pipeline.records.approximate import AutoChoice, FineTune, RewriteSite, Site
 from pipeline.records.base import Model, Record
 from pipeline.records.compat import Compat
 from pipeline.records.convert import CheckResult, IOTensor
@@ -170,11 +170,13 @@ class SensitivityRow(Model):
 
 
 class ApproxInfo(Model):
-    """The GELU replacement, as the report shows it."""
+    """The GELU replacement and the other rewrites, as the report shows them."""
 
     name: str
     sites: list[Site]
     auto: AutoChoice | None = None
+    rewrites: list[str] = []  # applied, in order (gelu among them when GELU was replaced)
+    rewrite_sites: list[RewriteSite] = []
 
     @property
     def replaced(self) -> int:

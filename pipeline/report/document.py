@@ -80,9 +80,9 @@ def _setup(p: ParityRecord) -> list[Block]:
         f = p.runtime_failure
         where = f" The op is {f.op}, from layer `{f.layer}`." if f.op else ""
         blocks += [Block("h2", "The runtime could not run the model"),
-                   Block("p", f"{rt.name} {rt.version}: {f.message}.{where} No quantized "
-                              "outputs exist, so the figures below compare the float models "
-                              "only; the target check says which ops the target lacks.")]
+                   Block("p", f"{f.message.rstrip('.')}.{where} No quantized outputs exist, so "
+                              "the figures below compare the float models only; the target "
+                              "check says which ops the target lacks.")]
     return blocks
 
 
@@ -201,6 +201,22 @@ def _sites(p: ParityRecord) -> list[Block]:
                         for s in p.gelu_sites])]
 
 
+def _rewrites(p: ParityRecord) -> list[Block]:
+    sites = p.approx.rewrite_sites
+    applied = ", ".join(f"`{r}`" for r in p.approx.rewrites) or "none"
+    blocks = [Block("h2", "Rewrites"),
+              Block("p", f"Rewrites applied: {applied}. Each site below with the largest "
+                         "difference between the layer's float output and its replacement's on "
+                         "the same inputs (absolute, and relative to the output's largest "
+                         "magnitude); GELU sites are listed with their int8 error above.")]
+    if sites:
+        blocks.append(Block("table", header=["rewrite", "site", "class", "what", "float max abs",
+                                             "float max rel"],
+                            rows=[[s.rewrite, s.path, s.layer_class, s.detail, s.float_max_abs,
+                                   s.float_max_rel] for s in sites]))
+    return blocks
+
+
 def _sensitivity(p: ParityRecord) -> list[Block]:
     if not p.sensitivity:
         return []
@@ -286,5 +302,5 @@ def _plots(plots: dict[str, str]) -> list[Block]:
 def build(p: ParityRecord, plots: dict[str, str]) -> list[Block]:
     """The whole report, in reading order: verdict, gate, where the error comes from, plots."""
     return [*_setup(p), *_gate(p), *_io(p), *_outputs(p), *_budget(p), *_task(p), *_layers(p),
-            *_sites(p), *_sensitivity(p), *_device(p), *_compat(p), *_auto(p), *_plots(plots),
+            *_sites(p), *_rewrites(p), *_sensitivity(p), *_device(p), *_compat(p), *_auto(p), *_plots(plots),
             *_ops(p)]

@@ -1,1 +1,93 @@
-"""Graph rewrites of Keras models: the GELU rewrite, and the tools they share (`keras_graph`)."""
+"""Registry of graph rewrites, applied by the approximate stage in this order. `gelu` replaces
+GELU with the approximation `--approx` names (`pipeline.rewrites.gelu`); the others swap in
+int8-friendly equivalents that keep the weights, one module each. `--rewrites` chooses:
+`all` (the default), `none`, a list (`gelu,layer-norm`) or `all` minus some
+(`all,-attention-mask`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import UserError
+from pipeline.rewrites import (
+    attention_mask,
+    grouped_conv,
+    l2_normalize,
+    layer_norm,
+    masked_pooling,
+)
+from pipeline.rewrites.base import Match, Options, Rewrite, site_errors, undo_all
+
+GELU = "gelu"
+ALL, NONE = "all", "none"
+REWRITES: dict[str, Rewrite] = {m.REWRITE.name: m.REWRITE for m in (
+    grouped_conv, l2_normalize, masked_pooling, layer_norm, attention_mask)}
+
+
+def names() -> list[str]:
+    """Every rewrite's name, GELU's first."""
+    return [GELU, *REWRITES]
+
+
+def get(name: str) -> Rewrite:
+    """A rewrite by name (not GELU's, which the approximations registry configures)."""
+    try:
+        return REWRITES[name]
+    except KeyError:
+        raise UserError(f"unknown rewrite {name!r}; choose from: {', '.join(names())}") from None
+
+
+def parse(spec: str) -> list[str]:
+    """`--rewrites` -> the names to apply, in registry order."""
+    chosen: set[str] = set()
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        if part == ALL:
+            chosen |= set(names())
+        elif part == NONE:
+            chosen.clear()
+        elif part.startswith("-"):
+            if part[1:] not in names():
+                get(part[1:])
+            chosen.discard(part[1:])
+        elif part in names():
+            chosen.add(part)
+        else:
+            get(part)
+    return [n for n in names() if n in chosen]
+
+
+def find_all(model: Any, chosen: list[str], opts: Options) -> dict[str, list[Match]]:
+    """The matches of every chosen rewrite but GELU's, on the model as it is."""
+    return {name: get(name).find(model, opts) for name in chosen if name != GELU}
+
+
+def apply_all(model: Any, found: dict[str, list[Match]], opts: Options) -> tuple[Any, Any]:
+    """Apply each rewrite to its matches, in order; (the model, one undo for all)."""
+    undos = []
+    for name, matches in found.items():
+        if matches:
+            model, undo = get(name).apply(model, matches, opts)
+            undos.append(undo)
+    return model, undo_all(undos)
+
+
+def load(path: Path, approx: str, chosen: list[str], target: str) -> Any:
+    """Load model_approx.keras and apply its rewrites again (GELU's included): what a layer
+    rebuilds from its own config on loading (keras_hub's transformer layers rebuild their
+    sublayers) comes back as it was before the rewrite."""
+    from pipeline import approximations
+    from pipeline.inputs.models import load_model
+    from pipeline.rewrites import gelu
+
+    model = load_model(path)
+    opts = Options(target=target)
+    if GELU in chosen:
+        model, _ = gelu.replace(model, approximations.get(approx), gelu.find(model, None))
+    model, _ = apply_all(model, find_all(model, chosen, opts), opts)
+    return model
+
+
+__all__ = ["Rewrite", "Match", "Options", "REWRITES", "GELU", "names", "get", "parse",
+           "find_all", "apply_all", "load", "site_errors"]

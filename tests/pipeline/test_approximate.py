@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.approximate import Options, load_replaced, run
+from pipeline.approximate import Options, load_rewritten, run
+from pipeline.records import ApproximateRecord
 from pipeline.context import Context
 from pipeline.inputs.data import Dataset
 from pipeline.progress import Quiet
@@ -53,7 +54,7 @@ def test_replaced_model_saves_loads_and_keeps_weights(tmp_path: Path) -> None:
     # The float reference is left as it was; the replaced model is the reloaded file.
     np.testing.assert_allclose(ctx.reference().predict(x, verbose=0),
                                model.predict(x, verbose=0), atol=SAME_MODEL_TOL)
-    reloaded = load_replaced(tmp_path / "model_approx.keras", "sigmoid")
+    reloaded = load_rewritten(tmp_path / "model_approx.keras", ApproximateRecord.load(tmp_path))
     np.testing.assert_allclose(reloaded.predict(x, verbose=0),
                                ctx.approx_model.predict(x, verbose=0), atol=SAME_MODEL_TOL)
     assert not np.allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0),
