@@ -5,9 +5,11 @@
   python -m edge bench --model M.tflite [--runtime NAME] [--repeats N] [--threads N]
   python -m edge load --model M.tflite [--runtime NAME]
   python -m edge tensors --model M.tflite --input X.npy --output T.npz --indices 3,5 [--runtime NAME]
+  python -m edge histograms --model M.tflite --input X.npy --ranges R.npz --output H.npz [--bins N]
 
 `run` prints progress lines (`progress DONE TOTAL`) on stderr and one JSON line with the runtime
-info on stdout. `load` loads the model and invokes it once on zeros. `tensors` saves the given tensors
+info on stdout. `load` loads the model and invokes it once on zeros. `histograms` counts the values of the tensors R.npz names (index, low, high) in
+equal bins over every sample. `tensors` saves the given tensors
 (intermediate ones too) of every sample, dequantized. `--delegate LIB.so` (run,
 load) loads an external delegate such as the Edge TPU's. Exit codes: 0 ok, 2 bad arguments or
 input file, 3 the runtime could not load the model, 4 numpy or the runtime is not installed,
@@ -85,6 +87,13 @@ def _parser() -> argparse.ArgumentParser:
     tensors.add_argument("--output", required=True, help=".npz to write (t<index>)")
     tensors.add_argument("--indices", required=True, help="tensor indices, comma-separated")
     tensors.add_argument("--runtime", choices=RUNTIME_CHOICES, default="tflite-runtime")
+    hist = sub.add_parser("histograms", help="histograms of intermediate tensors")
+    hist.add_argument("--model", required=True)
+    hist.add_argument("--input", required=True, help=".npy (or .npz x0, x1, ...) samples")
+    hist.add_argument("--ranges", required=True, help=".npz with index, low, high arrays")
+    hist.add_argument("--output", required=True, help=".npz to write (h<index>)")
+    hist.add_argument("--bins", type=int, default=2048)
+    hist.add_argument("--runtime", choices=RUNTIME_CHOICES, default="tflite-runtime")
     return parser
 
 
@@ -134,6 +143,16 @@ def main(argv: list[str] | None = None) -> None:
                     x = [loaded[f"x{i}"] for i in range(len(loaded.files))]
         except (OSError, ValueError, KeyError) as exc:
             _fail(EXIT_BAD_INPUT, f"cannot read inputs {args.input}: {exc}")
+        if args.command == "histograms":
+            from edge.stats import tensor_histograms
+
+            with np.load(args.ranges, allow_pickle=False) as r:
+                index, low, high = r["index"], r["low"], r["high"]
+            _save_npz(args.output, **tensor_histograms(
+                args.model, x, args.runtime, [int(i) for i in index], low, high, args.bins,
+                _progress))
+            print(json.dumps(about), flush=True)
+            return
         if args.command == "tensors":
             try:
                 indices = [int(i) for i in args.indices.split(",")]

@@ -9,7 +9,19 @@ from typing import Any
 import numpy as np
 
 from edge import runtimes
-from edge.runner import open_interpreter
+from edge.runner import ModelLoadError, open_interpreter
+
+
+def _random(inp: dict[str, Any], rng: np.random.Generator) -> np.ndarray:
+    """Random values for one input: small non-negative integers for integer inputs that are
+    not quantized (token ids, masks), any code for quantized ones, normal floats otherwise."""
+    dtype = np.dtype(inp["dtype"])
+    if np.issubdtype(dtype, np.integer):
+        quantized = inp["quantization"][0] != 0
+        info = np.iinfo(dtype)
+        low, high = (info.min, info.max + 1) if quantized else (0, 2)
+        return rng.integers(low, high, size=inp["shape"], dtype=dtype)
+    return rng.standard_normal(inp["shape"]).astype(dtype)
 
 
 def median_invoke_ms(model_path: str, runtime: str, repeats: int = 20, warmup: int = 3,
@@ -17,19 +29,17 @@ def median_invoke_ms(model_path: str, runtime: str, repeats: int = 20, warmup: i
     """Invoke the model `warmup + repeats` times on random input; median and min in ms."""
     _, version = runtimes.load(runtime)
     interpreter = open_interpreter(model_path, runtime, num_threads)
-    inp = interpreter.get_input_details()[0]
-    dtype = np.dtype(inp["dtype"])
     rng = np.random.default_rng(seed)
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        x = rng.integers(info.min, info.max + 1, size=inp["shape"], dtype=dtype)
-    else:
-        x = rng.standard_normal(inp["shape"]).astype(dtype)
+    feeds = [(inp["index"], _random(inp, rng)) for inp in interpreter.get_input_details()]
     times = []
     for i in range(warmup + repeats):
-        interpreter.set_tensor(inp["index"], x)
+        for index, x in feeds:
+            interpreter.set_tensor(index, x)
         start = time.perf_counter()
-        interpreter.invoke()
+        try:
+            interpreter.invoke()
+        except RuntimeError as exc:
+            raise ModelLoadError(" ".join(str(exc).split())) from None
         if i >= warmup:
             times.append((time.perf_counter() - start) * 1000.0)
     return {"runtime": runtime, "version": version, "median_ms": statistics.median(times),

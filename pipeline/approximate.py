@@ -4,6 +4,7 @@ when asked, save model_approx.keras and check that it reloads to the same output
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,7 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ApproximateRecord:
     """Replace GELU and apply the other rewrites to the float reference (left as it was
     afterwards), write model_approx.keras and approximate.json; the reloaded model stays in
     the context."""
+    start = time.monotonic()
     choice = None
     name = opts.approx
     chosen = rewrites.parse(opts.rewrites)
@@ -191,4 +193,4 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ApproximateRecord:
                 model, ctx.data, opts.fine_tune_epochs, reporter)})
             model.save(tmp)
     ctx.approx_model = model
-    return ctx.keep(record)
+    return ctx.keep(record.model_copy(update={"seconds": time.monotonic() - start}))

@@ -18,7 +18,7 @@ from pipeline.progress import Reporter
 from pipeline.records import ParityRecord
 from pipeline.targets import DEFAULT as DEFAULT_TARGET
 from pipeline.targets import get as get_target
-from pipeline.tflite import quantize_modes
+from pipeline.tflite import quantize_modes, ranges
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ class BuildOptions:
     approx: str = approx_auto.AUTO
     rewrites: str = "all"
     quantize: str | None = None  # None: the target's default
+    calibration_method: str = ranges.DEFAULT
+    recover: bool = False
     target: str = DEFAULT_TARGET
     runtime: str | None = None
     preset: str = presets.DEFAULT
@@ -78,6 +80,7 @@ def run(opts: BuildOptions, reporter: Reporter) -> ParityRecord:
                                  rewrites=opts.rewrites)
     approximate.check_options(stage2, data)
     mode = quantize_mode(opts.target, opts.quantize)
+    ranges.parse(opts.calibration_method)
     stage4 = parity.Options(target=opts.target, runtime=opts.runtime,
                             thresholds=opts.thresholds, samples=opts.samples, on=opts.on,
                             sensitivity=opts.sensitivity)
@@ -89,7 +92,8 @@ def run(opts: BuildOptions, reporter: Reporter) -> ParityRecord:
     reporter.info("[2/5] approximate GELU and rewrite")
     approximate.run(ctx, stage2, reporter)
     reporter.info(f"[3/5] convert ({mode})")
-    convert.run(ctx, mode, reporter)
+    convert.run(ctx, mode, reporter, calibration_method=opts.calibration_method,
+                target=opts.target, recover=opts.recover, thresholds=opts.thresholds)
     reporter.info(f"[4/5] parity and compatibility on target {opts.target!r}")
     record = parity.run(ctx, stage4, reporter)
     reporter.info("[5/5] report")

@@ -30,6 +30,7 @@ class Context:
     float_model: Any | None = None
     approx_model: Any | None = None
     tflite: bytes | None = None
+    calibrated: Any | None = None  # pipeline.tflite.calibrate.Calibrated, full-integer modes
     records: dict[type, Record] = field(default_factory=dict)
     _graph: tflite_graph.Graph | None = None
 

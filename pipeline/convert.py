@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+import tempfile
+import time
+from pathlib import Path
 from typing import Any
 
-from pipeline import approximations, artifacts
+from pipeline import approximations, artifacts, edge_client, targets
 from pipeline.context import Context
 from pipeline.errors import CheckFailed, UserError
 from pipeline.inputs import batch as batches
 from pipeline.inputs.signature import Signature, describe
-from pipeline.progress import Reporter
+from pipeline.parity import metrics
+from pipeline.parity.thresholds import Thresholds
+from pipeline.progress import Quiet, Reporter
 from pipeline.records import ApproximateRecord, ConvertRecord, IOTensor
+from pipeline.records.convert import Calibration, MethodTrial, RangeChange, Recovery
 from pipeline.tfenv import captured_native_output, tensorflow
+from pipeline.tflite import calibrate, quantize_modes, ranges
 from pipeline.tflite import graph as tflite_graph
-from pipeline.tflite import quantize_modes
 from pipeline.tflite.checks import run_checks, unreplaced_gelu
 
 DEFAULT_BATCH = 1
+# auto: this share of the calibration samples (at least AUTO_MIN_HELD_BACK) is kept aside to
+# compare the methods on; the rest calibrates.
+AUTO_HELD_BACK_SHARE = 0.2
+AUTO_MIN_HELD_BACK = 16
+HISTOGRAM_BINS = 2048  # resolution of each tensor's histogram over its recorded range
+RANGES_REPORTED = 12  # the tensors whose range moved most, in convert.json and the report
+STATS_RUNTIME = "litert"  # this machine's runtime for the statistics, not the target's
 
 
 def io_tensors(graph: tflite_graph.Graph, signature: Signature) -> tuple[list[IOTensor],
@@ -67,8 +80,9 @@ def concrete_function(model: Any, signature: Signature, sample_shapes: list[tupl
 
 
 def convert_model(model: Any, mode_name: str, calib_x: batches.Inputs, batch: int,
-                  reporter: Reporter) -> bytes:
-    """Convert a Keras model to TFLite bytes with the given quantization mode."""
+                  reporter: Reporter, calibrate_only: bool = False) -> bytes:
+    """Convert a Keras model to TFLite bytes with the given quantization mode; with
+    `calibrate_only`, the calibrated float model (pipeline.tflite.calibrate)."""
     tf = tensorflow()
     mode = quantize_modes.get(mode_name)
     signature = describe(model)
@@ -93,6 +107,7 @@ def convert_model(model: Any, mode_name: str, calib_x: batches.Inputs, batch: in
                 advance(1)
 
     mode.configure(converter, tf, representative)
+    converter._experimental_calibrate_only = calibrate_only
     with captured_native_output() as log, reporter.phase(f"TFLite converter ({mode_name})"):
         try:
             return converter.convert()
@@ -103,18 +118,136 @@ def convert_model(model: Any, mode_name: str, calib_x: batches.Inputs, batch: in
     raise CheckFailed(f"TFLite conversion with --quantize {mode_name} failed: {first} {detail}".strip())
 
 
-def run(ctx: Context, mode_name: str, reporter: Reporter, batch: int = DEFAULT_BATCH
-        ) -> ConvertRecord:
+def _held_back(calib_x: batches.Inputs) -> tuple[batches.Inputs, batches.Inputs]:
+    """(samples to calibrate on, samples auto compares the methods on)."""
+    n = batches.count(calib_x)
+    cut = max(1, n - max(AUTO_MIN_HELD_BACK, int(n * AUTO_HELD_BACK_SHARE)))
+    return batches.take(calib_x, slice(0, cut)), batches.take(calib_x, slice(cut, None))
+
+
+def _changes(calibrated: calibrate.Calibrated, chosen: dict[int, tuple[float, float]]
+             ) -> list[RangeChange]:
+    """The tensors whose range moved most (as a share of the recorded span)."""
+    moved = []
+    for index, (lo, hi) in chosen.items():
+        r_lo, r_hi = calibrated.ranges[index]
+        shift = (abs(lo - r_lo) + abs(hi - r_hi)) / max(r_hi - r_lo, 1e-12)
+        if shift > 0:
+            moved.append((shift, index, (lo, hi)))
+    moved.sort(reverse=True)
+    names = calibrated.names
+    return [RangeChange(tensor=names.get(i, str(i)).split(";")[-1],
+                        layer=tflite_graph.layer_scope(names.get(i, "")),
+                        recorded=calibrated.ranges[i], chosen=r)
+            for _, i, r in moved[:RANGES_REPORTED]]
+
+
+def held_back_snr(data: bytes, x: batches.Inputs, reference: list[Any], runtime: str
+                  ) -> float | None:
+    """The worst output SNR of a quantized model against float outputs, run where it is cheap."""
+    with tempfile.TemporaryDirectory(prefix="gelu-edge-auto-") as tmp:
+        path = Path(tmp) / "m.tflite"
+        path.write_bytes(data)
+        arrays, _ = edge_client.run(path, x, runtime, Quiet())
+    values = [metrics.snr_db(r.reshape(len(r), -1), arrays[f"y{i}"].reshape(len(r), -1), None)
+              for i, r in enumerate(reference)]
+    finite = [v for v in values if v is not None]
+    return min(finite) if finite else None
+
+
+def full_integer(model: Any, mode: str, calib_x: batches.Inputs, batch: int, spec: str,
+                 reporter: Reporter) -> tuple[bytes, calibrate.Calibrated, Calibration,
+                                              dict[int, tuple[float, float]]]:
+    """An int8 (or uint8) model through calibrate-only and the MLIR quantizer, with the ranges
+    --calibration-method chooses: (model bytes, the calibrated model, how it was calibrated,
+    the ranges it set)."""
+    method, parameter = ranges.parse(spec)
+    auto = method is None
+    calib, held = _held_back(calib_x) if auto else (calib_x, None)
+    calibrated = calibrate.Calibrated.read(convert_model(model, mode, calib, batch, reporter,
+                                                         calibrate_only=True))
+    candidates = list(ranges.METHODS.values()) if auto else [method]
+    histograms: dict[int, Any] = {}
+    if any(m.needs_histograms for m in candidates):
+        with tempfile.TemporaryDirectory(prefix="gelu-edge-calibrated-") as tmp:
+            path = Path(tmp) / "calibrated.tflite"
+            path.write_bytes(calibrated.data)
+            histograms = edge_client.histograms(
+                path, calib, STATS_RUNTIME,
+                {i: r for i, r in calibrated.ranges.items() if r[1] > r[0]}, HISTOGRAM_BINS,
+                reporter)
+    reference = describe(model).predict(model, held) if auto else None
+    trials: list[MethodTrial] = []
+    best: tuple[float, str, bytes, dict[int, tuple[float, float]]] | None = None
+    for candidate in candidates:
+        p = candidate.default_parameter if auto else parameter
+        chosen = (calibrate.histogram_ranges(calibrated, histograms, candidate.pick, p)
+                  if candidate.needs_histograms else {})
+        data = calibrate.quantize(calibrated, mode, chosen)
+        label = candidate.name + (f":{p:g}" if p is not None else "")
+        score = held_back_snr(data, held, reference, STATS_RUNTIME) if auto else None
+        if auto:
+            trials.append(MethodTrial(method=label, snr_db=score))
+            reporter.info(f"calibration method {label}: "
+                          f"{'identical' if score is None else f'{score:.2f} dB'} on "
+                          f"{batches.count(held)} held-back samples")
+        rank = float("inf") if score is None else score
+        if best is None or rank > best[0]:
+            best = (rank, label, data, chosen)
+    assert best is not None
+    _, label, data, chosen = best
+    return data, calibrated, Calibration(
+        requested=spec, method=label, held_back=batches.count(held) if held is not None else 0,
+        trials=trials, changed=_changes(calibrated, chosen), tensors=len(chosen)), chosen
+
+
+def _recover(ctx: Context, model: Any, mode: str, chosen: dict[int, tuple[float, float]],
+             thresholds: Thresholds, target: str, reporter: Reporter
+             ) -> tuple[bytes, Recovery]:
+    """--recover on a CPU target: the fewest layers in float that pass the gate."""
+    from pipeline import recover
+
+    task = ctx.data.tasks[0] if len(ctx.data.tasks) == 1 else None
+    runtime = targets.get(target).runtime
+    judge = recover.judge_for(model, ctx.calibrated, mode, chosen, ctx.data.x_calib, thresholds,
+                              task.agreement if task else None, runtime)
+    graph = tflite_graph.parse(ctx.calibrated.data, "calibrated model")
+    data, record = recover.search(judge, graph, reporter)
+    kept = ", ".join(record.kept_float) or "none"
+    reporter.info(f"recover: {len(record.kept_float)} layer(s) in float ({kept}): "
+                  f"{record.int8_snr_db:.2f} -> {record.recovered_snr_db:.2f} dB on "
+                  f"{record.decision_samples} calibration samples, {record.int8_ms:.2f} -> "
+                  f"{record.recovered_ms:.2f} ms on {runtime}")
+    return data, record
+
+
+def run(ctx: Context, mode_name: str, reporter: Reporter, batch: int = DEFAULT_BATCH,
+        calibration_method: str = ranges.DEFAULT, target: str = targets.DEFAULT,
+        recover: bool = False, thresholds: Thresholds = Thresholds()) -> ConvertRecord:
     """Convert the replaced model, write model.tflite and convert.json, and check the graph. A
     failed check does not stop the stage: its record says which, and the gate fails on it."""
+    start = time.monotonic()
     mode = quantize_modes.get(mode_name)
     approximated = ctx.record(ApproximateRecord)
     approx = approximations.get(approximated.approx)
     model = ctx.replaced()
     calib_x = ctx.data.x_calib
-    data = convert_model(model, mode_name, calib_x, batch, reporter)
+    calibration = recovery = None
+    if mode_name in calibrate.IO_TYPES:
+        method = ranges.AUTO if recover and targets.get(target).accelerator \
+            else calibration_method
+        data, ctx.calibrated, calibration, chosen = full_integer(
+            model, mode_name, calib_x, batch, method, reporter)
+        if recover and not targets.get(target).accelerator:
+            data, recovery = _recover(ctx, model, mode_name, chosen, thresholds, target,
+                                      reporter)
+    else:
+        data = convert_model(model, mode_name, calib_x, batch, reporter)
     graph = tflite_graph.parse(data, "converted model")
     checks = run_checks(graph, mode, approx)
+    if not targets.get(target).accelerator:  # a CPU runs float islands: the gate warns
+        checks = [c.model_copy(update={"severity": "warning"})
+                  if c.name == "no_float_island" and not c.passed else c for c in checks]
     sites = approximated.gelu_evaluations
     hidden = unreplaced_gelu(graph, sites) if approx.uses_gelu_op else []
     if hidden:
@@ -134,10 +267,13 @@ def run(ctx: Context, mode_name: str, reporter: Reporter, batch: int = DEFAULT_B
         ops=graph.op_counts(), op_versions=graph.op_versions(),
         min_runtime_version=graph.metadata.get("min_runtime_version"), checks=checks,
         inputs=inputs, outputs=outputs, tflite_bytes=len(data),
-        parameters=int(model.count_params())))
+        parameters=int(model.count_params()), calibration=calibration, recovery=recovery,
+        seconds=time.monotonic() - start))
     ops = ", ".join(f"{k} x{v}" for k, v in record.ops.items())
     reporter.info(f"converted ({mode.name}, {len(data) / 1024:.0f} KiB): {ops}")
     for check in record.checks:
         if not check.passed:
-            reporter.warn(f"graph check {check.name} failed: {check.message}")
+            reporter.warn(f"graph check {check.name} "
+                          f"{'warns' if check.severity == 'warning' else 'failed'}: "
+                          f"{check.message}")
     return record

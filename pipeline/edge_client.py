@@ -181,3 +181,23 @@ def tensors(model: Path, x: batch.Inputs, runtime: str, indices: list[int], repo
                 f"saving the tensors of {model}")
         with np.load(t_path, allow_pickle=False) as npz:
             return {int(k[1:]): npz[k] for k in npz.files}
+
+
+def histograms(model: Path, x: batch.Inputs, runtime: str, ranges: dict[int, tuple[float, float]],
+               bins: int, reporter: Reporter, timeout: float = DEFAULT_TIMEOUT_S
+               ) -> dict[int, np.ndarray]:
+    """Histograms (`bins` equal bins over each tensor's range) of intermediate tensors over
+    every sample, counted in the runtime's own process: tensor index -> counts."""
+    with tempfile.TemporaryDirectory(prefix="gelu-edge-hist-") as tmp, \
+            LOCAL.session(reporter) as session:
+        x_path, h_path, r_path = _save_inputs(Path(tmp), x), Path(tmp) / "h.npz", Path(tmp) / "r.npz"
+        index = np.array(sorted(ranges), np.int64)
+        np.savez(r_path, index=index, low=np.array([ranges[i][0] for i in index], np.float64),
+                 high=np.array([ranges[i][1] for i in index], np.float64))
+        args = ["histograms", "--model", session.put(model), "--input", session.put(x_path),
+                "--ranges", str(r_path), "--output", str(h_path), "--bins", str(bins),
+                "--runtime", runtime]
+        _stream(session, args, batch.count(x), f"tensor statistics on {runtime}", reporter,
+                timeout, f"counting the tensors of {model}")
+        with np.load(h_path, allow_pickle=False) as npz:
+            return {int(k[1:]): npz[k] for k in npz.files}

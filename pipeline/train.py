@@ -3,6 +3,7 @@ user's trained model (`--model`)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -58,6 +59,7 @@ def run(ctx: Context, user_model: Any | None, source: str | None, epochs: int | 
         seed: int, reporter: Reporter, preset: str = presets.DEFAULT) -> TrainRecord:
     """Write model_float.keras (a trained preset, or the user's model, already loaded) and
     train.json; the model stays in the context as the float reference."""
+    start = time.monotonic()
     data = ctx.data
     chosen = presets.get(preset) if user_model is None else None
     if chosen is not None:
@@ -88,7 +90,8 @@ def run(ctx: Context, user_model: Any | None, source: str | None, epochs: int | 
         source=str(source), epochs=epochs or 0, seed=seed, eval_mae_float=eval_mae,
         eval_mae_linear=eval_linear, preset=chosen.name if chosen else None,
         eval_accuracy_float=accuracy, parameters=int(model.count_params()),
-        keras_bytes=(ctx.out / artifacts.MODEL_FLOAT).stat().st_size))
+        keras_bytes=(ctx.out / artifacts.MODEL_FLOAT).stat().st_size,
+        seconds=time.monotonic() - start))
     if eval_mae is not None and eval_linear is not None:
         reporter.info(f"float model eval MAE {eval_mae:.4f} (linear fit {eval_linear:.4f})")
     return record

@@ -93,6 +93,14 @@ rewrites_option = click.option(
     "--rewrites", default="all", show_default=True,
     help="Graph rewrites to apply: all, none, a list (gelu,layer-norm) or all minus some "
     "(all,-attention-mask); see 'gelu-edge rewrites'.")
+calibration_method_option = click.option(
+    "--calibration-method", default="minmax", show_default=True,
+    help="How int8 ranges are chosen per tensor: minmax (TFLite's own), percentile[:P] "
+    "(default 99.99), mse, or auto (the best of them on held-back calibration samples).")
+recover_option = click.option(
+    "--recover", is_flag=True,
+    help="If the int8 model misses the gate: on a CPU target keep the fewest layers in float "
+    "that pass it; on an accelerator try every calibration method (it stays integer).")
 quantize_option = click.option("--quantize", type=click.Choice(list(quantize_modes.MODES)),
                                default=None, help="Quantization mode [default: the target's; "
                                "int8 for every target].")
@@ -135,6 +143,12 @@ threshold_options = compose(
     click.option("--min-cosine", type=float, default=None,
                  help=f"Fail if the cosine similarity to float is lower "
                  f"[default: {DEFAULT_MIN_COSINE:g}]."),
+    click.option("--min-sample-cosine", type=float, default=None,
+                 help="Embeddings: fail if the mean per-sample cosine to float is lower "
+                 "[default: not enforced]."),
+    click.option("--min-neighbour-agreement", type=float, default=None,
+                 help="Embeddings: fail if fewer samples keep their nearest neighbour among the "
+                 "evaluated ones [default: not enforced]."),
     click.option("--min-top1-agreement", type=float, default=None,
                  help="Classification: fail if fewer samples keep their class "
                  f"[default: {DEFAULT_MIN_TOP1_AGREEMENT:g}]."),

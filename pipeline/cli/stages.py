@@ -11,6 +11,8 @@ from pipeline.cli.group import cli
 from pipeline.cli.options import (
     ClickReporter,
     approx_option,
+    calibration_method_option,
+    check_quantize,
     data_option,
     finish,
     junit_option,
@@ -20,20 +22,19 @@ from pipeline.cli.options import (
     on_from,
     on_options,
     out_option,
-    check_quantize,
-    stage_context,
     quantize_option,
+    recover_option,
     rewrites_option,
     runtime_option,
     samples_option,
     sensitivity_option,
+    stage_context,
     target_option,
     threshold_options,
     thresholds_from,
     train_options,
 )
 from pipeline.errors import CheckFailed
-
 
 fine_tune_option = click.option(
     "--fine-tune-epochs", type=click.IntRange(min=0), default=0, show_default=True,
@@ -108,9 +109,13 @@ def approximate(out: Path, approx: str, rewrites: str, target: str, runtime: str
 @out_option
 @data_option
 @quantize_option
+@calibration_method_option
+@recover_option
 @target_option
+@threshold_options
 @loading_options
-def convert(out: Path, quantize: str | None, target: str, **kw: Any) -> None:
+def convert(out: Path, quantize: str | None, calibration_method: str, recover: bool,
+            target: str, **kw: Any) -> None:
     """Convert OUT/model_approx.keras to OUT/model.tflite and check the graph (exit 1 when a
     check fails; the model and convert.json are written either way).
 
@@ -120,13 +125,17 @@ def convert(out: Path, quantize: str | None, target: str, **kw: Any) -> None:
       gelu-edge convert --out build --quantize uint8 --target coral
     """
     from pipeline import convert as stage
+    from pipeline.tflite import ranges
 
     load_setup(kw)
     mode = check_quantize(target, quantize)
+    ranges.parse(calibration_method)
+    thresholds = thresholds_from(kw)
     ctx = stage_context(out, kw, "replaced")
-    record = stage.run(ctx, mode, ClickReporter())
+    record = stage.run(ctx, mode, ClickReporter(), calibration_method=calibration_method,
+                       target=target, recover=recover, thresholds=thresholds)
     click.echo(f"wrote {out / 'model.tflite'}")
-    failed = [c for c in record.checks if not c.passed]
+    failed = [c for c in record.checks if c.fails_gate]
     if failed:
         raise CheckFailed("; ".join(f"{c.name}: {c.message}" for c in failed))
 
@@ -189,6 +198,8 @@ def report(folder: Path | None, out: Path, junit: Path | None) -> None:
 @approx_option
 @rewrites_option
 @quantize_option
+@calibration_method_option
+@recover_option
 @target_option
 @runtime_option
 @samples_option
@@ -199,7 +210,8 @@ def report(folder: Path | None, out: Path, junit: Path | None) -> None:
 @loading_options
 @fine_tune_option
 def build(out: Path, model: Path | None, preset: str, epochs: int | None, seed: int,
-          approx: str, rewrites: str, quantize: str | None, target: str, runtime: str | None, samples: int | None,
+          approx: str, rewrites: str, quantize: str | None, calibration_method: str,
+          recover: bool, target: str, runtime: str | None, samples: int | None,
           sensitivity: int, junit: Path | None, fine_tune_epochs: int, **kw: Any) -> None:
     """Run every stage: train, approximate, convert, parity, report.
 
@@ -222,6 +234,7 @@ def build(out: Path, model: Path | None, preset: str, epochs: int | None, seed: 
     opts = stage.BuildOptions(
         out=out, data=kw.pop("data"), model=model, calibration=kw.pop("calibration"),
         fine_tune_epochs=fine_tune_epochs, approx=approx, rewrites=rewrites, quantize=quantize,
+        calibration_method=calibration_method, recover=recover,
         target=target, runtime=runtime, preset=preset, epochs=epochs, seed=seed,
         samples=samples, on=on_from(kw), sensitivity=sensitivity, thresholds=thresholds_from(kw),
         junit=junit,

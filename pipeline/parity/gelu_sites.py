@@ -14,11 +14,14 @@ from pipeline.approximations.measure import int8_error
 from pipeline.inputs import batch
 from pipeline.inputs.signature import describe
 from pipeline.progress import Quiet, Reporter
-from pipeline.rewrites import keras_graph
 from pipeline.records import Site
 from pipeline.records.parity import GeluSiteRow
+from pipeline.rewrites import keras_graph
 
-CALIB_BATCH = 256
+CALIB_BATCH = 64
+# Calibration samples the input ranges are recorded on: the range settles long before the
+# whole calibration set (and a 22M-parameter model runs eagerly here).
+RANGE_SAMPLES = 256
 CURVE_POINTS = 401
 
 
@@ -39,7 +42,7 @@ def input_ranges(model: Any, sites: list[Site], x_calib: batch.Inputs
 
     targets = [(keras_graph.layer_at(model, s.layer), s.attr) for s in sites]
     with keras_graph.wrapping(targets, recorder):
-        for start in range(0, batch.count(x_calib), CALIB_BATCH):
+        for start in range(0, min(batch.count(x_calib), RANGE_SAMPLES), CALIB_BATCH):
             signature.call(model, batch.take(x_calib, slice(start, start + CALIB_BATCH)))
     return {s.path: (lo, hi) for s, (lo, hi) in zip(sites, ranges) if lo <= hi}
 
@@ -56,7 +59,7 @@ def analyse(model: Any, approx_name: str, sites: list[Site], x_calib: batch.Inpu
             if not lo < hi:
                 hi = lo + 1e-3
             q = int8_error(approx, lo, hi, runtime, Quiet())
-            layer = path.rsplit(".", 1)[0].split("/")[-1]
+            layer = path.rsplit(".", 1)[0]
             rows.append(GeluSiteRow(site=path, layer=layer, input_range=(lo, hi),
                                     output_scale=layer_scales.get(layer) or q["output_scale"],
                                     approx_output_scale=q["output_scale"],

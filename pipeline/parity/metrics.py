@@ -72,6 +72,44 @@ def max_error_lsb(ref: np.ndarray, test: np.ndarray, scale: float | None) -> flo
     return max_abs_error(ref, test, scale) / scale
 
 
+def _rows(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, np.float64)
+    return a.reshape(len(a), -1) if a.ndim > 1 else a.reshape(-1, 1)
+
+
+@metric
+def sample_cosine(ref: np.ndarray, test: np.ndarray, scale: float | None) -> float | None:
+    """Mean over samples of each sample's cosine similarity (embeddings); None when a sample
+    holds one value."""
+    r, q = _rows(ref), _rows(test)
+    if r.shape[1] < 2:
+        return None
+    norms = np.linalg.norm(r, axis=1) * np.linalg.norm(q, axis=1)
+    dots = np.sum(r * q, axis=1)
+    per = np.where(norms > 0, dots / np.where(norms > 0, norms, 1.0),
+                   np.all(r == q, axis=1).astype(np.float64))
+    return float(np.mean(per))
+
+
+def nearest_neighbours(a: np.ndarray) -> np.ndarray:
+    """Each sample's nearest other sample by cosine similarity."""
+    rows = _rows(a)
+    unit = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+    similarity = unit @ unit.T
+    np.fill_diagonal(similarity, -np.inf)
+    return np.argmax(similarity, axis=1)
+
+
+@metric
+def neighbour_agreement(ref: np.ndarray, test: np.ndarray, scale: float | None) -> float | None:
+    """Share of samples whose nearest neighbour (cosine, among the samples compared) is the
+    same in both (retrieval with embeddings); None under 3 samples or one value per sample."""
+    r = _rows(ref)
+    if len(r) < 3 or r.shape[1] < 2:
+        return None
+    return float(np.mean(nearest_neighbours(ref) == nearest_neighbours(test)))
+
+
 def compare(ref: np.ndarray, test: np.ndarray, scale: float | None) -> Metrics:
     """Every registered metric of `test` against `ref`."""
     return Metrics(**{name: fn(ref, test, scale) for name, fn in METRICS.items()})

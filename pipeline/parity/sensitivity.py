@@ -14,8 +14,8 @@ import numpy as np
 
 from pipeline import edge_client
 from pipeline.convert import concrete_function
-from pipeline.inputs.signature import describe
 from pipeline.inputs import batch
+from pipeline.inputs.signature import describe
 from pipeline.parity import metrics
 from pipeline.progress import Quiet, Reporter
 from pipeline.records.parity import SensitivityRow

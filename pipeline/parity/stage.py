@@ -7,6 +7,7 @@ comes out: it says what the runtime said, which op and which layer, and the gate
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ from pipeline.errors import CheckFailed
 from pipeline.inputs import batch
 from pipeline.inputs.data import Dataset, check_model_input
 from pipeline.inputs.signature import describe
-from pipeline.parity import gelu_sites, metrics, sensitivity
+from pipeline.parity import gelu_sites, islands, metrics, sensitivity
 from pipeline.parity import per_layer as layers
 from pipeline.parity.device_compare import compare_raw
 from pipeline.parity.thresholds import Thresholds, evaluate
@@ -38,9 +39,10 @@ from pipeline.records.parity import (
     TaskResult,
     ThresholdRow,
 )
-from pipeline.tasks.base import Task
 from pipeline.targets.cpu import runtime_failure_origin
+from pipeline.tasks.base import Task
 
+ISLAND_CHECK = "no_float_island"
 NO_LABELS = ("no labels (--data not given): the task metric is absent; parity compares the "
              "models' outputs on the calibration samples")
 
@@ -55,6 +57,19 @@ class Options:
     samples: int | None = None  # the first N eval samples; None: all
     on: places.OnOptions = places.OnOptions()
     sensitivity: int = 0  # layers to try in float
+
+
+class Clock:
+    """Seconds spent in each part of the stage."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.monotonic()
+
+    def lap(self, name: str) -> None:
+        now = time.monotonic()
+        self.laps[name] = round(now - self._last, 3)
+        self._last = now
 
 
 @dataclass
@@ -135,27 +150,39 @@ def _failed_runtime(ctx: Context, runtime: str, on: places.OnOptions, message: s
                                                 layer=origin and origin[1]))
 
 
+def _island_check(check: CheckResult, ctx: Context, target: Any, runtime: str) -> CheckResult:
+    """Float islands are an error for an accelerator; on a CPU target a warning that says what
+    they cost on its runtime."""
+    if check.name != ISLAND_CHECK or check.passed or target.accelerator:
+        return check
+    found = islands.cost(ctx.out / artifacts.MODEL_TFLITE, ctx.graph(), runtime)
+    extra = f" {found.describe(runtime)}" if found else ""
+    return check.model_copy(update={"severity": "warning", "message": check.message + extra})
+
+
 def _diagnostics(ctx: Context, x: batch.Inputs, y_float: list[np.ndarray], runtime: str,
-                 opts: Options, reporter: Reporter) -> dict[str, Any]:
+                 opts: Options, reporter: Reporter, clock: Clock) -> dict[str, Any]:
     """Where the error comes from: per-layer table, GELU sites, sensitivity (when asked)."""
     approximated = ctx.record(ApproximateRecord)
     tflite_path = ctx.out / artifacts.MODEL_TFLITE
-    site_layers = {s.layer.split("/")[-1] for s in approximated.sites}
-    reporter.info("per-layer parity")
-    table = layers.per_layer(ctx.reference(), ctx.graph(), tflite_path, x, runtime, site_layers,
+    site_layers = {s.layer for s in approximated.sites}
+    table = layers.per_layer(ctx.replaced(), ctx.graph(), tflite_path, x, runtime, site_layers,
                              reporter)
+    clock.lap("per_layer")
     scales = {row.layer: row.scale for row in table.layers}
     sites = []
     if approximated.sites:
         sites, curves = gelu_sites.analyse(ctx.replaced(), approximated.approx, approximated.sites,
                                            ctx.data.x_calib, runtime, scales, reporter)
         artifacts.write_npz(ctx.out / artifacts.GELU_CURVES, **curves)
+    clock.lap("gelu_sites")
     rows = []
     if opts.sensitivity:
         ok_rows = [row for row in table.layers if row.match == "ok"]
         names = [(row.layer, row.tensor_name) for row in ok_rows[:opts.sensitivity]]
         rows = sensitivity.run(ctx.replaced(), ctx.graph(), ctx.record(ConvertRecord).quantize,
                                names, x, y_float, ctx.data.x_calib, runtime, reporter)
+        clock.lap("sensitivity")
     return {"layers": table, "gelu_sites": sites, "sensitivity": rows}
 
 
@@ -189,8 +216,10 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
     reference, replaced = ctx.reference(), ctx.replaced()
     tflite_path = artifacts.require(ctx.out, artifacts.MODEL_TFLITE, "convert")
 
+    clock = Clock()
     reporter.info(f"checking model.tflite against target {target.name!r}")
     compat = target.check(tflite_path, ctx.graph())
+    clock.lap("target_check")
     x = data.x_eval if opts.samples is None else batch.take(data.x_eval,
                                                              slice(0, opts.samples))
     n = batch.count(x)
@@ -199,9 +228,11 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
     check_model_input(data.path, x, signature)
     y_float = signature.predict(reference, x)
     y_approx = signature.predict(replaced, x)
+    clock.lap("float_models")
     failure = None
     try:
         result = _run_on_device(ctx, x, runtime, opts.on, reporter)
+        clock.lap("runtime")
     except CheckFailed as exc:  # the runtime could not load or run it: say so in the report
         info, failure = _failed_runtime(ctx, runtime, opts.on, str(exc))
         reporter.warn(f"the runtime failed: {failure.message}")
@@ -225,17 +256,22 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
             if y_q else None, task=task, quantization=quant))
         if quantized is not None:
             gate += evaluate(opts.thresholds, quantized, task, name)
-    checks = [*converted.checks,
-              CheckResult(name="target_compatible", passed=compat.compatible,
-                          message=compat.summary)]
+    checks = [_island_check(c, ctx, target, runtime) if failure is None else c
+              for c in converted.checks]
+    checks.append(CheckResult(name="target_compatible", passed=compat.compatible,
+                              message=compat.summary))
     if failure is not None:
         checks.append(CheckResult(name="runtime_runs_model", passed=False,
                                   message=failure.message))
     artifacts.clear_from(ctx.out, "parity")
-    diagnostics = {} if failure else _diagnostics(ctx, x, y_float, runtime, opts, reporter)
+    diagnostics = {} if failure else _diagnostics(ctx, x, y_float, runtime, opts, reporter,
+                                                  clock)
     trained = ctx.record(TrainRecord)
+    timings = {"train": trained.seconds, "approximate": approximated.seconds,
+               "convert": converted.seconds, **clock.laps}
     record = ParityRecord(
-        passed=failure is None and all(r.passed for r in gate) and all(c.passed for c in checks),
+        passed=failure is None and all(r.passed for r in gate)
+        and not any(c.fails_gate for c in checks),
         quantize=converted.quantize, target=target.name,
         approx=ApproxInfo(name=approximated.approx, sites=approximated.sites,
                           auto=approximated.auto, rewrites=approximated.rewrites,
@@ -250,6 +286,7 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
                       warnings=list(data.warnings)),
         fine_tune=approximated.fine_tune, thresholds=gate,
         threshold_sources=list(opts.thresholds.sources), checks=checks, ops=converted.ops,
+        calibration=converted.calibration, recovery=converted.recovery, timings=timings,
         **diagnostics)
     artifacts.write_npz(ctx.out / artifacts.PARITY_SAMPLES,
                         **_samples(x, labels, y_float, y_approx, y_q, result.arrays))

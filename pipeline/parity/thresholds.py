@@ -7,6 +7,7 @@ limits live in `[tool.gelu-edge.thresholds.outputs.<output name>]`; a flag overr
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -41,6 +42,9 @@ class Thresholds:
     max_error_lsb: float = DEFAULT_MAX_ERROR_LSB
     min_cosine: float = DEFAULT_MIN_COSINE
     min_top1_agreement: float = DEFAULT_MIN_TOP1_AGREEMENT
+    # Embeddings: not enforced unless set (None).
+    min_sample_cosine: float | None = None
+    min_neighbour_agreement: float | None = None
     # Output name -> {threshold: limit} overriding the ones above for that output.
     outputs: dict[str, dict[str, float]] = field(default_factory=dict)
     sources: tuple[str, ...] = ()  # where the non-default values came from
@@ -89,6 +93,25 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise UserError(f"{path} is not valid TOML: {exc}") from None
 
 
+# Where each threshold makes sense: (lowest, highest). An SNR gate under 0 dB (error larger than
+# the signal) or an error limit under 0 cannot mean what the user wants.
+RANGES = {
+    "min_snr_db": (0.0, 200.0),
+    "max_error_lsb": (0.0, 65536.0),
+    "min_cosine": (-1.0, 1.0),
+    "min_top1_agreement": (0.0, 1.0),
+    "min_sample_cosine": (-1.0, 1.0),
+    "min_neighbour_agreement": (0.0, 1.0),
+}
+
+
+def _check(name: str, value: float, where: str) -> float:
+    lo, hi = RANGES[name]
+    if not math.isfinite(value) or not lo <= value <= hi:
+        raise UserError(f"{where}: threshold {name} = {value} is outside [{lo:g}, {hi:g}]")
+    return value
+
+
 def resolve(flags: dict[str, float | None], config: Path | None = None,
             project: Path | None = None) -> Thresholds:
     """Defaults < ./pyproject.toml [tool.gelu-edge] < --config FILE < flags (not None)."""
@@ -108,7 +131,12 @@ def resolve(flags: dict[str, float | None], config: Path | None = None,
             base.update(b)
             for name, limits in o.items():
                 outputs.setdefault(name, {}).update(limits)
-    given = {k: float(v) for k, v in flags.items() if v is not None}
+    given = {k: _check(k, float(v), "command line") for k, v in flags.items() if v is not None}
+    for name, value in base.items():
+        _check(name, value, ", ".join(sources) or "configuration")
+    for output, limits in outputs.items():
+        for name, value in limits.items():
+            _check(name, value, f"output {output!r}")
     if given:
         sources.append("command line")
         base.update(given)
@@ -140,6 +168,11 @@ def evaluate(th: Thresholds, metrics: Metrics, task: TaskResult,
     if metrics.max_error_lsb is not None:
         add("max_error_lsb", metrics.max_error_lsb, "<=", th.max_error_lsb)
     add("min_cosine", metrics.cosine, ">=", th.min_cosine)
+    if th.min_sample_cosine is not None and metrics.sample_cosine is not None:
+        add("min_sample_cosine", metrics.sample_cosine, ">=", th.min_sample_cosine)
+    if th.min_neighbour_agreement is not None and metrics.neighbour_agreement is not None:
+        add("min_neighbour_agreement", metrics.neighbour_agreement, ">=",
+            th.min_neighbour_agreement)
     if task.top1_agreement is not None:
         add("min_top1_agreement", task.top1_agreement, ">=", th.min_top1_agreement)
     return rows

@@ -92,6 +92,7 @@ class ApproximateRecord(Record):
     target: str = "rpi"  # some rewrites take the target's form
     rewrites: list[str] = ["gelu"]  # the rewrites applied, in order
     rewrite_sites: list[RewriteSite] = []
+    seconds: float = 0.0  # how long the stage took
 
     @property
     def replaced(self) -> int:

@@ -10,11 +10,18 @@ from pipeline.records.base import Model, Record
 
 
 class CheckResult(Model):
-    """Outcome of one graph check."""
+    """Outcome of one graph check. A failed check with severity "warning" is reported but does
+    not fail the gate (a float island on a CPU target, for one)."""
 
     name: str
     passed: bool
     message: str
+    severity: str = "error"  # "error" or "warning"
+
+    @property
+    def fails_gate(self) -> bool:
+        """True when the check failed and counts."""
+        return not self.passed and self.severity == "error"
 
 
 class IOTensor(Model):
@@ -25,6 +32,55 @@ class IOTensor(Model):
     shape: list[int]
     scale: float | None  # None: not quantized (integer inputs such as token ids, or float)
     zero_point: int | None
+
+
+class RangeChange(Model):
+    """A tensor whose int8 range the calibration method moved away from min/max."""
+
+    tensor: str
+    layer: str
+    recorded: tuple[float, float]  # min and max over the calibration samples
+    chosen: tuple[float, float]
+
+
+class MethodTrial(Model):
+    """One calibration method tried by `auto` on the held-back calibration samples."""
+
+    method: str
+    snr_db: float | None  # the quantized outputs against float on the held-back samples
+
+
+class Calibration(Model):
+    """How the int8 ranges were chosen."""
+
+    requested: str  # --calibration-method
+    method: str  # what was used (auto's choice)
+    held_back: int = 0  # calibration samples auto kept aside to compare methods
+    trials: list[MethodTrial] = []
+    changed: list[RangeChange] = []  # the largest moves, most moved first
+    tensors: int = 0  # tensors whose range the method set
+
+
+class RecoveryStep(Model):
+    """One measurement of the --recover search."""
+
+    action: str  # "sensitivity <kind>", "+ <kind>", "- <layer>"
+    snr_db: float
+    passed: bool
+
+
+class Recovery(Model):
+    """What --recover kept in float, and what it gained and cost."""
+
+    kept_float: list[str]  # layer scopes whose ops run in float
+    passed_on_decision: bool
+    decision_samples: int  # calibration samples the search measured on
+    int8_snr_db: float  # the all-int8 model's worst output SNR there
+    recovered_snr_db: float
+    int8_ms: float  # one invoke, one thread, fastest of several, on `runtime`
+    recovered_ms: float
+    runtime: str
+    steps: list[RecoveryStep] = []
 
 
 class ConvertRecord(Record):
@@ -45,9 +101,12 @@ class ConvertRecord(Record):
     outputs: list[IOTensor]
     tflite_bytes: int
     parameters: int
+    calibration: Calibration | None = None  # full-integer modes
+    recovery: Recovery | None = None  # --recover
+    seconds: float = 0.0  # how long the stage took
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def passed(self) -> bool:
         """True when every graph check passed."""
-        return all(c.passed for c in self.checks)
+        return not any(c.fails_gate for c in self.checks)

@@ -9,7 +9,7 @@ from typing import ClassVar
 from pipeline.records.approximate import AutoChoice, FineTune, RewriteSite, Site
 from pipeline.records.base import Model, Record
 from pipeline.records.compat import Compat
-from pipeline.records.convert import CheckResult, IOTensor
+from pipeline.records.convert import Calibration, CheckResult, IOTensor, Recovery
 
 SCHEMA_VERSION = 2
 
@@ -23,6 +23,8 @@ class Metrics(Model):
     snr_db: float | None  # None: identical outputs (infinite SNR)
     cosine: float
     max_error_lsb: float | None  # None for a float output
+    sample_cosine: float | None = None  # mean per-sample cosine (embeddings)
+    neighbour_agreement: float | None = None  # same nearest neighbour among the samples
 
 
 class TaskResult(Model):
@@ -135,7 +137,17 @@ class LayerRow(Model):
     gelu_site: bool
     metrics: Metrics
     rmse_over_scale: float | None
-    match: str  # "ok", or "doubtful" when no tensor agrees well enough
+    match: str  # "ok", or "scaled": the tensor holds the output times a folded constant
+
+
+class FirstJump(Model):
+    """The first layer (in execution order) where the int8 error jumps: where to look first."""
+
+    layer: str
+    layer_class: str
+    snr_db: float
+    previous_snr_db: float | None
+    advice: str
 
 
 class LayerTable(Model):
@@ -145,6 +157,7 @@ class LayerTable(Model):
     layers: list[LayerRow] = []
     unmatched: list[str] = []
     healthy_rmse_over_scale: float = 0.0
+    first_jump: FirstJump | None = None
 
 
 class GeluSiteRow(Model):
@@ -218,9 +231,13 @@ class ParityRecord(Record):
     threshold_sources: list[str] = []
     checks: list[CheckResult]
     ops: dict[str, int]
+    calibration: Calibration | None = None
+    recovery: Recovery | None = None
     layers: LayerTable | None = None
     gelu_sites: list[GeluSiteRow] = []
     sensitivity: list[SensitivityRow] = []
+    # Seconds per stage (train, approximate, convert) and per part of parity.
+    timings: dict[str, float] = {}
 
     @property
     def first(self) -> OutputParity:
@@ -231,4 +248,4 @@ class ParityRecord(Record):
     def failed(self) -> list[str]:
         """Names of the thresholds and checks that failed."""
         return ([t.threshold for t in self.thresholds if not t.passed]
-                + [c.name for c in self.checks if not c.passed])
+                + [c.name for c in self.checks if c.fails_gate])

@@ -22,6 +22,7 @@ class TrainRecord(Record):
     eval_accuracy_float: float | None = None
     parameters: int = 0
     keras_bytes: int = 0  # size of model_float.keras
+    seconds: float = 0.0  # how long the stage took
 
     @property
     def is_preset(self) -> bool:

@@ -54,6 +54,10 @@ def summary(p: ParityRecord) -> str:
                      f"int8 outputs differ (max {fmt(cmp.max_diff_lsb)} LSB)"))
     if p.failed:
         rows.append(("failed", ", ".join(p.failed)))
+        jump = p.layers.first_jump if p.layers else None
+        if jump is not None:
+            rows.append(("error first jumps at", f"{jump.layer} ({jump.layer_class}, "
+                         f"{jump.snr_db:.1f} dB): {jump.advice}"))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 

@@ -53,8 +53,8 @@ def _short(name: str) -> str:
     return last if len(last) <= TENSOR_NAME_CHARS else "…" + last[-TENSOR_NAME_CHARS:]
 
 
-def _pass(passed: bool) -> str:
-    return "pass" if passed else "**FAIL**"
+def _pass(passed: bool, severity: str = "error") -> str:
+    return "pass" if passed else "warning" if severity == "warning" else "**FAIL**"
 
 
 def _setup(p: ParityRecord) -> list[Block]:
@@ -74,6 +74,9 @@ def _setup(p: ParityRecord) -> list[Block]:
             f"{p.data.calibration})",
         ]),
     ]
+    if p.timings:
+        blocks[-1].items.append("time: " + ", ".join(f"{k.replace('_', ' ')} {v:.1f} s"
+                                                      for k, v in p.timings.items()))
     if p.data.warnings:
         blocks.append(Block("list", items=[f"data warning: {w}" for w in p.data.warnings]))
     if p.runtime_failure is not None:
@@ -105,7 +108,7 @@ def _gate(p: ParityRecord) -> list[Block]:
                         for t in p.thresholds]),
             Block("h2", "Graph and target checks"),
             Block("table", header=["check", "result", "message"],
-                  rows=[[c.name, _pass(c.passed), c.message] for c in p.checks])]
+                  rows=[[c.name, _pass(c.passed, c.severity), c.message] for c in p.checks])]
 
 
 def _metric_row(label: str, m: Metrics | None) -> list[Any]:
@@ -166,24 +169,33 @@ def _layers(p: ParityRecord) -> list[Block]:
     if table is None or not table.layers:
         return []
     blocks = [Block("h2", "Per-layer parity (worst first)"),
-              Block("p", f"Each layer's float output against the quantized model's tensor, on "
+              Block("p", f"Each layer's float output (the replaced model, layers at any depth) "
+                    f"against the quantized model's tensor that agrees with it best, on "
                     f"{table.samples} samples (intermediate tensors kept, the runtime's "
                     f"reference kernels). RMSE / scale near {table.healthy_rmse_over_scale:.2f} "
-                    f"is plain rounding noise; {GELU_MARK} marks the GELU sites. A doubtful "
-                    "match (cosine under 0.9) is a tensor the converter changed, e.g. by "
-                    "folding the layer's last op into the next: its row says nothing about the "
-                    "layer."),
-              Block("table", header=["layer", "class", "tensor", "max abs", "mean abs", "RMSE",
-                                     "RMSE / scale", "SNR dB"],
-                    rows=[[r.layer + (f" ({GELU_MARK})" if r.gelu_site else "")
-                           + (" (doubtful match)" if r.match == "doubtful" else ""),
-                           r.layer_class, _short(r.tensor_name), r.metrics.max_abs_error,
-                           r.metrics.mean_abs_error, r.metrics.rmse, r.rmse_over_scale,
-                           r.metrics.snr_db]
-                          for r in table.layers])]
+                    f"is plain rounding noise; {GELU_MARK} marks the GELU sites. A scaled "
+                    "match is a tensor that holds the layer's output times a constant the "
+                    "converter folded in (attention's 1/sqrt(d), for one): its figures compare "
+                    "the two as they are.")]
+    jump = table.first_jump
+    if jump is not None:
+        before = (f" from {jump.previous_snr_db:.1f} dB at the layer before"
+                  if jump.previous_snr_db is not None else "")
+        blocks.append(Block("p", f"**The error first jumps at `{jump.layer}`** "
+                                 f"({jump.layer_class}): {jump.snr_db:.1f} dB{before}. "
+                                 f"What would help: {jump.advice}."))
+    blocks.append(Block("table", header=["layer", "class", "tensor", "max abs", "mean abs",
+                                         "RMSE", "RMSE / scale", "SNR dB"],
+                        rows=[[r.layer + (f" ({GELU_MARK})" if r.gelu_site else "")
+                               + (" (scaled match)" if r.match == "scaled" else ""),
+                               r.layer_class, _short(r.tensor_name), r.metrics.max_abs_error,
+                               r.metrics.mean_abs_error, r.metrics.rmse, r.rmse_over_scale,
+                               r.metrics.snr_db]
+                              for r in table.layers]))
     if table.unmatched:
-        blocks.append(Block("p", "Layers without a matching tensor (fused or renamed by the "
-                                 f"converter): {', '.join(table.unmatched)}."))
+        blocks.append(Block("p", "Layers no tensor of the quantized model holds (the converter "
+                                 f"fused them into their neighbours): "
+                                 f"{', '.join(table.unmatched)}."))
     return blocks
 
 
@@ -214,6 +226,48 @@ def _rewrites(p: ParityRecord) -> list[Block]:
                                              "float max rel"],
                             rows=[[s.rewrite, s.path, s.layer_class, s.detail, s.float_max_abs,
                                    s.float_max_rel] for s in sites]))
+    return blocks
+
+
+def _calibration(p: ParityRecord) -> list[Block]:
+    c = p.calibration
+    if c is None:
+        return []
+    text = (f"Calibration method: `{c.method}`" + (f" (asked: `{c.requested}`)"
+                                                    if c.requested != c.method else "")
+            + f"; it set the range of {c.tensors} tensors.")
+    blocks = [Block("h2", "Calibration"), Block("p", text)]
+    if c.trials:
+        blocks += [Block("p", f"`auto` compared the methods on {c.held_back} calibration samples "
+                              "kept aside (worst output SNR against float):"),
+                   Block("table", header=["method", "SNR dB"],
+                         rows=[[t.method, t.snr_db] for t in c.trials])]
+    if c.changed:
+        blocks += [Block("p", "The tensors whose range moved most from min/max:"),
+                   Block("table", header=["tensor", "layer", "min/max", "chosen"],
+                         rows=[[_short(r.tensor), r.layer,
+                                f"[{r.recorded[0]:.4g}, {r.recorded[1]:.4g}]",
+                                f"[{r.chosen[0]:.4g}, {r.chosen[1]:.4g}]"] for r in c.changed])]
+    return blocks
+
+
+def _recovery(p: ParityRecord) -> list[Block]:
+    r = p.recovery
+    if r is None:
+        return []
+    if not r.kept_float:
+        text = (f"`--recover` kept nothing in float: the int8 model met the gate on "
+                f"{r.decision_samples} calibration samples ({r.int8_snr_db:.2f} dB).")
+    else:
+        verdict = "meets" if r.passed_on_decision else "still misses"
+        text = (f"`--recover` keeps {len(r.kept_float)} layer(s) in float, the fewest its search "
+                f"found; on {r.decision_samples} calibration samples the model {verdict} the "
+                f"gate: worst output SNR {r.int8_snr_db:.2f} dB all int8, "
+                f"{r.recovered_snr_db:.2f} dB recovered. Latency on {r.runtime} (one thread): "
+                f"{r.int8_ms:.2f} ms all int8, {r.recovered_ms:.2f} ms recovered.")
+    blocks = [Block("h2", "Recovery"), Block("p", text)]
+    if r.kept_float:
+        blocks.append(Block("list", items=[f"`{s}` in float" for s in r.kept_float]))
     return blocks
 
 
@@ -302,5 +356,5 @@ def _plots(plots: dict[str, str]) -> list[Block]:
 def build(p: ParityRecord, plots: dict[str, str]) -> list[Block]:
     """The whole report, in reading order: verdict, gate, where the error comes from, plots."""
     return [*_setup(p), *_gate(p), *_io(p), *_outputs(p), *_budget(p), *_task(p), *_layers(p),
-            *_sites(p), *_rewrites(p), *_sensitivity(p), *_device(p), *_compat(p), *_auto(p), *_plots(plots),
+            *_sites(p), *_rewrites(p), *_calibration(p), *_recovery(p), *_sensitivity(p), *_device(p), *_compat(p), *_auto(p), *_plots(plots),
             *_ops(p)]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pipeline.approximations import Approximation
-from pipeline.tflite.graph import FLOAT_TYPES, Graph
 from pipeline.records.convert import CheckResult
+from pipeline.tflite.graph import FLOAT_TYPES, Graph
 from pipeline.tflite.quantize_modes import QuantizeMode
 
 # The I/O tensor type each integer mode asks the converter for.
@@ -15,18 +15,40 @@ IO_TYPES = {"int8": "INT8", "uint8": "UINT8", "int16x8": "INT16"}
 INTEGER_INPUT_TYPES = ("INT32", "INT64", "BOOL")
 
 
+# The float op an island holds -> what removes it (the rewrite, or the option).
+ISLAND_FIXES = {
+    "NEG": "the layer-norm rewrite",
+    "SQUARE": "the l2-normalize rewrite",
+    "DIV": "the masked-pooling rewrite",
+    "POW": "a GELU approximation (--approx): a tanh GELU formula with pow",
+    "CAST": "the attention-mask or masked-pooling rewrite (a mask cast to float)",
+}
+ISLAND_OPS = frozenset({"DEQUANTIZE", "QUANTIZE"})
+
+
+def float_ops(graph: Graph) -> list[int]:
+    """Indices of the ops that read or write a float tensor."""
+    return [i for i, op in enumerate(graph.ops)
+            if {graph.tensors[t].dtype for t in op.inputs + op.outputs if t >= 0} & FLOAT_TYPES]
+
+
 def no_float_island(graph: Graph, mode: QuantizeMode, approx: Approximation) -> list[str]:
-    """float ops inside a full-integer model ({op}: a DEQUANTIZE/QUANTIZE island): slow on a CPU,
-    and an accelerator sends the graph back to the CPU there. Replace the float op (for
-    GELU, pick an approximation such as --approx sigmoid) or choose --quantize float16/dynamic."""
+    """float ops inside a full-integer model (DEQUANTIZE/QUANTIZE islands: {op}): slow on a CPU,
+    and an accelerator sends the graph back to the CPU there. Remove them with what each names,
+    or choose --quantize float16/dynamic."""
     if not mode.full_integer:
         return []
-    bad = []
-    for op in graph.ops:
-        types = {graph.tensors[i].dtype for i in op.inputs + op.outputs if i >= 0}
-        if types & FLOAT_TYPES:
-            bad.append(op.name)
-    return sorted(set(bad))
+    found: dict[str, set[str]] = {}
+    for i in float_ops(graph):
+        op = graph.ops[i]
+        if op.name not in ISLAND_OPS:
+            found.setdefault(op.name, set()).add(graph.origin(op))
+    if not found and float_ops(graph):  # islands of DEQUANTIZE/QUANTIZE only
+        found = {"DEQUANTIZE": {graph.origin(graph.ops[i]) for i in float_ops(graph)}}
+    return [f"{name} in {', '.join(sorted(layers)[:3])}"
+            + (f" and {len(layers) - 3} more" if len(layers) > 3 else "")
+            + (f" ({ISLAND_FIXES[name]} removes it)" if name in ISLAND_FIXES else "")
+            for name, layers in sorted(found.items())]
 
 
 def no_gelu_op_after_replacement(graph: Graph, mode: QuantizeMode,
@@ -76,7 +98,7 @@ def run_checks(graph: Graph, mode: QuantizeMode, approx: Approximation) -> list[
     for check in CHECKS:
         offenders = check(graph, mode, approx)
         template = " ".join((check.__doc__ or "").split())
-        message = template.format(op=", ".join(offenders), approx=approx.name,
+        message = template.format(op="; ".join(offenders), approx=approx.name,
                                   want=want) if offenders else "ok"
         results.append(CheckResult(name=check.__name__, passed=not offenders, message=message))
     return results

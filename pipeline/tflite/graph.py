@@ -1,4 +1,5 @@
-"""Read a .tflite flatbuffer with TFLite's own schema: ops, op versions, tensor types, metadata."""
+"""Read a .tflite flatbuffer with TFLite's own schema (as ai-edge-litert ships it): ops, op
+versions, tensor types, metadata."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pipeline.errors import UserError
 
@@ -78,11 +80,10 @@ def layer_scope(tensor_name: str) -> str:
     return "/".join(_SCOPE.sub(r"\1", p) for p in parts[:last + 1])
 
 
-def _schema():
-    from pipeline.tfenv import tensorflow
-
-    tensorflow()
-    from tensorflow.lite.python import schema_py_generated
+def schema() -> Any:
+    """TFLite's flatbuffer schema as ai-edge-litert ships it: reading a model needs neither
+    TensorFlow nor its start-up time (0.3 s against 6-8 s)."""
+    from ai_edge_litert import schema_py_generated
 
     return schema_py_generated
 
@@ -95,7 +96,7 @@ def parse(data: bytes, source: str = "model") -> Graph:
     """Parse TFLite flatbuffer bytes; anything that is not one is a UserError."""
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise UserError(f"{source} is not a TFLite flatbuffer (no 'TFL3' identifier)")
-    s = _schema()
+    s = schema()
     op_names = _enum_names(s.BuiltinOperator)
     type_names = _enum_names(s.TensorType)
     try:

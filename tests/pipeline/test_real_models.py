@@ -71,9 +71,10 @@ def test_without_rewrites_layer_norm_float_islands_are_reported(cli, zoo, tmp_pa
     out = tmp_path / "b"
     r = cli("build", "--model", model, "--data", data, "--out", out, "--samples",
             BUILD_SAMPLES, "--rewrites", "gelu")
-    assert r.code == 1, r
+    assert r.code in (0, 1), r
     islands = [c for c in ParityRecord.load(out).checks if c.name == "no_float_island"][0]
-    assert not islands.passed and "NEG" in islands.message
+    assert not islands.passed and islands.severity == "warning"  # rpi runs them, at a cost
+    assert "NEG in" in islands.message and "the layer-norm rewrite removes it" in islands.message
 
 
 def test_dict_outputs_of_a_nested_backbone(cli, zoo, tmp_path: Path) -> None:
