@@ -6,6 +6,7 @@
   python -m edge load --model M.tflite [--runtime NAME]
   python -m edge tensors --model M.tflite --input X.npy --output T.npz --indices 3,5 [--runtime NAME]
   python -m edge histograms --model M.tflite --input X.npy --ranges R.npz --output H.npz [--bins N]
+  python -m edge verify DIR
 
 `run` prints progress lines (`progress DONE TOTAL`) on stderr and one JSON line with the runtime
 info on stdout. `load` loads the model and invokes it once on zeros. `histograms` counts the values of the tensors R.npz names (index, low, high) in
@@ -13,7 +14,9 @@ equal bins over every sample. `tensors` saves the given tensors
 (intermediate ones too) of every sample, dequantized. `--delegate LIB.so` (run,
 load) loads an external delegate such as the Edge TPU's. Exit codes: 0 ok, 2 bad arguments or
 input file, 3 the runtime could not load the model, 4 numpy or the runtime is not installed,
-5 the delegate could not be loaded.
+5 the delegate could not be loaded, 6 the model is not the one the host sent (--sha256 differs),
+1 (verify) the build folder does not match its custody ledger. `verify` needs the standard library
+only.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from edge import runtimes  # names only; the runtimes themselves are imported on
 from edge.exit_codes import BAD_INPUT as EXIT_BAD_INPUT
 from edge.exit_codes import RUNNER_CANNOT_LOAD as EXIT_LOAD
 from edge.exit_codes import RUNNER_DELEGATE as EXIT_DELEGATE
+from edge.exit_codes import CHECK_FAILED as EXIT_VERIFY_FAILED
+from edge.exit_codes import RUNNER_DAMAGED as EXIT_DAMAGED
 from edge.exit_codes import RUNNER_MISSING as EXIT_MISSING
 
 PROGRESS_EVERY = 50
@@ -94,12 +99,27 @@ def _parser() -> argparse.ArgumentParser:
     hist.add_argument("--output", required=True, help=".npz to write (h<index>)")
     hist.add_argument("--bins", type=int, default=2048)
     hist.add_argument("--runtime", choices=RUNTIME_CHOICES, default="tflite-runtime")
+    for sub_parser in (run, bench, load, tensors, hist):
+        sub_parser.add_argument("--sha256", default=None,
+                                help="refuse the model unless its sha256 is this")
+    verify = sub.add_parser("verify", help="check a build folder against its custody ledger")
+    verify.add_argument("folder")
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of `python -m edge`."""
     args = _parser().parse_args(argv)
+    if args.command == "verify":
+        from edge import custody
+
+        found = custody.problems(args.folder)
+        for problem in found:
+            print(f"{args.folder}: {problem}", file=sys.stderr)
+        if found:
+            sys.exit(EXIT_VERIFY_FAILED)
+        print(f"{args.folder}: every file matches {custody.LEDGER}")
+        return
     try:
         import numpy as np
     except ImportError:
@@ -124,6 +144,12 @@ def main(argv: list[str] | None = None) -> None:
         return
     if not os.path.isfile(args.model):
         _fail(EXIT_BAD_INPUT, f"model {args.model} not found")
+    if args.sha256:
+        from edge.custody import sha256_file
+
+        if sha256_file(args.model) != args.sha256:
+            _fail(EXIT_DAMAGED, f"{args.model} is not the model that was sent: its sha256 "
+                  "differs (damaged on the way?); it was not run")
     cannot = f"{args.runtime} {about['version']} cannot run {args.model}"
     try:
         if args.command == "load":

@@ -1,24 +1,29 @@
-"""Artifact names in a build folder, atomic writes and content hashes.
+"""Artifact names in a build folder, atomic writes, and the chain of custody.
 
-Every artifact is written to a temporary file in the same folder and renamed into place, so an
-interrupted or failed step never leaves a half-written file under a final name. And when a
-stage is about to write, it first removes what it and the later stages wrote before
+Every artifact is written to a temporary file in the same folder (named TMP_PREFIX..., swept by
+every stage, so a killed run leaves nothing behind for long) and renamed into place, so an
+interrupted or failed step never leaves a half-written file under a final name. Its sha256 then
+goes into the folder's ledger (custody.json, `edge.custody`), and every later read checks it:
+a file changed or damaged after its stage wrote it is refused, naming the stage to run again.
+When a stage is about to write, it first removes what it and the later stages wrote before
 (`clear_from`): a folder never mixes a new model with the report of an old one.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from edge import custody
 
 MODEL_FLOAT = "model_float.keras"
 MODEL_APPROX = "model_approx.keras"
@@ -33,6 +38,8 @@ MANIFEST = "manifest.json"
 GELU_CURVES = "gelu_sites.npz"
 PARITY_HTML = "parity.html"
 PLOTS_DIR = "plots"
+LEDGER = custody.LEDGER
+TMP_PREFIX = ".gelu-edge-tmp-"
 
 # What each stage writes, in stage order.
 STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {
@@ -42,37 +49,122 @@ STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {
     "parity": (GELU_CURVES, PARITY_SAMPLES, PARITY_JSON),
     "report": (PARITY_MD, PARITY_HTML, PLOTS_DIR, MANIFEST),
 }
+_STAGE_OF = {name: stage for stage, names in STAGE_OUTPUTS.items() for name in names}
+_hashes: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) -> sha256, this process
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's content (remembered while the file stays as it is)."""
+    st = os.stat(path)
+    key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _hashes:
+        _hashes[key] = custody.sha256_file(str(path))
+    return _hashes[key]
+
+
+def _artifact(final: Path) -> tuple[Path, str] | None:
+    """(build folder, name in it) when `final` is a build artifact; None for other files."""
+    if final.parent.name == PLOTS_DIR:
+        return final.parent.parent, f"{PLOTS_DIR}/{final.name}"
+    if final.name in _STAGE_OF:
+        return final.parent, final.name
+    return None
+
+
+def _write_ledger(folder: Path, files: dict[str, Any]) -> None:
+    data = json.dumps({"format": custody.FORMAT, "files": dict(sorted(files.items()))}, indent=2)
+    _replace_into(folder / LEDGER, (data + "\n").encode("utf-8"))
+
+
+def _ledger(folder: Path) -> dict[str, Any]:
+    from pipeline.errors import UserError
+
+    try:
+        return custody.read(str(folder)) or {}
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{folder / LEDGER} is damaged ({exc}): rebuild the folder "
+                        f"(gelu-edge build --out {folder})") from None
+
+
+def _register(folder: Path, name: str) -> None:
+    files = _ledger(folder)
+    path = folder / name
+    stage = _STAGE_OF.get(name.split("/")[0], "report")
+    files[name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size, "stage": stage}
+    _write_ledger(folder, files)
 
 
 def clear_from(out: Path, stage: str, keep: tuple[str, ...] = ()) -> None:
-    """Remove what `stage` and every later stage wrote to OUT (but `keep`): called right before
-    a stage writes, so its new artifacts are never read beside an older run's later ones."""
-    import shutil
-
+    """Remove what `stage` and every later stage wrote to OUT (but `keep`), and their ledger
+    entries: called right before a stage writes, so its new artifacts are never read beside an
+    older run's later ones. Temporary files a killed run left are swept too."""
+    out = Path(out)
+    sweep(out)
     stages = list(STAGE_OUTPUTS)
+    gone = []
     for later in stages[stages.index(stage):]:
         for name in STAGE_OUTPUTS[later]:
-            path = Path(out) / name
+            path = out / name
             if name in keep:
                 continue
             if path.is_dir():
                 shutil.rmtree(path)
             else:
                 path.unlink(missing_ok=True)
+            gone.append(name)
+    if (out / LEDGER).is_file():
+        files = _ledger(out)
+        kept = {n: v for n, v in files.items() if n.split("/")[0] not in gone}
+        if kept != files:
+            _write_ledger(out, kept)
+
+
+def sweep(folder: Path) -> None:
+    """Remove temporary files a killed run left in a build folder (and its plots/)."""
+    for parent in (Path(folder), Path(folder) / PLOTS_DIR):
+        if parent.is_dir():
+            for stale in parent.glob(f"{TMP_PREFIX}*"):
+                stale.unlink(missing_ok=True)
+
+
+def _mode() -> int:
+    """The mode a new file gets under the user's umask (mkstemp alone gives 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _replace_into(final: Path, data: bytes) -> None:
+    """Write bytes to a temporary file beside `final` and rename it into place."""
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=final.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, _mode())
+        os.replace(tmp, final)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 @contextlib.contextmanager
 def atomic_path(final: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `final`; rename it to `final` only if the block succeeds."""
+    """Yield a temporary path beside `final`; rename it to `final` only if the block succeeds,
+    and record the artifact's sha256 in the build folder's ledger."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}",
-                                    dir=final.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{final.stem}.",
+                                    suffix=f"{final.suffix}", dir=final.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
+        if tmp.is_file():
+            os.chmod(tmp, _mode())
         os.replace(tmp, final)
+        found = _artifact(final)
+        if found is not None:
+            _register(*found)
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -102,7 +194,7 @@ def write_npz(final: Path, **arrays: np.ndarray) -> None:
 
 
 def read_json(path: Path) -> Any:
-    """Read a JSON artifact written by an earlier stage."""
+    """Read a JSON file."""
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
@@ -116,23 +208,49 @@ def read_bytes(path: Path) -> bytes:
         raise UserError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's content."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def require(build_dir: Path, name: str, made_by: str) -> Path:
-    """Path of an artifact an earlier stage must have written; a clear UserError if it is missing."""
+    """Path of an artifact an earlier stage wrote, checked against the folder's ledger: a clear
+    UserError if it is missing, or changed or damaged since (and what to run again)."""
     from pipeline.errors import UserError
 
     path = Path(build_dir) / name
+    again = f"run `gelu-edge {made_by} --out {build_dir}`"
     if not path.is_file():
-        raise UserError(
-            f"{path} not found: run `gelu-edge {made_by} --out {build_dir}` first "
-            "(or `gelu-edge build`)"
-        )
+        raise UserError(f"{path} not found: {again} first (or `gelu-edge build`)")
+    found = custody.problems(str(build_dir), [name])
+    if found and not (Path(build_dir) / LEDGER).is_file():
+        found = [f"{LEDGER} is missing: {name} was not written by gelu-edge (or by an older "
+                 "version)"]
+    if found:
+        raise UserError(f"{build_dir}: {found[0]}; {again} again (or `gelu-edge build`)")
     return path
+
+
+def verify(build_dir: Path, before: str | None = None, optional: tuple[str, ...] = ()
+           ) -> None:
+    """Refuse (UserError, one line) a build folder whose files no longer match their ledger:
+    every file, or those of the stages before `before` (the ones a stage about to run reads).
+    An `optional` file may be missing (the report needs no models), not changed. A folder with
+    no artifacts at all is left to `require`, which says which stage to run first."""
+    from pipeline.errors import UserError
+
+    folder = Path(build_dir)
+    if not any((folder / name).exists() for name in _STAGE_OF):
+        return
+    stages = list(STAGE_OUTPUTS)
+    names = None
+    if before is not None:
+        earlier = stages[:stages.index(before)]
+        files = _ledger(folder) if (folder / LEDGER).is_file() else {}
+        names = [n for n, entry in files.items() if entry.get("stage") in earlier
+                 and (n not in optional or (folder / n).exists())]
+    found = custody.problems(str(folder), names)
+    if found:
+        stage = next((s for s in stages for n in STAGE_OUTPUTS[s] if found[0].startswith(n)),
+                     "build")
+        raise UserError(f"{build_dir}: {found[0]}; run `gelu-edge {stage} --out {build_dir}` "
+                        f"again (or `gelu-edge build`){_more(found)}")
+
+
+def _more(found: list[str]) -> str:
+    return f" ({len(found) - 1} more problem(s): gelu-edge verify)" if len(found) > 1 else ""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from pipeline.parity.thresholds import Thresholds
 from pipeline.progress import Quiet, Reporter
 from pipeline.records import ApproximateRecord, ConvertRecord, IOTensor
 from pipeline.records.convert import Calibration, MethodTrial, RangeChange, Recovery
+from pipeline.tempdirs import temporary_directory
 from pipeline.tfenv import captured_native_output, tensorflow
 from pipeline.tflite import calibrate, quantize_modes, ranges
 from pipeline.tflite import graph as tflite_graph
@@ -145,7 +145,7 @@ def _changes(calibrated: calibrate.Calibrated, chosen: dict[int, tuple[float, fl
 def held_back_snr(data: bytes, x: batches.Inputs, reference: list[Any], runtime: str
                   ) -> float | None:
     """The worst output SNR of a quantized model against float outputs, run where it is cheap."""
-    with tempfile.TemporaryDirectory(prefix="gelu-edge-auto-") as tmp:
+    with temporary_directory("auto") as tmp:
         path = Path(tmp) / "m.tflite"
         path.write_bytes(data)
         arrays, _ = edge_client.run(path, x, runtime, Quiet())
@@ -169,7 +169,7 @@ def full_integer(model: Any, mode: str, calib_x: batches.Inputs, batch: int, spe
     candidates = list(ranges.METHODS.values()) if auto else [method]
     histograms: dict[int, Any] = {}
     if any(m.needs_histograms for m in candidates):
-        with tempfile.TemporaryDirectory(prefix="gelu-edge-calibrated-") as tmp:
+        with temporary_directory("calibrated") as tmp:
             path = Path(tmp) / "calibrated.tflite"
             path.write_bytes(calibrated.data)
             histograms = edge_client.histograms(

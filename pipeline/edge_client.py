@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import subprocess
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from pipeline.errors import CheckFailed, UserError
 from pipeline.inputs import batch
 from pipeline.places import Place, Session
 from pipeline.progress import Quiet, Reporter
+from pipeline.tempdirs import temporary_directory
 
 DEFAULT_TIMEOUT_S = 600.0
 LOCAL = Place()
@@ -43,10 +43,17 @@ def _raise_for(session: Session, returncode: int, lines: list[str], what: str) -
     if returncode in (exit_codes.BAD_INPUT, exit_codes.RUNNER_MISSING, exit_codes.RUNNER_DELEGATE):
         where = "" if session.where == "local" else f" ({session.where})"
         raise UserError(f"{message}{where}")
-    if returncode == exit_codes.RUNNER_CANNOT_LOAD:
+    if returncode in (exit_codes.RUNNER_CANNOT_LOAD, exit_codes.RUNNER_DAMAGED):
         raise CheckFailed(message)
     raise CheckFailed(f"the runner crashed (exit {returncode}) {what}: "
                       f"{message or 'no message'}; the model may be damaged")
+
+
+def _model_args(session: Session, model: Path) -> list[str]:
+    """--model as the place sees it, and its sha256: the runner refuses a copy that differs."""
+    from pipeline.artifacts import sha256_file
+
+    return ["--model", session.put(model), "--sha256", sha256_file(model)]
 
 
 def _call(session: Session, args: list[str], timeout: float, what: str) -> dict[str, Any]:
@@ -72,7 +79,7 @@ def load_check(model: Path, runtime: str, timeout: float = 120.0) -> tuple[bool,
     (ok, message). A missing runtime is a UserError."""
     with LOCAL.session(Quiet()) as session:
         try:
-            about = _call(session, ["load", "--model", session.put(model), "--runtime", runtime],
+            about = _call(session, ["load", *_model_args(session, model), "--runtime", runtime],
                           timeout, f"loading {model}")
         except CheckFailed as exc:
             return False, str(exc)
@@ -83,7 +90,7 @@ def bench(model: Path, runtime: str, repeats: int = 20, timeout: float = DEFAULT
           ) -> dict[str, Any]:
     """`python -m edge bench` here: median and min ms of one invoke, one thread."""
     with LOCAL.session(Quiet()) as session:
-        return _call(session, ["bench", "--model", session.put(model), "--runtime", runtime,
+        return _call(session, ["bench", *_model_args(session, model), "--runtime", runtime,
                                "--repeats", str(repeats)], timeout, f"benchmarking {model}")
 
 
@@ -149,11 +156,11 @@ def run(model: Path, x: batch.Inputs, runtime: str, reporter: Reporter,
         ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Run `model` on every sample of `x` where `place` says; return (arrays, runtime info).
     The info has the runner's own fields plus the place's (`where`, `cpu`, ...)."""
-    with tempfile.TemporaryDirectory(prefix="gelu-edge-run-") as tmp, \
+    with temporary_directory("run") as tmp, \
             place.session(reporter) as session:
         x_path, y_path = _save_inputs(Path(tmp), x), Path(tmp) / "y.npz"
         remote_y = session.output_path("y.npz")
-        args = ["run", "--model", session.put(model), "--input", session.put(x_path),
+        args = ["run", *_model_args(session, model), "--input", session.put(x_path),
                 "--output", remote_y, "--runtime", runtime]
         if delegate:
             args += ["--delegate", delegate]
@@ -170,10 +177,10 @@ def run(model: Path, x: batch.Inputs, runtime: str, reporter: Reporter,
 def tensors(model: Path, x: batch.Inputs, runtime: str, indices: list[int], reporter: Reporter,
             timeout: float = DEFAULT_TIMEOUT_S) -> dict[int, np.ndarray]:
     """Intermediate tensors (by index) of every sample, dequantized, from the runtime here."""
-    with tempfile.TemporaryDirectory(prefix="gelu-edge-tensors-") as tmp, \
+    with temporary_directory("tensors") as tmp, \
             LOCAL.session(reporter) as session:
         x_path, t_path = _save_inputs(Path(tmp), x), Path(tmp) / "t.npz"
-        args = ["tensors", "--model", session.put(model), "--input", session.put(x_path),
+        args = ["tensors", *_model_args(session, model), "--input", session.put(x_path),
                 "--output", str(t_path), "--indices", ",".join(map(str, indices)),
                 "--runtime", runtime]
         _stream(session, args, batch.count(x), f"per-layer tensors on {runtime}", reporter,
@@ -188,13 +195,13 @@ def histograms(model: Path, x: batch.Inputs, runtime: str, ranges: dict[int, tup
                ) -> dict[int, np.ndarray]:
     """Histograms (`bins` equal bins over each tensor's range) of intermediate tensors over
     every sample, counted in the runtime's own process: tensor index -> counts."""
-    with tempfile.TemporaryDirectory(prefix="gelu-edge-hist-") as tmp, \
+    with temporary_directory("hist") as tmp, \
             LOCAL.session(reporter) as session:
         x_path, h_path, r_path = _save_inputs(Path(tmp), x), Path(tmp) / "h.npz", Path(tmp) / "r.npz"
         index = np.array(sorted(ranges), np.int64)
         np.savez(r_path, index=index, low=np.array([ranges[i][0] for i in index], np.float64),
                  high=np.array([ranges[i][1] for i in index], np.float64))
-        args = ["histograms", "--model", session.put(model), "--input", session.put(x_path),
+        args = ["histograms", *_model_args(session, model), "--input", session.put(x_path),
                 "--ranges", str(r_path), "--output", str(h_path), "--bins", str(bins),
                 "--runtime", runtime]
         _stream(session, args, batch.count(x), f"tensor statistics on {runtime}", reporter,

@@ -16,7 +16,6 @@ Accelerator targets run integer only: there, recovery is the rewrites and the ca
 from __future__ import annotations
 
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from pipeline.parity.thresholds import Thresholds, evaluate
 from pipeline.progress import Quiet, Reporter
 from pipeline.records.convert import Recovery, RecoveryStep
 from pipeline.records.parity import TaskResult
+from pipeline.tempdirs import temporary_directory
 from pipeline.tflite import calibrate
 from pipeline.tflite import graph as tflite_graph
 
@@ -85,7 +85,7 @@ class Judge:
 
     def measure(self, data: bytes) -> tuple[bool, float]:
         """(the gate passes, the worst output SNR) on the decision samples."""
-        with tempfile.TemporaryDirectory(prefix="gelu-edge-recover-") as tmp:
+        with temporary_directory("recover") as tmp:
             path = Path(tmp) / "m.tflite"
             path.write_bytes(data)
             arrays, _ = edge_client.run(path, self.x, self.runtime, Quiet())
@@ -103,7 +103,7 @@ class Judge:
 
 
 def _latency(data: bytes, runtime: str) -> float:
-    with tempfile.TemporaryDirectory(prefix="gelu-edge-recover-") as tmp:
+    with temporary_directory("recover") as tmp:
         path = Path(tmp) / "m.tflite"
         path.write_bytes(data)
         return float(edge_client.bench(path, runtime, LATENCY_REPEATS)["min_ms"])

@@ -6,7 +6,6 @@ full-integer int8 PTQ and run on the real runtimes in their own processes (`pyth
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from pipeline import approximations, artifacts, edge_client, targets
 from pipeline.approximations import Approximation, gelu_exact
 from pipeline.errors import UserError
 from pipeline.progress import Quiet, Reporter
+from pipeline.tempdirs import temporary_directory
 from pipeline.tfenv import captured_native_output, tensorflow
 from pipeline.tflite import graph as tflite_graph
 
@@ -103,7 +103,7 @@ def int8_error(approx: Approximation, lo: float, hi: float, runtime: str,
     inp = graph.tensors[graph.inputs[0]]
     codes = np.arange(-128, 128, dtype=np.float64)
     x = ((codes - inp.zero_point) * inp.scale).astype(np.float32)[None, :]
-    with tempfile.TemporaryDirectory(prefix="gelu-edge-approx-") as tmp:
+    with temporary_directory("approx") as tmp:
         path = Path(tmp) / "m.tflite"
         path.write_bytes(model)
         arrays, about = edge_client.run(path, x, runtime, reporter)
@@ -123,7 +123,7 @@ def int8_error(approx: Approximation, lo: float, hi: float, runtime: str,
 def latency(model: bytes, runtime: str, repeats: int = 20, stat: str = "median_ms") -> float:
     """ms of one invoke on `runtime`, one thread, in a separate process: the median of
     `repeats` invokes, or with stat="min_ms" the fastest of them."""
-    with tempfile.TemporaryDirectory(prefix="gelu-edge-bench-") as tmp:
+    with temporary_directory("bench") as tmp:
         path = Path(tmp) / "m.tflite"
         path.write_bytes(model)
         return float(edge_client.bench(path, runtime, repeats)[stat])
@@ -134,7 +134,7 @@ def accepting_targets(model: bytes, source: str) -> list[str]:
     installed here (Vela) is left out."""
     graph = tflite_graph.parse(model, source)
     accepted = []
-    with tempfile.TemporaryDirectory(prefix="gelu-edge-check-") as tmp:
+    with temporary_directory("check") as tmp:
         path = Path(tmp) / "m.tflite"
         path.write_bytes(model)
         for target in targets.TARGETS.values():

@@ -6,6 +6,7 @@ Exit codes: 0 built and within thresholds, 1 a graph check / runtime load / thre
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
@@ -19,8 +20,16 @@ from pipeline.errors import CheckFailed, UserError
 __all__ = ["cli", "main", "ClickReporter", "stages", "tools"]
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # unwinds every context manager: temporary files and folders go
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: map errors to exit codes without tracebacks."""
+    from pipeline.tempdirs import sweep_stale
+
+    previous = signal.signal(signal.SIGTERM, _interrupted)
+    sweep_stale()
     try:
         cli.main(args=argv, prog_name="gelu-edge", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -42,4 +51,11 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("gelu-edge: interrupted; finished artifacts are complete, nothing half-written",
                    err=True)
         sys.exit(exit_codes.INTERRUPTED)
+    except OSError as exc:  # disk full, read-only folder, permission: the path and the cause
+        where = f" {exc.filename}" if exc.filename else ""
+        click.echo(f"gelu-edge: error: cannot write or read{where}: "
+                   f"{exc.strerror or exc}; earlier artifacts are as they were", err=True)
+        sys.exit(exit_codes.BAD_INPUT)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     sys.exit(exit_codes.OK)

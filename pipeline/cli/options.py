@@ -66,6 +66,24 @@ class ClickReporter:
         click.echo(f"  {label}: {time.monotonic() - start:.1f} s", err=True)
 
 
+def writes_out(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A command that writes into --out: it holds the folder's lock while it runs (--wait waits
+    for another gelu-edge there instead of stopping)."""
+    import functools
+
+    @click.option("--wait", is_flag=True, help="If another gelu-edge is writing into --out, "
+                  "wait for it instead of stopping.")
+    @functools.wraps(fn)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        from pipeline.lock import holding
+
+        wait = kwargs.pop("wait")
+        out = kwargs.get("folder") or kwargs.get("out")
+        with holding(out, wait):
+            return fn(*args, **kwargs)
+    return command
+
+
 def compose(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def apply(fn: Any) -> Any:
         for deco in reversed(decorators):

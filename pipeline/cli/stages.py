@@ -32,6 +32,7 @@ from pipeline.cli.options import (
     target_option,
     threshold_options,
     thresholds_from,
+    writes_out,
     train_options,
 )
 from pipeline.errors import CheckFailed
@@ -43,6 +44,7 @@ fine_tune_option = click.option(
 
 
 @cli.command()
+@writes_out
 @out_option
 @data_option
 @train_options
@@ -73,6 +75,7 @@ def train(out: Path, model: Path | None, preset: str, epochs: int | None, seed: 
 
 
 @cli.command()
+@writes_out
 @out_option
 @data_option
 @approx_option
@@ -106,6 +109,7 @@ def approximate(out: Path, approx: str, rewrites: str, target: str, runtime: str
 
 
 @cli.command()
+@writes_out
 @out_option
 @data_option
 @quantize_option
@@ -141,6 +145,7 @@ def convert(out: Path, quantize: str | None, calibration_method: str, recover: b
 
 
 @cli.command()
+@writes_out
 @out_option
 @data_option
 @target_option
@@ -174,6 +179,7 @@ def parity(out: Path, target: str, runtime: str | None, samples: int | None,
 
 
 @cli.command()
+@writes_out
 @click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
 @out_option
 @junit_option
@@ -192,6 +198,7 @@ def report(folder: Path | None, out: Path, junit: Path | None) -> None:
 
 
 @cli.command()
+@writes_out
 @out_option
 @data_option
 @train_options

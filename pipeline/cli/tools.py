@@ -84,6 +84,31 @@ def targets_cmd(as_json: bool) -> None:
             click.echo(f"  - {rule}")
 
 
+@cli.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+def verify(folder: Path) -> None:
+    """Check that every file of a build folder is what the stage that wrote it left (its
+    sha256 in custody.json). Exit 0 when it is, 1 when not. On a device with only Python:
+    `python -m edge verify FOLDER`.
+
+    \b
+    Examples:
+      gelu-edge verify build
+    """
+    from edge import custody
+    from pipeline.errors import UserError
+
+    if not folder.is_dir():
+        raise UserError(f"{folder} is not a folder")
+    found = custody.problems(str(folder))
+    for problem in found:
+        click.echo(f"{folder}: {problem}")
+    if found:
+        raise CheckFailed(f"{folder} does not match its ledger ({len(found)} problem(s)); run "
+                          "the stage that wrote each file again, or gelu-edge build")
+    click.echo(f"{folder}: every file matches {custody.LEDGER}")
+
+
 @cli.command("rewrites")
 def rewrites_cmd() -> None:
     """List the graph rewrites (--rewrites), what each does and the int8 ops it lowers to.

@@ -34,6 +34,9 @@ FINE_TUNE_SHARE = 0.8  # x/y data: the first 80 % fine-tunes, the rest evaluates
 # under 99 % covered means the data lies where the model (or the calibration) never looked.
 COVERAGE_WIDEN = 0.10
 MIN_COVERAGE = 0.99
+# A value more than this many calibration spans beyond its feature's calibration range is far
+# outside: int8 saturates it, and such a value can dominate the SNR of a whole output.
+FAR_SPANS = 10.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,9 @@ class Dataset:
     eval_split: str = "eval"  # what x_eval is: eval, x (of an x/y file), calibration
     calib_source: str = "x_calib"
     warnings: tuple[str, ...] = ()
+    # Evaluation samples holding values far outside the calibration range (int8 saturates
+    # there, and a single huge value can carry a whole SNR).
+    far_samples: tuple[int, ...] = ()
 
     @property
     def tasks(self) -> list[Task]:
@@ -147,7 +153,34 @@ def _warnings(data: Dataset) -> tuple[str, ...]:
             found.append(f"{100 * (1 - share):.1f} % of the {name} values lie outside the range "
                          f"of {ref_name} (widened by {COVERAGE_WIDEN:.0%}): the model or its "
                          "calibration never saw such values")
+    far, count = far_outside(data)
+    if far:
+        shown = ", ".join(map(str, far[:5])) + (" ..." if len(far) > 5 else "")
+        found.append(f"{count} values in {len(far)} {data.eval_split} samples (samples "
+                     f"{shown}) lie more than {FAR_SPANS:g} calibration spans outside the "
+                     "calibration range: int8 saturates there; the report gives the share of the "
+                     "error they carry")
     return tuple(found)
+
+
+def far_outside(data: Dataset) -> tuple[tuple[int, ...], int]:
+    """(evaluation samples with values more than FAR_SPANS calibration spans outside the
+    calibration range of their feature, how many such values)."""
+    if data.eval_split == "calibration":
+        return (), 0
+    far: set[int] = set()
+    count = 0
+    for i in _float_inputs(data.x_eval):
+        ref = batch.as_list(data.x_calib)[i]
+        test = batch.as_list(data.x_eval)[i]
+        ref = ref.reshape(len(ref), -1).astype(np.float64)
+        values = test.reshape(len(test), -1).astype(np.float64)
+        lo, hi = ref.min(axis=0), ref.max(axis=0)
+        span = np.maximum(hi - lo, np.finfo(np.float32).tiny)
+        outside = (values < lo - FAR_SPANS * span) | (values > hi + FAR_SPANS * span)
+        count += int(outside.sum())
+        far.update(int(s) for s in np.nonzero(outside.any(axis=1))[0])
+    return tuple(sorted(far)), count
 
 
 def _x(path: Path, key: str, arr: np.ndarray, info: TensorInfo | None) -> np.ndarray:
@@ -188,7 +221,7 @@ def load_dataset(path: Path | str | None = DEFAULT_DATA, calibration: Path | Non
         data = Dataset(path=Path(calibration), x_train=None, y_train=None, x_eval=x_calib,
                        y_eval=None, x_calib=x_calib, eval_split="calibration",
                        calib_source="calibration")
-        return replace(data, warnings=_warnings(data))
+        return replace(data, warnings=_warnings(data), far_samples=far_outside(data)[0])
     path = Path(path)
     raw = _read_npz(path)
     present = [k for k in SPLIT_KEYS if k in raw]
@@ -229,7 +262,7 @@ def load_dataset(path: Path | str | None = DEFAULT_DATA, calibration: Path | Non
     _check_shapes(data)
     extra = () if x_calib is not None or data.calib_source == "x_calib" else (
         f"no --calibration: calibrating on {data.calib_source} of {path}, the evaluation data",)
-    return replace(data, warnings=extra + _warnings(data))
+    return replace(data, warnings=extra + _warnings(data), far_samples=far_outside(data)[0])
 
 
 def _check_shapes(data: Dataset) -> None:

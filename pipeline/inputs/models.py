@@ -94,12 +94,28 @@ def load_model(path: Path | str) -> Any:
             raise UserError(f"cannot load Keras model {path}: {message}; pass --custom-objects "
                             "FILE.py that registers it (keras.saving."
                             "register_keras_serializable)") from None
+        if path.stat().st_size == 0 or not _readable_archive(path):
+            raise UserError(f"{path} is damaged or truncated (not a complete Keras file): save "
+                            "the model again with model.save()") from None
         raise UserError(f"cannot load Keras model {path}: {message}") from None
     if not isinstance(model, k.Model):
         raise UserError(f"{path} holds a {type(model).__name__}, not a Keras model")
     if not getattr(model, "inputs", None):
         model = _functional(model, path)
     return model
+
+
+def _readable_archive(path: Path) -> bool:
+    """Whether a .keras file is a complete zip archive (.h5 files are not checked)."""
+    import zipfile
+
+    if path.suffix != ".keras":
+        return True
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.testzip() is None
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return False
 
 
 def _functional(model: Any, path: Path) -> Any:

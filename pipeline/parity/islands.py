@@ -4,12 +4,12 @@ runtime, one thread, the fastest of several invokes."""
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline import edge_client
 from pipeline.errors import CheckFailed
+from pipeline.tempdirs import temporary_directory
 from pipeline.tflite import graph as tflite_graph
 from pipeline.tflite.checks import float_ops
 from pipeline.tflite.slice import submodel
@@ -41,7 +41,7 @@ def cost(model: Path, graph: tflite_graph.Graph, runtime: str) -> IslandCost | N
     if not ops:
         return None
     try:
-        with tempfile.TemporaryDirectory(prefix="gelu-edge-islands-") as tmp:
+        with temporary_directory("islands") as tmp:
             part = Path(tmp) / "islands.tflite"
             part.write_bytes(submodel(model.read_bytes(), ops))
             islands = edge_client.bench(part, runtime, REPEATS)["min_ms"]

@@ -6,7 +6,6 @@ its own process like every other model (their inputs and outputs are float)."""
 from __future__ import annotations
 
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from pipeline.inputs.signature import describe
 from pipeline.parity import metrics
 from pipeline.progress import Quiet, Reporter
 from pipeline.records.parity import SensitivityRow
+from pipeline.tempdirs import temporary_directory
 from pipeline.tfenv import captured_native_output, tensorflow
 from pipeline.tflite import graph as tflite_graph
 from pipeline.tflite import quantize_modes
@@ -65,7 +65,7 @@ def run(model: Any, graph: tflite_graph.Graph, quantize: str,
         return []
     rows = []
     with reporter.task("sensitivity", len(worst_layers)) as advance, \
-            tempfile.TemporaryDirectory(prefix="gelu-edge-sensitivity-") as tmp:
+            temporary_directory("sensitivity") as tmp:
         for layer, tensor_name in worst_layers:
             nodes = _layer_nodes(graph, layer, tensor_name)
             if not nodes:

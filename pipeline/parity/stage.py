@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -186,6 +187,33 @@ def _diagnostics(ctx: Context, x: batch.Inputs, y_float: list[np.ndarray], runti
     return {"layers": table, "gelu_sites": sites, "sensitivity": rows}
 
 
+def _far_share(data: Dataset, n: int, y_float: list[np.ndarray],
+               y_q: list[np.ndarray] | None) -> list[str]:
+    """What the evaluation samples far outside the calibration range do to the figures."""
+    far = [i for i in data.far_samples if i < n]
+    if not far or y_q is None:
+        return []
+    err = sum(np.sum((q.reshape(n, -1).astype(np.float64) - f.reshape(n, -1)) ** 2, axis=1)
+              for f, q in zip(y_float, y_q))
+    total = float(np.sum(err))
+    share = float(np.sum(err[far])) / total if total > 0 else 0.0
+    keep = np.setdiff1d(np.arange(n), far)
+    snr = metrics.snr_db(y_float[0][keep], y_q[0][keep], None) if len(keep) else None
+    rest = f"; without them the first output's SNR is {snr:.1f} dB" if snr is not None else ""
+    return [f"the {len(far)} evaluation samples far outside the calibration range carry "
+            f"{100 * share:.1f} % of the quantization error power{rest}"]
+
+
+def _measured(ctx: Context) -> dict[str, str]:
+    """The sha256 of what this record measured: the three models and the data."""
+    found = {name: artifacts.sha256_file(ctx.out / name)
+             for name in (artifacts.MODEL_FLOAT, artifacts.MODEL_APPROX, artifacts.MODEL_TFLITE)}
+    data = Path(ctx.data.path)
+    if data.is_file():
+        found["data"] = artifacts.sha256_file(data)
+    return found
+
+
 def _samples(x: batch.Inputs, labels: list[np.ndarray] | None, y_float: list[np.ndarray],
              y_approx: list[np.ndarray], y_q: list[np.ndarray] | None,
              arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -209,6 +237,7 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
     """Compare the three models on the eval split; write parity_samples.npz and parity.json."""
     target = targets.get(opts.target)
     opts.on.place()  # a malformed --on fails before any work
+    artifacts.verify(ctx.out, before="parity")
     runtime = opts.runtime or target.runtime
     data = ctx.data
     approximated = ctx.record(ApproximateRecord)
@@ -283,10 +312,11 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
                        keras_bytes=trained.keras_bytes, tflite_bytes=converted.tflite_bytes),
         samples=int(n),
         data=DataInfo(path=str(data.path), split=data.eval_split, calibration=data.calib_source,
-                      warnings=list(data.warnings)),
+                      warnings=list(data.warnings) + _far_share(data, n, y_float, y_q)),
         fine_tune=approximated.fine_tune, thresholds=gate,
         threshold_sources=list(opts.thresholds.sources), checks=checks, ops=converted.ops,
         calibration=converted.calibration, recovery=converted.recovery, timings=timings,
+        measured=_measured(ctx),
         **diagnostics)
     artifacts.write_npz(ctx.out / artifacts.PARITY_SAMPLES,
                         **_samples(x, labels, y_float, y_approx, y_q, result.arrays))

@@ -7,12 +7,12 @@ import contextlib
 import os
 import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from pipeline.progress import Reporter
+from pipeline.tempdirs import temporary_directory
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -60,5 +60,5 @@ class Place:
 
     @contextlib.contextmanager
     def session(self, reporter: Reporter) -> Iterator[Session]:
-        with tempfile.TemporaryDirectory(prefix="gelu-edge-run-") as tmp:
+        with temporary_directory("run") as tmp:
             yield Session(Path(tmp))

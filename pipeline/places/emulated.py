@@ -5,7 +5,6 @@ userland (set up on demand by `emulated_setup`)."""
 from __future__ import annotations
 
 import contextlib
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from edge import exit_codes
 from pipeline.places import emulated_setup
 from pipeline.places.base import REPO_ROOT, Place, Session
 from pipeline.progress import Reporter
+from pipeline.tempdirs import temporary_directory
 
 CPUS = {"emulated-pi": "cortex-a72", "emulated-pi5": "cortex-a76"}
 
@@ -54,5 +54,5 @@ class EmulatedPi(Place):
     @contextlib.contextmanager
     def session(self, reporter: Reporter) -> Iterator[Session]:
         root = emulated_setup.setup(reporter)
-        with tempfile.TemporaryDirectory(prefix="gelu-edge-emulated-") as tmp:
+        with temporary_directory("emulated") as tmp:
             yield EmulatedSession(Path(tmp), root, self.cpu)

@@ -27,6 +27,7 @@ from pipeline.progress import Reporter
 SSH_FAILED = 255  # ssh's own exit status: connection, authentication or host key failure
 COMMAND_NOT_FOUND = 127
 COPY_TIMEOUT_S = 300
+RUNNER_PID = ".runner.pid"  # in the remote folder: the runner's process group
 
 
 def parse_ssh_url(spec: str) -> tuple[str | None, str, int]:
@@ -74,8 +75,12 @@ class SshSession(Session):
         Path(local).write_bytes(data)
 
     def command(self, args: list[str]) -> tuple[list[str], dict[str, str]]:
-        remote = (f"cd {shlex.quote(self.remote_dir)} && exec {shlex.quote(self.device.python)} "
-                  f"-m edge {' '.join(shlex.quote(a) for a in args)}")
+        # The runner gets a process group of its own, its id in RUNNER_PID: when the host gives
+        # up on it (--run-timeout, Ctrl-C), closing the session kills the whole group there.
+        runner = (f"{shlex.quote(self.device.python)} -m edge "
+                  f"{' '.join(shlex.quote(a) for a in args)}")
+        remote = (f"cd {shlex.quote(self.remote_dir)} && exec setsid --wait sh -c "
+                  f"{shlex.quote(f'echo $$ > {RUNNER_PID} && exec {runner}')}")
         return self.device.ssh_argv(remote), self.device.env()
 
     def describe(self) -> dict[str, Any]:
@@ -157,5 +162,8 @@ class SshDevice(Place):
                          stdin=_edge_tarball())
             yield SshSession(self, remote_dir)
         finally:
+            folder = shlex.quote(remote_dir)
             with contextlib.suppress(UserError):
-                self.run_ssh(f"rm -rf {shlex.quote(remote_dir)}", "cleaning up")
+                self.run_ssh(f"if [ -f {folder}/{RUNNER_PID} ]; then kill -TERM -- "
+                             f"-$(cat {folder}/{RUNNER_PID}) 2>/dev/null; fi; rm -rf {folder}",
+                             "stopping the runner and cleaning up")

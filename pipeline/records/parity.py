@@ -238,6 +238,8 @@ class ParityRecord(Record):
     sensitivity: list[SensitivityRow] = []
     # Seconds per stage (train, approximate, convert) and per part of parity.
     timings: dict[str, float] = {}
+    # The sha256 of what was measured: model_float.keras, model_approx.keras, model.tflite, data.
+    measured: dict[str, str] = {}
 
     @property
     def first(self) -> OutputParity:

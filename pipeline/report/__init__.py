@@ -16,6 +16,8 @@ from pipeline.report.document import fmt, size
 from pipeline.report.manifest import write_manifest
 
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
+# The report reads records and arrays only: the models may be gone, not changed.
+MODELS = (artifacts.MODEL_FLOAT, artifacts.MODEL_APPROX, artifacts.MODEL_TFLITE)
 
 
 def _snr(m: Metrics | None) -> str:
@@ -65,6 +67,8 @@ def summary(p: ParityRecord) -> str:
 def run(out: Path, junit_path: Path | None = None, record: ParityRecord | None = None
         ) -> ParityRecord:
     """Write every form of the report from OUT/parity.json (or the record just made)."""
+    if record is None:
+        artifacts.verify(out, before="report", optional=MODELS)
     parity = record if record is not None else ParityRecord.load(out)
     artifacts.clear_from(out, "report")
     made = plots.make(out, parity)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline import tasks
+from pipeline import artifacts, tasks
 from pipeline.records import ParityRecord
 from pipeline.records.parity import OutputParity
 from pipeline.report.document import fmt
@@ -76,6 +76,9 @@ def _output_rows(old: OutputParity, new: OutputParity, prefix: str) -> list[dict
 def compare(old_dir: Path, new_dir: Path) -> dict[str, Any]:
     """Rows per figure, per output and per layer: old, new, change, tolerance and why, worse;
     plus `worse` overall."""
+    for folder in (old_dir, new_dir):
+        artifacts.verify(folder, before="report", optional=(
+            artifacts.MODEL_FLOAT, artifacts.MODEL_APPROX, artifacts.MODEL_TFLITE))
     old, new = ParityRecord.load(old_dir), ParityRecord.load(new_dir)
     several = len(new.outputs) > 1
     old_outputs = {o.name: o for o in old.outputs}

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 from pipeline.targets import rules
@@ -19,6 +18,7 @@ from pipeline.targets.base import (
     Target,
     group_ops,
 )
+from pipeline.tempdirs import temporary_directory
 from pipeline.tflite.graph import Graph
 
 # The Edge TPU's supported-op table (coral.ai/docs/edgetpu/models-intro), TFLite builtin names,
@@ -86,7 +86,7 @@ def _compiler(model: Path) -> tuple[rules.Rule, dict[str, tuple[str, str]]] | No
     exe = shutil.which("edgetpu_compiler")
     if exe is None:
         return None
-    with tempfile.TemporaryDirectory(prefix="gelu-edge-edgetpu-") as tmp:
+    with temporary_directory("edgetpu") as tmp:
         proc = subprocess.run([exe, "-s", "-o", tmp, str(model)], capture_output=True, text=True,
                               timeout=600)
     return parse_compiler_log(proc.returncode, proc.stdout + proc.stderr)

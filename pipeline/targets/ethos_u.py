@@ -8,12 +8,12 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from pipeline.errors import UserError
 from pipeline.targets import rules
 from pipeline.targets.base import CPU, SUPPORTED, Compat, OpVerdict, Target
+from pipeline.tempdirs import temporary_directory
 from pipeline.tflite.graph import Graph
 
 DEFAULT_CONFIG = "ethos-u55-128"
@@ -37,7 +37,7 @@ def _vela() -> str:
 
 def run_vela(model: Path, config: str) -> dict[str, object]:
     """Compile with Vela; return its placement by output tensor name, CPU reasons and figures."""
-    with tempfile.TemporaryDirectory(prefix="gelu-edge-vela-") as tmp:
+    with temporary_directory("vela") as tmp:
         proc = subprocess.run([_vela(), str(model), "--accelerator-config", config,
                                "--output-dir", tmp, "--show-cpu-operations"],
                               capture_output=True, text=True, timeout=VELA_TIMEOUT_S)

@@ -11,6 +11,7 @@ from pipeline.approximate import Options, load_rewritten, run
 from pipeline.records import ApproximateRecord
 from pipeline.context import Context
 from pipeline.inputs.data import Dataset
+from pipeline.inputs.models import save_model
 from pipeline.progress import Quiet
 from pipeline.tfenv import keras
 
@@ -45,7 +46,7 @@ def _context(out: Path, x: np.ndarray) -> Context:
 def test_replaced_model_saves_loads_and_keeps_weights(tmp_path: Path) -> None:
     inp = k.Input((6,))
     model = k.Model(inp, Block(name="block")(inp))
-    model.save(tmp_path / "model_float.keras")
+    save_model(model, tmp_path / "model_float.keras")
     x = RNG.standard_normal((32, 6)).astype(np.float32)
     reporter = Quiet()
     ctx = _context(tmp_path, x)
@@ -64,7 +65,8 @@ def test_replaced_model_saves_loads_and_keeps_weights(tmp_path: Path) -> None:
 
 def test_model_without_gelu_warns(tmp_path: Path) -> None:
     inp = k.Input((6,))
-    k.Model(inp, k.layers.Dense(2, activation="relu")(inp)).save(tmp_path / "model_float.keras")
+    save_model(k.Model(inp, k.layers.Dense(2, activation="relu")(inp)),
+               tmp_path / "model_float.keras")
     reporter = Quiet()
     result = run(_context(tmp_path, np.zeros((4, 6), np.float32)),
                  Options(approx="sigmoid", source="my_model.keras"), reporter)

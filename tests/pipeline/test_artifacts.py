@@ -17,7 +17,21 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path) -> None:
             tmp.write_bytes(b"half-")
             raise RuntimeError("interrupted")
     assert final.read_bytes() == b"old"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.tflite"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["custody.json", "model.tflite"]
+
+
+def test_the_ledger_holds_each_artifacts_hash_and_reads_check_it(tmp_path: Path) -> None:
+    from pipeline.errors import UserError
+
+    final = tmp_path / "model.tflite"
+    artifacts.write_bytes(final, b"model")
+    assert artifacts.require(tmp_path, "model.tflite", "convert") == final
+    final.write_bytes(b"other")
+    with pytest.raises(UserError, match="changed or damaged since convert wrote it"):
+        artifacts.require(tmp_path, "model.tflite", "convert")
+    artifacts.clear_from(tmp_path, "convert")
+    assert not final.exists() and "model.tflite" not in artifacts.read_json(
+        tmp_path / "custody.json")["files"]
 
 
 def test_atomic_write_interrupted_first_write_leaves_nothing(tmp_path: Path) -> None:

@@ -106,7 +106,8 @@ def test_a_rerun_stage_removes_the_later_stages_artifacts(cli, tmp_path: Path,
 def test_threshold_failure_exits_1_with_report(cli, tmp_path: Path, demo_build: Path) -> None:
     out = tmp_path / "b"
     for name in (artifacts.MODEL_FLOAT, artifacts.MODEL_APPROX, artifacts.MODEL_TFLITE,
-                 artifacts.TRAIN_RECORD, artifacts.APPROX_RECORD, artifacts.CONVERT_RECORD):
+                 artifacts.TRAIN_RECORD, artifacts.APPROX_RECORD, artifacts.CONVERT_RECORD,
+                 artifacts.LEDGER):
         (out / name).parent.mkdir(exist_ok=True)
         (out / name).write_bytes((demo_build / name).read_bytes())
     r = cli("parity", "--out", out, "--min-snr-db", "99", "--samples", "100")
@@ -274,7 +275,7 @@ def test_build_for_ethos_u_is_all_npu(cli, tmp_path: Path) -> None:
 
 
 def test_approximate_takes_pwl_with_a_knot_count(cli, demo_build: Path, tmp_path: Path) -> None:
-    for name in ("model_float.keras", "train.json"):
+    for name in ("model_float.keras", "train.json", "custody.json"):
         shutil.copy(demo_build / name, tmp_path / name)
     r = cli("approximate", "--out", tmp_path, "--approx", "pwl:5")
     assert r.code == 0, r

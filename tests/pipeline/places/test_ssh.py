@@ -17,7 +17,7 @@ from helpers import read_json
 
 SSHD = "/usr/sbin/sshd"
 START_TIMEOUT_S = 10.0
-SLOW_DEVICE_SLEEP_S = 30
+SLOW_DEVICE_SLEEP_S = 29  # an odd figure: the test looks for this sleep on the device
 RUN_TIMEOUT_S = 3
 
 pytestmark = pytest.mark.skipif(not os.path.exists(SSHD) or shutil.which("ssh") is None,
@@ -137,6 +137,10 @@ def test_a_run_that_takes_too_long_times_out(cli, device, build_copy: Path) -> N
             "--remote-python", slow, "--run-timeout", RUN_TIMEOUT_S)
     assert r.code == 1 and f"within {RUN_TIMEOUT_S} s (--run-timeout)" in r.err, r
     assert time.monotonic() - start < SLOW_DEVICE_SLEEP_S
+    # The runner on the device was stopped too, not left to run on.
+    running = subprocess.run(["pgrep", "-f", f"sleep {SLOW_DEVICE_SLEEP_S}"],
+                             capture_output=True, text=True)
+    assert running.stdout.strip() == "", running.stdout
 
 
 @pytest.mark.parametrize("on, message", [

@@ -1,0 +1,42 @@
+"""Temporary folders in the system's temp dir, named after the process that made them, so that
+they go on every exit path: a context manager removes its folder on return, on an exception and
+on SIGINT/SIGTERM (which the CLI turns into an exception); what a SIGKILL leaves is swept by the
+next run, once the process that made it is gone."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+PREFIX = "gelu-edge-"
+_OWNED = re.compile(rf"^{re.escape(PREFIX)}(\d+)-")
+
+
+def temporary_directory(kind: str) -> tempfile.TemporaryDirectory[str]:
+    """A temporary folder for `kind` of work, owned by this process."""
+    return tempfile.TemporaryDirectory(prefix=f"{PREFIX}{os.getpid()}-{kind}-")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale(root: Path | None = None) -> list[Path]:
+    """Remove the temporary folders of gelu-edge processes that no longer run; return them."""
+    root = Path(root or tempfile.gettempdir())
+    gone = []
+    for path in root.glob(f"{PREFIX}*"):
+        match = _OWNED.match(path.name)
+        if match and path.is_dir() and not _alive(int(match.group(1))):
+            shutil.rmtree(path, ignore_errors=True)
+            gone.append(path)
+    return gone
