@@ -20,13 +20,14 @@ from typing import Any
 
 import numpy as np
 
+import calibration_data
 from pipeline.errors import UserError
 from pipeline.inputs import batch
 from pipeline.inputs.arrays import check_numeric, check_shape, conform
 from pipeline.inputs.signature import Signature, TensorInfo
 from pipeline.tasks.base import Task
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "calibration_data" / "demo_regression.npz"
+DEFAULT_DATA = calibration_data.folder() / "demo_regression.npz"
 SPLIT_KEYS = ("x_train", "y_train", "x_eval", "y_eval", "x_calib")
 MIN_SAMPLES = 100  # fewer calibration or evaluation samples than this get a warning
 FINE_TUNE_SHARE = 0.8  # x/y data: the first 80 % fine-tunes, the rest evaluates

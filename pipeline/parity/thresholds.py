@@ -8,18 +8,13 @@ limits live in `[tool.gelu-edge.thresholds.outputs.<output name>]`; a flag overr
 from __future__ import annotations
 
 import math
-import sys
+import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import UserError
 from pipeline.records.parity import Metrics, TaskResult, ThresholdRow
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 # An int8 output has 256 levels; well-quantized small models measure 30-40 dB against float
 # (the demo: about 35 dB). 20 dB (error RMS 10 % of the signal RMS) flags a broken conversion,

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-DATA_DIR = Path(__file__).resolve().parent.parent.parent / "calibration_data"
+import calibration_data
+
+DATA_DIR = calibration_data.folder()
 
 
 @dataclass(frozen=True)
