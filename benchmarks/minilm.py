@@ -23,7 +23,8 @@ WORK = Path(os.environ.get("GELU_EDGE_BENCH", "/tmp/gelu-edge-bench-minilm"))
 RESULTS = REPO / "benchmarks" / "results" / "minilm.json"
 
 # Convert as a user's script would (the same frozen function, int32 inputs, 600 calibration
-# sentences) and run the 600 evaluation sentences once on tflite-runtime in its own process.
+# sentences) and run the 600 evaluation sentences once in its own process, on LiteRT: the stock
+# int8 conversion has an int8 DIV (from layer norm) that tflite-runtime 2.14 cannot invoke.
 BARE_CONVERT = """
 import os, sys
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
@@ -44,7 +45,7 @@ open(f"{work}/bare.tflite", "wb").write(conv.convert())
 """
 BARE_RUN = """
 import sys, numpy as np
-from tflite_runtime.interpreter import Interpreter
+from ai_edge_litert.interpreter import Interpreter
 work = sys.argv[1]
 e = np.load(f"{work}/model/evaluation.npz")
 it = Interpreter(model_path=f"{work}/bare.tflite")
@@ -111,6 +112,8 @@ def main() -> None:
     if "bare" in chosen:
         convert = _measure([sys.executable, "-c", BARE_CONVERT, str(WORK)], WORK / "bare.log")
         run = _measure([sys.executable, "-c", BARE_RUN, str(WORK)], WORK / "bare_run.log")
+        if convert["exit"] or run["exit"]:
+            sys.exit(f"the bare baseline failed: see {WORK}/bare.log and bare_run.log")
         results["bare"] = {"seconds": round(convert["seconds"] + run["seconds"], 1),
                            "convert": convert, "run": run}
         print(f"bare: {results['bare']['seconds']} s")

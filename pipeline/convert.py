@@ -16,6 +16,7 @@ from pipeline.parity.thresholds import Thresholds
 from pipeline.progress import Quiet, Reporter
 from pipeline.records import ApproximateRecord, ConvertRecord, IOTensor
 from pipeline.records.convert import Calibration, MethodTrial, RangeChange, Recovery
+from pipeline.targets import runtime_choice
 from pipeline.tempdirs import temporary_directory
 from pipeline.tfenv import captured_native_output, tensorflow
 from pipeline.tflite import calibrate, quantize_modes, ranges
@@ -208,7 +209,7 @@ def _recover(ctx: Context, model: Any, mode: str, chosen: dict[int, tuple[float,
     from pipeline import recover
 
     task = ctx.data.tasks[0] if len(ctx.data.tasks) == 1 else None
-    runtime = targets.get(target).runtime
+    runtime = runtime_choice.choose(targets.get(target).runtime).name
     judge = recover.judge_for(model, ctx.calibrated, mode, chosen, ctx.data.x_calib, thresholds,
                               task.agreement if task else None, runtime)
     graph = tflite_graph.parse(ctx.calibrated.data, "calibrated model")

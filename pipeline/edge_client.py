@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import subprocess
 import threading
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from edge import exit_codes
+from edge import exit_codes, runtimes
 from pipeline.errors import CheckFailed, UserError
 from pipeline.inputs import batch
 from pipeline.places import Place, Session
@@ -66,10 +67,15 @@ def _call(session: Session, args: list[str], timeout: float, what: str) -> dict[
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-@functools.lru_cache(maxsize=None)
 def runtime_info(runtime: str, timeout: float = 60.0) -> dict[str, Any]:
     """`python -m edge info` for a runtime on this machine: name, version, machine, python
-    (asked once per process); UserError if it is not installed."""
+    (asked once per process and $GELU_EDGE_RUNTIMES setting); UserError if it is not
+    installed."""
+    return _runtime_info(runtime, os.environ.get(runtimes.ALLOW_ENV, ""), timeout)
+
+
+@functools.lru_cache(maxsize=None)
+def _runtime_info(runtime: str, allowed: str, timeout: float) -> dict[str, Any]:
     with LOCAL.session(Quiet()) as session:
         return _call(session, ["info", "--runtime", runtime], timeout, "asking for info")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -12,7 +13,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
+import components  # noqa: E402
+import wheelhouse  # noqa: E402
+from components import IN_CI, TEST_CACHE  # noqa: E402
+
 from pipeline.cli import main  # noqa: E402
+from pipeline.places import emulated_setup  # noqa: E402
 
 
 class CliResult:
@@ -36,9 +42,37 @@ def cli(capsys: pytest.CaptureFixture[str]):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """--approx auto measures into a cache of the test run's own, never the user's."""
-    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+def _test_cache() -> None:
+    """The tests keep their own cache folder between runs, never the user's: the `--approx
+    auto` measurements (re-measured when a variant's code or a runtime changes; the tests of
+    that cache use fresh folders) and the emulated Pi (set up once per machine, verified by
+    sha256 on every use), so a second test run downloads and measures nothing again."""
+    os.environ["XDG_CACHE_HOME"] = str(TEST_CACHE / "xdg")
+    os.environ.setdefault(emulated_setup.FOLDER_ENV, str(TEST_CACHE / "emulated-pi"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Outside CI, a test whose system component is missing is skipped, saying what to
+    install; in CI (CI=true, where .ci/run installs everything) it runs and fails instead."""
+    if IN_CI:
+        return
+    for item in items:
+        network = item.get_closest_marker("network")
+        cache = network.kwargs.get("cache") if network else None
+        reason = components.missing([m.name for m in item.iter_markers()],
+                                    lambda: cache is not None and _warm(cache))
+        if reason:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@functools.cache
+def _warm(cache: str) -> bool:
+    """Whether a download cache the tests keep between runs is complete and intact."""
+    if cache == "emulated-pi":
+        return emulated_setup.verify(TEST_CACHE / "emulated-pi") is not None
+    if cache == "wheels":
+        return wheelhouse.ready(TEST_CACHE)
+    raise ValueError(f"unknown test cache {cache!r}")
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib import metadata
 
 NAME = "litert"
+MODULE = "ai_edge_litert"
 PACKAGE = "ai-edge-litert"
 
 

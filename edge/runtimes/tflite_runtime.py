@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 NAME = "tflite-runtime"
+MODULE = "tflite_runtime"
 PACKAGE = "tflite-runtime==2.14.0 'numpy<2'"
 
 

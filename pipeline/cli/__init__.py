@@ -6,6 +6,8 @@ Exit codes: 0 built and within thresholds, 1 a graph check / runtime load / thre
 
 from __future__ import annotations
 
+import atexit
+import os
 import signal
 import sys
 
@@ -22,6 +24,17 @@ __all__ = ["cli", "main", "ClickReporter", "stages", "tools"]
 
 def _interrupted(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # unwinds every context manager: temporary files and folders go
+
+
+def _exit_interrupted() -> None:
+    """Exit with 130. CPython exits by killing itself with SIGINT (status -2, not 130) once a
+    KeyboardInterrupt has passed through C code that ran Python (TensorFlow's import does), even
+    when it was caught; every context manager has unwound by now, so the exit handlers run here
+    and the process leaves with the documented code."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    atexit._run_exitfuncs()
+    os._exit(exit_codes.INTERRUPTED)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -50,6 +63,8 @@ def main(argv: list[str] | None = None) -> None:
     except (KeyboardInterrupt, click.Abort):
         click.echo("gelu-edge: interrupted; finished artifacts are complete, nothing half-written",
                    err=True)
+        if argv is None:  # the console script; called in-process (tests), exit normally
+            _exit_interrupted()
         sys.exit(exit_codes.INTERRUPTED)
     except OSError as exc:  # disk full, read-only folder, permission: the path and the cause
         where = f" {exc.filename}" if exc.filename else ""

@@ -10,6 +10,7 @@ from pipeline import approximations, targets
 from pipeline.cli.group import cli
 from pipeline.cli.options import EDGE_RUNTIMES, ClickReporter, parse_range, parse_shape
 from pipeline.errors import CheckFailed
+from pipeline.targets import runtime_choice
 
 
 @cli.command()
@@ -157,8 +158,9 @@ def diff(old: Path, new: Path, as_json: bool) -> None:
 @click.option("--shape", default="1,128,3072", show_default=True,
               help="Tensor shape for the latency measurement.")
 @click.option("--no-latency", is_flag=True, help="Skip the latency measurement.")
-@click.option("--runtime", type=click.Choice(EDGE_RUNTIMES), default="tflite-runtime",
-              show_default=True, help="Runtime for the int8 error measurement.")
+@click.option("--runtime", type=click.Choice(EDGE_RUNTIMES), default=None,
+              help="Runtime for the int8 error measurement [default: tflite-runtime, or "
+                   "litert where tflite-runtime is not installed].")
 @click.option("--only", multiple=True, help="Measure only these variants (repeatable).")
 @click.option("--export", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write each variant's single-op model as DIR/gelu_<name>_int8.tflite.")
@@ -185,6 +187,7 @@ def approximations_cmd(int8_range: str, float_range: str, shape: str, no_latency
     names = list(only) or approximations.names()
     for name in names:
         approximations.get(name)
+    runtime = runtime_choice.choose("tflite-runtime", runtime).name
     results = measure_all(names, float_lo_hi, lo_hi, dims, runtime, ClickReporter(), export)
     if as_json:
         click.echo(json.dumps(to_json(results), indent=2))

@@ -21,7 +21,7 @@ from pipeline.rewrites import keras_graph
 CALIB_BATCH = 64
 # Calibration samples the input ranges are recorded on: the range settles long before the
 # whole calibration set (and a 22M-parameter model runs eagerly here).
-RANGE_SAMPLES = 256
+RANGE_SAMPLES = 128
 CURVE_POINTS = 401
 
 

@@ -40,6 +40,7 @@ from pipeline.records.parity import (
     TaskResult,
     ThresholdRow,
 )
+from pipeline.targets import runtime_choice
 from pipeline.targets.cpu import runtime_failure_origin
 from pipeline.tasks.base import Task
 
@@ -238,7 +239,12 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
     target = targets.get(opts.target)
     opts.on.place()  # a malformed --on fails before any work
     artifacts.verify(ctx.out, before="parity")
-    runtime = opts.runtime or target.runtime
+    choice = runtime_choice.choose(target.runtime, opts.runtime)
+    if opts.on.on != places.LOCAL:  # the device has its own runtimes
+        choice = runtime_choice.RuntimeChoice(opts.runtime or target.runtime)
+    runtime = choice.name
+    if choice.note:
+        reporter.warn(choice.note)
     data = ctx.data
     approximated = ctx.record(ApproximateRecord)
     converted = ctx.record(ConvertRecord)
@@ -267,6 +273,9 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
         reporter.warn(f"the runtime failed: {failure.message}")
         result = Run({}, info, [Quantization(scale=o.scale, zero_point=o.zero_point)
                                 for o in converted.outputs])
+    if choice.stands_in_for:
+        result.runtime = result.runtime.model_copy(
+            update={"stands_in_for": choice.stands_in_for, "note": choice.note})
     y_q = None if failure else [result.arrays[f"y{i}"].reshape(y.shape)
                                 for i, y in enumerate(y_float)]
     outputs: list[OutputParity] = []

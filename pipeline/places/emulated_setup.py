@@ -3,13 +3,16 @@
 Debian bookworm arm64 Python 3.11 and the libraries it needs come from Debian's packages,
 downloaded with apt into private state folders (the host's apt state is untouched; sources from
 the machine's own apt configuration) and unpacked with `dpkg-deb -x`, not installed. The aarch64
-wheels of tflite-runtime 2.14 and numpy 1.x are unzipped beside them. Everything lives in the
-user's cache folder, with a manifest of sha256 hashes: the setup reruns only when a file is
-missing or damaged.
+wheels of tflite-runtime 2.14 and numpy 1.x, pinned by sha256 (the hashes of requirements.lock),
+are unzipped beside them. Everything lives in the user's cache folder (or
+$GELU_EDGE_EMULATED_PI), with a manifest of sha256 hashes: the setup reruns only when a file is
+missing or damaged. Debian's packages are verified by apt against the archive's signed indexes;
+their hashes are recorded in the manifest, not pinned, as Debian's point releases replace them.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -27,6 +30,12 @@ from pipeline.progress import Reporter
 
 PACKAGES = ("python3.11-minimal", "libpython3.11-stdlib", "libstdc++6")
 WHEELS = ("tflite-runtime==2.14.0", "numpy==1.26.4")  # what a Pi user installs; numpy 1.x
+# sha256 of their cp311 manylinux aarch64 wheels, as in requirements.lock (a test keeps them equal)
+WHEEL_HASHES = {
+    "tflite-runtime==2.14.0": "ce9fa5d770a9725c746dcbf6f59f3178233b3759f09982e8b2db8d2234c333b0",
+    "numpy==1.26.4": "7ab55401287bfec946ced39700c053796e7cc0e3acbef09993a9ad2adba6ca6e",
+}
+FOLDER_ENV = "GELU_EDGE_EMULATED_PI"
 PIP_PLATFORMS = ("manylinux_2_34_aarch64", "manylinux2014_aarch64", "manylinux_2_17_aarch64")
 PYTHON = "usr/bin/python3.11"
 SITE = "opt/gelu-edge/site"
@@ -53,8 +62,9 @@ class Root:
 
 
 def folder() -> Path:
-    """The cache folder of the emulated Pi."""
-    return cache_dir() / "emulated-pi"
+    """Where the emulated Pi lives: $GELU_EDGE_EMULATED_PI, else the cache folder."""
+    override = os.environ.get(FOLDER_ENV)
+    return Path(override) if override else cache_dir() / "emulated-pi"
 
 
 def qemu() -> str:
@@ -144,11 +154,14 @@ def _download_debs(work: Path, reporter: Reporter) -> list[Path]:
 
 def _download_wheels(work: Path, reporter: Reporter) -> list[Path]:
     dest = work / "wheels"
-    reporter.info(f"  pip: downloading aarch64 wheels of {', '.join(WHEELS)}")
+    reporter.info(f"  pip: downloading aarch64 wheels of {', '.join(WHEELS)} (sha256 pinned)")
+    requirements = work / "wheels.txt"
+    requirements.write_text("".join(f"{w} --hash=sha256:{WHEEL_HASHES[w]}\n" for w in WHEELS))
     platforms = [arg for p in PIP_PLATFORMS for arg in ("--platform", p)]
     _run([sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(dest), *platforms,
           "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
-          "--only-binary=:all:", "--no-deps", *WHEELS], "pip download of the aarch64 wheels")
+          "--only-binary=:all:", "--no-deps", "--require-hashes", "-r", str(requirements)],
+         "pip download of the aarch64 wheels")
     return sorted(dest.glob("*.whl"))
 
 
@@ -163,11 +176,24 @@ def _smoke(root: Root) -> None:
 
 
 def setup(reporter: Reporter, force: bool = False) -> Root:
-    """Build (or verify) the emulated userland in the cache; return it."""
+    """Build (or verify) the emulated userland in the cache; return it. Two processes setting
+    it up at once take turns (the second finds it ready)."""
     base = folder()
     if not force and (root := verify(base)) is not None:
         return root
     qemu()
+    base.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(base.with_name(base.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if not force and (root := verify(base)) is not None:
+            return root
+        return _build(base, reporter)
+    finally:
+        os.close(fd)
+
+
+def _build(base: Path, reporter: Reporter) -> Root:
     reporter.info(f"setting up the emulated Raspberry Pi in {base} (once)")
     work = base.with_name(base.name + ".partial")
     shutil.rmtree(work, ignore_errors=True)
@@ -185,11 +211,13 @@ def setup(reporter: Reporter, force: bool = False) -> Root:
             advance(1)
     _smoke(Root(rootfs))
     manifest = {"format": FORMAT, "packages": list(PACKAGES), "wheels": list(WHEELS),
+                "wheel_sha256": WHEEL_HASHES,
                 "downloads": {p.name: _sha256(p) for p in [*debs, *wheels]},
                 "files": _tree_hashes(rootfs)}
     (work / MANIFEST).write_text(json.dumps(manifest, indent=1))
     shutil.rmtree(work / "apt")  # indexes and .debs are not needed once unpacked
     shutil.rmtree(work / "wheels")
+    (work / "wheels.txt").unlink()
     shutil.rmtree(base, ignore_errors=True)
     os.replace(work, base)
     reporter.info(f"emulated Raspberry Pi ready: {len(debs)} Debian packages, "

@@ -79,6 +79,8 @@ class RuntimeInfo(Model):
     python: str
     cpu: str | None = None  # the emulated CPU
     delegate: str | None = None
+    stands_in_for: str | None = None  # the target's runtime, not installed here
+    note: str | None = None  # what running on a stand-in means for the target's users
 
 
 class RuntimeFailure(Model):

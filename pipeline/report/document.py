@@ -72,6 +72,7 @@ def _setup(p: ParityRecord) -> list[Block]:
             f"{size(p.size.keras_bytes)}, model.tflite {size(p.size.tflite_bytes)}",
             f"samples: {p.samples} ({p.data.split} of `{p.data.path}`; calibration: "
             f"{p.data.calibration})",
+            *([f"runtime stand-in: {rt.note}"] if rt.note else []),
         ]),
     ]
     if p.timings:

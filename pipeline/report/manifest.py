@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import platform
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from pipeline import artifacts
 from pipeline.records import ApproximateRecord, ConvertRecord, ParityRecord, TrainRecord
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
+from pipeline.report import versions
 
 
 def recorded_options(out: Path, parity: ParityRecord) -> dict[str, Any]:
@@ -56,13 +48,10 @@ def write_manifest(out: Path, parity: ParityRecord) -> dict[str, Any]:
         "artifacts": {n: artifacts.sha256_file(out / n) for n in names if (out / n).is_file()},
         "data": {"path": str(data_path), "sha256": _sha256_path(data_path)},
         "versions": {
-            "python": platform.python_version(),
-            "gelu-edge": _version("gelu-edge"),
-            "tensorflow": _version("tensorflow"),
-            "keras": _version("keras"),
-            "numpy": _version("numpy"),
+            **versions.describe(),
             "runtime": {"name": parity.runtime.name, "version": parity.runtime.version},
         },
+        "lock": versions.lock_status(),
         "options": options,
         "seed": options.get("seed"),
     }

@@ -6,9 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from pipeline.tfenv import keras
 from pipeline.tflite import graph as tflite_graph
+
+pytestmark = pytest.mark.slow  # end-to-end builds
 
 SAMPLES = 300
 

@@ -20,6 +20,8 @@ from pipeline.records import ParityRecord
 from pipeline.tfenv import keras
 from pipeline.tflite import graph as tflite_graph
 
+pytestmark = pytest.mark.slow  # end-to-end builds
+
 FEATURES = 6
 SAMPLES = 600
 BUILD_SAMPLES = "100"

@@ -16,6 +16,8 @@ from pipeline.inputs.data import DEFAULT_DATA
 from pipeline.parity import metrics
 from pipeline.records import ApproximateRecord, ParityRecord, TrainRecord
 
+pytestmark = pytest.mark.slow  # end-to-end builds
+
 # parity.json numbers are recomputed from parity_samples.npz in float64, as the pipeline does.
 RECOMPUTE_RTOL = 1e-9
 
@@ -64,6 +66,11 @@ def test_manifest_hashes_match(demo_build: Path) -> None:
         assert artifacts.sha256_file(demo_build / name) == digest
     assert manifest["data"]["sha256"] == artifacts.sha256_file(DEFAULT_DATA)
     assert manifest["versions"]["tensorflow"].startswith("2.21")
+    assert {"keras", "numpy", "tflite-runtime", "ai-edge-litert", "python"} <= \
+        set(manifest["versions"])
+    lock = manifest["lock"]  # the clone's lock: its hash, and what differs from it
+    assert lock["sha256"] == artifacts.sha256_file(REPO / "requirements.lock")
+    assert "tensorflow" not in lock["differs"] and "numpy" not in lock["differs"]
     assert manifest["options"]["quantize"] == "int8" and manifest["seed"] == 0
     md = (demo_build / artifacts.PARITY_MD).read_text()
     assert md.startswith("# gelu-edge parity: PASSED") and "| min_snr_db |" in md
@@ -265,6 +272,7 @@ def test_build_for_coral_is_edge_tpu_compatible(cli, tmp_path: Path) -> None:
     assert r.code == 0, r
 
 
+@pytest.mark.vela
 def test_build_for_ethos_u_is_all_npu(cli, tmp_path: Path) -> None:
     out = tmp_path / "ethos"
     r = cli("build", "--target", "ethos-u", "--out", out, "--epochs", "5", "--samples", "200")

@@ -17,6 +17,8 @@ import pytest
 from pipeline import artifacts
 from pipeline.inputs.data import DEFAULT_DATA
 
+pytestmark = pytest.mark.slow  # end-to-end builds
+
 REPO = Path(__file__).resolve().parents[2]
 CORRUPTIONS = 8  # seeded trials per artifact (benchmarks/corruption.py runs 30)
 BYTES_CHANGED = 5

@@ -15,6 +15,8 @@ from zoo import ZOO
 from pipeline.records import ParityRecord
 from pipeline.tflite import graph as tflite_graph
 
+pytestmark = pytest.mark.slow  # end-to-end builds
+
 BUILD_SAMPLES = "64"
 MODELS = ("bert", "gpt2", "vit", "convnext", "raw_ops")
 INTEGER_INPUTS = {"bert": 3, "gpt2": 2}

@@ -4,10 +4,13 @@ real converter; rpi and litert load them in the real runtimes; ethos-u runs the 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import REPO
 
 from pipeline import approximations, targets
 from pipeline.check import check_model
@@ -85,6 +88,7 @@ def test_sigmoid_form_is_accepted_by_coral(models) -> None:
     assert coral.details["ops_on_cpu"] == 0
 
 
+@pytest.mark.vela
 def test_pow_island_is_rejected_where_full_integer_is_required(models) -> None:
     for name in ("coral", "ethos-u"):
         compat = check_model(models["pow_int8"], name)
@@ -103,6 +107,7 @@ def test_abs_is_rejected_by_coral(models) -> None:
     assert coral.details["ops_on_cpu"] == 2 and not coral.details["compiler_rejects_model"]
 
 
+@pytest.mark.vela
 def test_float_model_is_rejected_by_accelerators(models) -> None:
     for name in ("coral", "ethos-u"):
         compat = check_model(models["float"], name)
@@ -127,6 +132,7 @@ def test_coral_shape_rules(models) -> None:
     assert all(v.verdict == targets.SUPPORTED for v in coral.ops)
 
 
+@pytest.mark.vela
 def test_every_target_accepts_a_plain_int8_relu_model(tmp_path: Path) -> None:
     model = tmp_path / "relu.tflite"
     x = np.random.default_rng(2).normal(size=(CALIB_SAMPLES, FEATURES)).astype(np.float32)
@@ -186,3 +192,14 @@ def test_targets_command_lists_every_target(cli) -> None:
     assert set(rows) == set(targets.names())
     assert rows["coral"]["quantize_modes"] == ["int8", "uint8"] and rows["coral"]["accelerator"]
     assert rows["rpi"]["runtime"] == "tflite-runtime"
+
+
+def test_check_imports_no_tensorflow(models) -> None:
+    """`check` runs on every commit: it reads the flatbuffer with ai-edge-litert's schema and
+    loads the model in a runtime process, with no TensorFlow or Keras in its own process."""
+    code = ("import sys\nfrom pipeline.cli import main\ntry:\n    main(sys.argv[1:])\n"
+            "except SystemExit as e:\n    code = e.code\n"
+            "print(code, sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code, "check", str(models["gelu_int8"]),
+                           "--target", "rpi"], cwd=REPO, capture_output=True, text=True)
+    assert proc.stdout.strip().splitlines()[-1] == "0 []", proc.stdout + proc.stderr

@@ -50,7 +50,8 @@ def test_auto_keeps_the_lookup_table_on_litert_whatever_the_timing_noise() -> No
 
 def test_measurements_are_cached_per_runtime_version(monkeypatch: pytest.MonkeyPatch) -> None:
     approx_auto.choose("rpi", None, Quiet())  # measured (or cached) once
-    cache = list(cache_dir().glob("approx-tflite-runtime-2.14.0-*.json"))
+    cache = list(cache_dir().glob(
+        f"approx-tflite-runtime-2.14.0-*-v{approx_auto.CACHE_FORMAT}.json"))
     assert len(cache) == 1 and set(read_json(cache[0])["variants"]) == set(approximations.names())
 
     def no_measuring(*args, **kwargs):

@@ -56,6 +56,7 @@ def test_int8_model_has_only_declared_ops(name: str) -> None:
     assert no_float_island(graph, quantize_modes.get("int8"), approx) == []
 
 
+@pytest.mark.vela
 def test_relu_corr_matches_the_lookup_table_on_tflite_runtime() -> None:
     lut = int8_error(approximations.get("lut"), *INT8_RANGE, "tflite-runtime", Quiet())
     model = single_op_model(approximations.get("relu-corr"), (1, 256), *INT8_RANGE)
@@ -88,6 +89,7 @@ def test_narrowed_input_range_is_reported() -> None:
     assert result["narrowed"] and result["covered_range"][1] < 4.1
 
 
+@pytest.mark.vela
 def test_relu_corr_is_all_npu_in_vela(tmp_path: Path) -> None:
     model = tmp_path / "relu_corr.tflite"
     model.write_bytes(single_op_model(approximations.get("relu-corr"), (1, 256), *INT8_RANGE))

@@ -1,6 +1,7 @@
 """The emulated Raspberry Pi, for real: Debian bookworm arm64 Python under qemu-aarch64-static,
-set up from Debian's packages into the test run's own cache (conftest points XDG_CACHE_HOME at
-a temporary folder), then parity run there with the project's unchanged `edge/` runner."""
+set up from Debian's packages once per machine into the tests' persistent cache (conftest points
+$GELU_EDGE_EMULATED_PI there; every use verifies it by sha256), then parity run there with the
+project's unchanged `edge/` runner."""
 
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ from helpers import read_json
 from pipeline.places import emulated_setup
 from pipeline.progress import Quiet
 
-pytestmark = pytest.mark.skipif(shutil.which("qemu-aarch64-static") is None,
-                                reason="qemu-user-static missing: run scripts/system-deps.sh")
+pytestmark = [pytest.mark.qemu, pytest.mark.network(cache="emulated-pi")]
 
 
 @pytest.fixture(scope="module")

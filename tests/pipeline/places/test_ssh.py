@@ -4,7 +4,6 @@ key and user key in a temporary folder, on an unprivileged port. Nothing leaves 
 from __future__ import annotations
 
 import getpass
-import os
 import shutil
 import socket
 import subprocess
@@ -20,8 +19,7 @@ START_TIMEOUT_S = 10.0
 SLOW_DEVICE_SLEEP_S = 29  # an odd figure: the test looks for this sleep on the device
 RUN_TIMEOUT_S = 3
 
-pytestmark = pytest.mark.skipif(not os.path.exists(SSHD) or shutil.which("ssh") is None,
-                                reason="openssh-server missing: run scripts/system-deps.sh")
+pytestmark = pytest.mark.ssh
 
 
 def _free_port() -> int:

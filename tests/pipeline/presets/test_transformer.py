@@ -7,6 +7,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from pipeline import presets
 from pipeline.convert import convert_model
@@ -14,6 +15,8 @@ from pipeline.progress import Quiet
 from pipeline.records import ParityRecord, TrainRecord
 from pipeline.tfenv import keras
 from pipeline.tflite import graph as tflite_graph
+
+pytestmark = pytest.mark.slow  # end-to-end builds
 
 MIN_TOP1_AGREEMENT = 0.99  # the bar
 MIN_FLOAT_ACCURACY = 0.95
