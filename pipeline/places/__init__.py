@@ -34,6 +34,7 @@ __all__ = ["Place", "Session", "get", "LOCAL", "CHOICES", "EmulatedPi", "SshDevi
 
 DEFAULT_COMPARE_SAMPLES = 4096  # x86_64 vs aarch64 differences were never seen in ~1000 inputs
 DEFAULT_RUN_TIMEOUT_S = 600.0
+DEFAULT_DEVICE_BUDGET_S = 300.0  # pipeline/parity/budget.py says why
 
 
 @dataclass(frozen=True)
