@@ -2,16 +2,24 @@
 
   python -m edge info [--runtime NAME]
   python -m edge run --model M.tflite --input X.npy --output Y.npz [--runtime NAME] [--threads N]
+      [--deadline S]
   python -m edge bench --model M.tflite [--runtime NAME] [--repeats N] [--threads N]
+  python -m edge probe --model M.tflite [--runtime NAME] [--repeats N]
   python -m edge load --model M.tflite [--runtime NAME]
   python -m edge tensors --model M.tflite --input X.npy --output T.npz --indices 3,5 [--runtime NAME]
   python -m edge histograms --model M.tflite --input X.npy --ranges R.npz --output H.npz [--bins N]
+  python -m edge trace --model M.tflite --input X.npy --output T.npz --indices 3,5|@FILE
+      [--kernels optimized|reference]
   python -m edge verify DIR
 
 `run` prints progress lines (`progress DONE TOTAL`) on stderr and one JSON line with the runtime
 info on stdout. `load` loads the model and invokes it once on zeros. `histograms` counts the values of the tensors R.npz names (index, low, high) in
 equal bins over every sample. `tensors` saves the given tensors
-(intermediate ones too) of every sample, dequantized. `--delegate LIB.so` (run,
+(intermediate ones too) of every sample, dequantized. `run --deadline S` stops starting
+samples S seconds after the runner started and saves those it ran. `probe` times a few invokes
+(JSON: load_s, invoke_s, cpus). `trace` runs the first sample with every tensor kept and saves
+the given ones raw (int8 codes), on the optimized or the reference kernels; its JSON lists the
+tensors that share a buffer (ops run in place). `--delegate LIB.so` (run,
 load) loads an external delegate such as the Edge TPU's. Exit codes: 0 ok, 2 bad arguments or
 input file, 3 the runtime could not load the model, 4 numpy or the runtime is not installed,
 5 the delegate could not be loaded, 6 the model is not the one the host sent (--sha256 differs),
@@ -26,8 +34,12 @@ import json
 import os
 import sys
 import tempfile
+import time
+from typing import NoReturn
 
-from edge import runtimes  # names only; the runtimes themselves are imported on demand
+STARTED = time.monotonic()  # --deadline counts from here
+
+from edge import kernels, runtimes  # names only; the runtimes are imported on demand
 from edge.exit_codes import BAD_INPUT as EXIT_BAD_INPUT
 from edge.exit_codes import RUNNER_CANNOT_LOAD as EXIT_LOAD
 from edge.exit_codes import RUNNER_DELEGATE as EXIT_DELEGATE
@@ -39,7 +51,7 @@ PROGRESS_EVERY = 50
 RUNTIME_CHOICES = sorted(runtimes.RUNTIMES)
 
 
-def _fail(code: int, message: str) -> None:
+def _fail(code: int, message: str) -> NoReturn:
     print(f"edge: error: {message}", file=sys.stderr, flush=True)
     sys.exit(code)
 
@@ -77,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--runtime", choices=RUNTIME_CHOICES, default="tflite-runtime")
     run.add_argument("--threads", type=int, default=None)
     run.add_argument("--delegate", default=None, help="external delegate library")
+    run.add_argument("--deadline", type=float, default=None,
+                     help="seconds after start: start no sample after it, save those run")
     bench = sub.add_parser("bench", help="median latency of one invoke, in ms (JSON)")
     bench.add_argument("--model", required=True)
     bench.add_argument("--runtime", choices=RUNTIME_CHOICES, default="tflite-runtime")
@@ -99,12 +113,36 @@ def _parser() -> argparse.ArgumentParser:
     hist.add_argument("--output", required=True, help=".npz to write (h<index>)")
     hist.add_argument("--bins", type=int, default=2048)
     hist.add_argument("--runtime", choices=RUNTIME_CHOICES, default="tflite-runtime")
-    for sub_parser in (run, bench, load, tensors, hist):
+    probe = sub.add_parser("probe", help="seconds to load and per invoke, CPUs (JSON)")
+    probe.add_argument("--model", required=True)
+    probe.add_argument("--runtime", choices=RUNTIME_CHOICES, default="tflite-runtime")
+    probe.add_argument("--repeats", type=int, default=3)
+    trace = sub.add_parser("trace", help="one sample, every given tensor kept, raw")
+    trace.add_argument("--model", required=True)
+    trace.add_argument("--input", required=True, help=".npy (or .npz x0, x1, ...); the first "
+                       "sample runs")
+    trace.add_argument("--output", required=True, help=".npz to write (t<index>, y<i>)")
+    trace.add_argument("--indices", required=True, help="tensor indices, comma-separated, or "
+                       "@FILE holding them")
+    trace.add_argument("--kernels", choices=kernels.KERNELS, default=kernels.OPTIMIZED)
+    trace.add_argument("--runtime", choices=RUNTIME_CHOICES, default="tflite-runtime")
+    for sub_parser in (run, bench, load, tensors, hist, probe, trace):
         sub_parser.add_argument("--sha256", default=None,
                                 help="refuse the model unless its sha256 is this")
     verify = sub.add_parser("verify", help="check a build folder against its custody ledger")
     verify.add_argument("folder")
     return parser
+
+
+def _indices(value: str) -> list[int]:
+    """--indices: comma-separated integers, or @FILE holding them (for graphs with thousands)."""
+    try:
+        if value.startswith("@"):
+            with open(value[1:], encoding="ascii") as f:
+                value = f.read().strip()
+        return [int(i) for i in value.split(",")]
+    except (OSError, ValueError):
+        _fail(EXIT_BAD_INPUT, f"--indices takes integers or @FILE, got {value[:80]!r}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -125,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
     except ImportError:
         _fail(EXIT_MISSING, "numpy is not installed for this Python "
               f"({sys.executable}); install it with `pip install 'numpy<2'`")
-    from edge.bench import median_invoke_ms
+    from edge.bench import median_invoke_ms, probe
     from edge.runner import (
         DelegateError,
         ModelLoadError,
@@ -160,6 +198,9 @@ def main(argv: list[str] | None = None) -> None:
             print(json.dumps(median_invoke_ms(args.model, args.runtime, args.repeats,
                                               num_threads=args.threads)))
             return
+        if args.command == "probe":
+            print(json.dumps({**about, **probe(args.model, args.runtime, args.repeats)}))
+            return
         try:
             loaded = np.load(args.input, allow_pickle=False)
             if isinstance(loaded, np.ndarray):
@@ -180,14 +221,21 @@ def main(argv: list[str] | None = None) -> None:
             print(json.dumps(about), flush=True)
             return
         if args.command == "tensors":
-            try:
-                indices = [int(i) for i in args.indices.split(",")]
-            except ValueError:
-                _fail(EXIT_BAD_INPUT, f"--indices takes integers, got {args.indices!r}")
+            indices = _indices(args.indices)
             _save_npz(args.output, **dump_tensors(args.model, x, args.runtime, indices, _progress))
             print(json.dumps(about), flush=True)
             return
-        result = run_model(args.model, x, args.runtime, args.threads, _progress, args.delegate)
+        if args.command == "trace":
+            from edge.trace import trace
+
+            found, shared = trace(args.model, x if isinstance(x, list) else [x], args.runtime,
+                                  _indices(args.indices), args.kernels)
+            _save_npz(args.output, **found)
+            print(json.dumps({**about, "kernels": args.kernels, "aliases": shared}), flush=True)
+            return
+        deadline = None if args.deadline is None else STARTED + args.deadline
+        result = run_model(args.model, x, args.runtime, args.threads, _progress, args.delegate,
+                           deadline)
     except ModelLoadError as exc:
         _fail(EXIT_LOAD, f"{cannot}: {exc}")
     except DelegateError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from typing import Any
@@ -44,3 +45,28 @@ def median_invoke_ms(model_path: str, runtime: str, repeats: int = 20, warmup: i
             times.append((time.perf_counter() - start) * 1000.0)
     return {"runtime": runtime, "version": version, "median_ms": statistics.median(times),
             "min_ms": min(times), "repeats": repeats, "threads": num_threads}
+
+
+def probe(model_path: str, runtime: str, repeats: int = 3, warmup: int = 1) -> dict[str, Any]:
+    """What a time budget needs from the device: seconds to load the model, seconds per
+    invoke (the median of `repeats` after `warmup`, threads as `run` uses them) and the CPUs
+    this process may use (how many runners can work side by side)."""
+    start = time.perf_counter()
+    interpreter = open_interpreter(model_path, runtime)
+    load_s = time.perf_counter() - start
+    rng = np.random.default_rng(0)
+    feeds = [(inp["index"], _random(inp, rng)) for inp in interpreter.get_input_details()]
+    times = []
+    for i in range(warmup + repeats):
+        for index, x in feeds:
+            interpreter.set_tensor(index, x)
+        start = time.perf_counter()
+        try:
+            interpreter.invoke()
+        except RuntimeError as exc:
+            raise ModelLoadError(" ".join(str(exc).split())) from None
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"load_s": load_s, "invoke_s": statistics.median(times), "repeats": repeats,
+            "warmup": warmup, "cpus": int(cpus or 1)}

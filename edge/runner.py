@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import platform
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
 from edge import runtimes
+from edge.kernels import OPTIMIZED, REFERENCE
 
 
 class ModelLoadError(Exception):
@@ -45,10 +47,17 @@ class DelegateError(Exception):
 
 
 def open_interpreter(model_path: str, runtime: str, num_threads: int | None = None,
-                     delegate: str | None = None, preserve_all_tensors: bool = False) -> Any:
+                     delegate: str | None = None, preserve_all_tensors: bool = False,
+                     kernels: str = OPTIMIZED) -> Any:
     """Load and prepare a model on a runtime, with an optional external delegate (a shared
-    library path); ModelLoadError with the runtime's words if it cannot."""
+    library path); ModelLoadError with the runtime's words if it cannot.
+
+    `kernels`: the runtime's optimized kernels (NEON on aarch64, SSE/AVX on x86_64, what a
+    user's program runs), or its reference kernels (plain C++, the same source everywhere).
+    Keeping every tensor turns the default delegate (XNNPACK) off, not the optimized kernels."""
     interpreter_cls, _ = runtimes.load(runtime)
+    resolver = ({"experimental_op_resolver_type": runtimes.RUNTIMES[runtime].reference_kernels()}
+                if kernels == REFERENCE else {})
     delegates = None
     if delegate:
         try:
@@ -59,7 +68,8 @@ def open_interpreter(model_path: str, runtime: str, num_threads: int | None = No
     try:
         interpreter = interpreter_cls(model_path=model_path, num_threads=num_threads,
                                       experimental_delegates=delegates,
-                                      experimental_preserve_all_tensors=preserve_all_tensors)
+                                      experimental_preserve_all_tensors=preserve_all_tensors,
+                                      **resolver)
         interpreter.allocate_tensors()
     except (RuntimeError, ValueError) as exc:
         raise ModelLoadError(" ".join(str(exc).split())) from None
@@ -79,9 +89,11 @@ def smoke_test(model_path: str, runtime: str, delegate: str | None = None) -> No
 
 
 def _each_sample(interpreter: Any, xs: list[np.ndarray],
-                 progress: Callable[[int, int], None] | None) -> Iterator[None]:
+                 progress: Callable[[int, int], None] | None,
+                 deadline: float | None = None) -> Iterator[None]:
     """Set each batch (the model's batch size) of every input, invoke, yield; report progress
-    after each. `xs` has one array per model input, in the model's input order."""
+    after each. `xs` has one array per model input, in the model's input order. Stops early,
+    between invokes, once time.monotonic() passes `deadline` (after one batch at least)."""
     details = interpreter.get_input_details()
     if len(xs) != len(details):
         raise ValueError(f"{len(xs)} input arrays for a model with {len(details)} inputs")
@@ -92,6 +104,8 @@ def _each_sample(interpreter: Any, xs: list[np.ndarray],
                              f"{tuple(inp['shape'][1:])}")
     n = (len(xs[0]) // batch) * batch
     for start in range(0, n, batch):
+        if deadline is not None and start > 0 and time.monotonic() > deadline:
+            return
         for x, inp in zip(xs, details):
             interpreter.set_tensor(inp["index"], _quantize(x[start:start + batch], inp))
         try:
@@ -106,9 +120,10 @@ def _each_sample(interpreter: Any, xs: list[np.ndarray],
 def run_model(model_path: str, x: np.ndarray | list[np.ndarray], runtime: str,
               num_threads: int | None = None,
               progress: Callable[[int, int], None] | None = None,
-              delegate: str | None = None) -> dict[str, Any]:
+              delegate: str | None = None, deadline: float | None = None) -> dict[str, Any]:
     """Run every sample of `x` (samples on axis 0; a list with one array per input for a
-    model with several) through the model at its batch size.
+    model with several) through the model at its batch size; with a `deadline`
+    (time.monotonic()), only the samples that started before it.
 
     Returns per output `y<i>` (dequantized to float32) and `y_raw<i>` (as the model produced
     them), `y`/`y_raw` for the first output, and the quantization parameters.
@@ -118,12 +133,13 @@ def run_model(model_path: str, x: np.ndarray | list[np.ndarray], runtime: str,
     inp = interpreter.get_input_details()[0]
     outs = interpreter.get_output_details()
     raw: list[list[np.ndarray]] = [[] for _ in outs]
-    for _ in _each_sample(interpreter, xs, progress):
+    for _ in _each_sample(interpreter, xs, progress, deadline):
         for i, out in enumerate(outs):
             raw[i].append(interpreter.get_tensor(out["index"]).copy())
     arrays: dict[str, Any] = {}
     for i, out in enumerate(outs):
-        y_raw = np.concatenate(raw[i], axis=0)
+        y_raw = (np.concatenate(raw[i], axis=0) if raw[i]
+                 else np.zeros((0, *out["shape"][1:]), out["dtype"]))
         arrays[f"y{i}"], arrays[f"y_raw{i}"] = _dequantize(y_raw, out), y_raw
     q = [[float(o["quantization"][0]), int(o["quantization"][1])] for o in outs]
     return {
@@ -139,7 +155,7 @@ def dump_tensors(model_path: str, x: np.ndarray | list[np.ndarray], runtime: str
                  progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
     """Every requested tensor (by index) after each sample's invoke, dequantized to float32 and
     stacked over samples: `t<index>` -> [samples, *shape]. Intermediate tensors are kept with
-    the runtime's reference kernels (preserving them turns the default delegate off)."""
+    the runtime's optimized kernels (preserving them turns the default delegate off)."""
     interpreter = open_interpreter(model_path, runtime, preserve_all_tensors=True)
     details = {d["index"]: d for d in interpreter.get_tensor_details()}
     missing = [i for i in indices if i not in details]

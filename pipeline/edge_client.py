@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import queue
 import subprocess
 import threading
 from pathlib import Path
@@ -50,7 +51,7 @@ def _raise_for(session: Session, returncode: int, lines: list[str], what: str) -
                       f"{message or 'no message'}; the model may be damaged")
 
 
-def _model_args(session: Session, model: Path) -> list[str]:
+def model_args(session: Session, model: Path) -> list[str]:
     """--model as the place sees it, and its sha256: the runner refuses a copy that differs."""
     from pipeline.artifacts import sha256_file
 
@@ -85,7 +86,7 @@ def load_check(model: Path, runtime: str, timeout: float = 120.0) -> tuple[bool,
     (ok, message). A missing runtime is a UserError."""
     with LOCAL.session(Quiet()) as session:
         try:
-            about = _call(session, ["load", *_model_args(session, model), "--runtime", runtime],
+            about = _call(session, ["load", *model_args(session, model), "--runtime", runtime],
                           timeout, f"loading {model}")
         except CheckFailed as exc:
             return False, str(exc)
@@ -96,52 +97,81 @@ def bench(model: Path, runtime: str, repeats: int = 20, timeout: float = DEFAULT
           ) -> dict[str, Any]:
     """`python -m edge bench` here: median and min ms of one invoke, one thread."""
     with LOCAL.session(Quiet()) as session:
-        return _call(session, ["bench", *_model_args(session, model), "--runtime", runtime,
+        return _call(session, ["bench", *model_args(session, model), "--runtime", runtime,
                                "--repeats", str(repeats)], timeout, f"benchmarking {model}")
 
 
 def _stream(session: Session, args: list[str], total: int, label: str, reporter: Reporter,
             timeout: float, what: str) -> dict[str, Any]:
     """Start the runner, relay its progress lines, enforce the time-out, map its exit status."""
-    argv, env = session.command(args)
-    other: list[str] = []
+    return stream_many(session, [args], total, label, reporter, timeout, what)[0]
+
+
+def stream_many(session: Session, arg_lists: list[list[str]], total: int, label: str,
+                reporter: Reporter, timeout: float, what: str,
+                timeout_source: str = "--run-timeout") -> list[dict[str, Any]]:
+    """Start one runner per argument list side by side, relay their summed progress on one bar,
+    enforce the time-out on all, map their exit statuses; each one's JSON line, in order."""
+    events: queue.Queue[tuple[int, int | None]] = queue.Queue()
+    others: list[list[str]] = [[] for _ in arg_lists]
+    procs: list[subprocess.Popen[str]] = []
+    timed_out = threading.Event()
+
+    def read(i: int, proc: subprocess.Popen[str]) -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == "progress":
+                events.put((i, int(parts[1])))
+            else:
+                others[i].append(line.rstrip())
+        events.put((i, None))
+
+    def kill_all() -> None:
+        timed_out.set()
+        for proc in procs:
+            proc.kill()
+
+    stdouts = []
     with reporter.task(label, total) as advance:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=env)
-        done = 0
-        timed_out = threading.Event()
-
-        def _kill() -> None:
-            timed_out.set()
-            proc.kill()
-
-        timer = threading.Timer(timeout, _kill)
-        timer.start()
+        timer = threading.Timer(timeout, kill_all)
         try:
-            assert proc.stderr is not None
-            for line in proc.stderr:
-                parts = line.split()
-                if len(parts) == 3 and parts[0] == "progress":
-                    advance(int(parts[1]) - done)
-                    done = int(parts[1])
+            for args in arg_lists:
+                argv, env = session.command(args)
+                procs.append(subprocess.Popen(argv, stdout=subprocess.PIPE,
+                                              stderr=subprocess.PIPE, text=True, env=env))
+            timer.start()
+            readers = [threading.Thread(target=read, args=(i, p), daemon=True)
+                       for i, p in enumerate(procs)]
+            for thread in readers:
+                thread.start()
+            done, finished = [0] * len(procs), 0
+            while finished < len(procs):
+                i, value = events.get()
+                if value is None:
+                    finished += 1
                 else:
-                    other.append(line.rstrip())
-            stdout = proc.stdout.read() if proc.stdout else ""
-            proc.wait()
+                    advance(value - done[i])
+                    done[i] = value
+            for proc in procs:
+                stdouts.append(proc.stdout.read() if proc.stdout else "")
+                proc.wait()
         except BaseException:
-            proc.kill()
-            proc.wait()
+            for proc in procs:
+                proc.kill()
+                proc.wait()
             raise
         finally:
             timer.cancel()
     if timed_out.is_set():
         raise CheckFailed(f"the runner did not finish {what} within {timeout:.0f} s "
-                          "(--run-timeout)")
-    _raise_for(session, proc.returncode, other, what)
-    return json.loads(stdout.strip().splitlines()[-1])
+                          f"({timeout_source})")
+    for proc, other in zip(procs, others):
+        _raise_for(session, proc.returncode, other, what)
+    return [json.loads(out.strip().splitlines()[-1]) for out in stdouts]
 
 
-def _save_inputs(folder: Path, x: batch.Inputs) -> Path:
+def save_inputs(folder: Path, x: batch.Inputs) -> Path:
     """x.npy for one input, x.npz (x0, x1, ...) for several; integer inputs (token ids) stay
     integer, the runner casts each array to its input's type."""
     if isinstance(x, list):
@@ -164,9 +194,9 @@ def run(model: Path, x: batch.Inputs, runtime: str, reporter: Reporter,
     The info has the runner's own fields plus the place's (`where`, `cpu`, ...)."""
     with temporary_directory("run") as tmp, \
             place.session(reporter) as session:
-        x_path, y_path = _save_inputs(Path(tmp), x), Path(tmp) / "y.npz"
+        x_path, y_path = save_inputs(Path(tmp), x), Path(tmp) / "y.npz"
         remote_y = session.output_path("y.npz")
-        args = ["run", *_model_args(session, model), "--input", session.put(x_path),
+        args = ["run", *model_args(session, model), "--input", session.put(x_path),
                 "--output", remote_y, "--runtime", runtime]
         if delegate:
             args += ["--delegate", delegate]
@@ -185,8 +215,8 @@ def tensors(model: Path, x: batch.Inputs, runtime: str, indices: list[int], repo
     """Intermediate tensors (by index) of every sample, dequantized, from the runtime here."""
     with temporary_directory("tensors") as tmp, \
             LOCAL.session(reporter) as session:
-        x_path, t_path = _save_inputs(Path(tmp), x), Path(tmp) / "t.npz"
-        args = ["tensors", *_model_args(session, model), "--input", session.put(x_path),
+        x_path, t_path = save_inputs(Path(tmp), x), Path(tmp) / "t.npz"
+        args = ["tensors", *model_args(session, model), "--input", session.put(x_path),
                 "--output", str(t_path), "--indices", ",".join(map(str, indices)),
                 "--runtime", runtime]
         _stream(session, args, batch.count(x), f"per-layer tensors on {runtime}", reporter,
@@ -203,11 +233,11 @@ def histograms(model: Path, x: batch.Inputs, runtime: str, ranges: dict[int, tup
     every sample, counted in the runtime's own process: tensor index -> counts."""
     with temporary_directory("hist") as tmp, \
             LOCAL.session(reporter) as session:
-        x_path, h_path, r_path = _save_inputs(Path(tmp), x), Path(tmp) / "h.npz", Path(tmp) / "r.npz"
+        x_path, h_path, r_path = save_inputs(Path(tmp), x), Path(tmp) / "h.npz", Path(tmp) / "r.npz"
         index = np.array(sorted(ranges), np.int64)
         np.savez(r_path, index=index, low=np.array([ranges[i][0] for i in index], np.float64),
                  high=np.array([ranges[i][1] for i in index], np.float64))
-        args = ["histograms", *_model_args(session, model), "--input", session.put(x_path),
+        args = ["histograms", *model_args(session, model), "--input", session.put(x_path),
                 "--ranges", str(r_path), "--output", str(h_path), "--bins", str(bins),
                 "--runtime", runtime]
         _stream(session, args, batch.count(x), f"tensor statistics on {runtime}", reporter,

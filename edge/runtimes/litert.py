@@ -25,3 +25,10 @@ def load_delegate(path: str) -> object:
     from ai_edge_litert.interpreter import load_delegate as load
 
     return load(path)
+
+
+def reference_kernels() -> object:
+    """The op resolver of the runtime's reference kernels (plain C++, no NEON/SSE paths)."""
+    from ai_edge_litert.interpreter import OpResolverType
+
+    return OpResolverType.BUILTIN_REF

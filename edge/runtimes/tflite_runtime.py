@@ -20,3 +20,10 @@ def load_delegate(path: str) -> object:
     from tflite_runtime.interpreter import load_delegate as load
 
     return load(path)
+
+
+def reference_kernels() -> object:
+    """The op resolver of the runtime's reference kernels (plain C++, no NEON/SSE paths)."""
+    from tflite_runtime.interpreter import OpResolverType
+
+    return OpResolverType.BUILTIN_REF

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from edge.runtimes import RUNTIMES
-from pipeline import approximations, targets
+from pipeline import approximations, places, targets
 from pipeline.errors import CheckFailed, UserError
 from pipeline.parity.thresholds import (
     DEFAULT_MAX_ERROR_LSB,
@@ -131,7 +131,8 @@ sensitivity_option = click.option(
     "--sensitivity", type=click.IntRange(min=0), default=0, show_default=True,
     help="For the N worst layers, measure the end-to-end SNR with that layer kept in float.")
 samples_option = click.option("--samples", type=click.IntRange(min=1), default=None,
-                              help="Evaluate only the first N eval samples [default: all].")
+                              help="Evaluate only the first N eval samples [default: all; off "
+                              "this machine, as many as --device-budget affords].")
 on_options = compose(
     click.option("--on", "on", default="local", show_default=True,
                  help="Where the runtime runs: local, emulated-pi (Pi 4, Cortex-A72 under QEMU), "
@@ -144,9 +145,15 @@ on_options = compose(
                  help="Python on the device for --on ssh://."),
     click.option("--run-timeout", type=click.FloatRange(min=1), default=600, show_default=True,
                  help="Seconds the runner may take."),
-    click.option("--compare-samples", type=click.IntRange(min=1), default=4096,
-                 show_default=True, help="Off this machine: inputs run on both the device and "
-                 "here to compare their int8 outputs."),
+    click.option("--compare-samples", type=click.IntRange(min=1), default=None,
+                 help="Off this machine: inputs run on both the device and here to compare "
+                 "their int8 outputs [default: as many as --device-budget affords, at most "
+                 "4096]."),
+    click.option("--device-budget", default=f"{places.DEFAULT_DEVICE_BUDGET_S / 60:g}m",
+                 show_default=True,
+                 help="Off this machine: time for the device part of parity (timing probes, "
+                 "the runs there and here, localising a difference), e.g. 300, 90s, 10m, 1h; "
+                 "it sets the sample counts that --samples and --compare-samples do not."),
 )
 threshold_options = compose(
     click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path),
@@ -246,11 +253,13 @@ def load_setup(kw: dict[str, Any]) -> None:
 
 
 def on_from(kw: dict[str, Any]) -> Any:
+    from pipeline.parity.budget import parse_duration
     from pipeline.places import OnOptions
 
     return OnOptions(on=kw.pop("on"), delegate=kw.pop("delegate"),
                      ssh_config=kw.pop("ssh_config"), remote_python=kw.pop("remote_python"),
-                     run_timeout=kw.pop("run_timeout"), compare_samples=kw.pop("compare_samples"))
+                     run_timeout=kw.pop("run_timeout"), compare_samples=kw.pop("compare_samples"),
+                     device_budget_s=parse_duration(kw.pop("device_budget")))
 
 
 def thresholds_from(kw: dict[str, Any]) -> Thresholds:

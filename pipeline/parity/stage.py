@@ -20,9 +20,8 @@ from pipeline.errors import CheckFailed
 from pipeline.inputs import batch
 from pipeline.inputs.data import Dataset, check_model_input
 from pipeline.inputs.signature import describe
-from pipeline.parity import gelu_sites, islands, metrics, sensitivity
+from pipeline.parity import device, gelu_sites, islands, metrics, sensitivity
 from pipeline.parity import per_layer as layers
-from pipeline.parity.device_compare import compare_raw
 from pipeline.parity.thresholds import Thresholds, evaluate
 from pipeline.progress import Reporter
 from pipeline.records import ApproximateRecord, CheckResult, ConvertRecord, TrainRecord
@@ -30,7 +29,6 @@ from pipeline.records.parity import (
     ApproxInfo,
     DataInfo,
     DeviceComparison,
-    HostRun,
     ModelSize,
     OutputParity,
     ParityRecord,
@@ -56,7 +54,8 @@ class Options:
     target: str = targets.DEFAULT
     runtime: str | None = None
     thresholds: Thresholds = Thresholds()
-    samples: int | None = None  # the first N eval samples; None: all
+    samples: int | None = None  # the first N eval samples; None: all (off this machine: the
+    # --device-budget decides)
     on: places.OnOptions = places.OnOptions()
     sensitivity: int = 0  # layers to try in float
 
@@ -95,45 +94,26 @@ def _task(task: Task | None, y_true: np.ndarray | None, y_float: np.ndarray,
                       top1_agreement=agreement)
 
 
-def _comparison_inputs(data: Dataset, x: batch.Inputs, n: int) -> batch.Inputs:
-    """The eval samples first, then more from the other splits, `n` in all (if there are)."""
-    parts = [x] + [a for a in (data.x_train, data.x_calib) if a is not None]
-    return batch.take(batch.concat(parts), slice(0, max(n, batch.count(x))))
-
-
-def _raw_outputs(arrays: dict[str, np.ndarray], n_outputs: int) -> np.ndarray:
-    """Every output's raw values side by side, one row per sample."""
-    raws = [arrays[f"y_raw{i}"] for i in range(n_outputs)]
-    return np.concatenate([r.reshape(len(r), -1) for r in raws], axis=1)
-
-
 def _runtime(about: dict[str, Any], on: places.OnOptions) -> RuntimeInfo:
     return RuntimeInfo(name=about["name"], version=about["version"], machine=about["machine"],
                        where=about.get("where", "local"), on=on.on, python=about["python"],
                        cpu=about.get("cpu"), delegate=on.delegate)
 
 
-def _run_on_device(ctx: Context, x: batch.Inputs, runtime: str, on: places.OnOptions,
-                   reporter: Reporter) -> Run:
-    """Run where `on` says. Off this machine, also run here on the same inputs (at least
-    on.compare_samples) and compare the raw outputs."""
-    place = on.place()
-    tflite_path = ctx.out / artifacts.MODEL_TFLITE
-    if on.on == places.LOCAL:
-        arrays, about = edge_client.run(tflite_path, x, runtime, reporter, on.run_timeout,
-                                        delegate=on.delegate)
-        return Run(arrays, _runtime(about, on), _quantization(about))
-    x_all = _comparison_inputs(ctx.data, x, on.compare_samples)
-    device, about = edge_client.run(tflite_path, x_all, runtime, reporter, on.run_timeout, place,
-                                    on.delegate)
-    host, host_about = edge_client.run(tflite_path, x_all, runtime, reporter, on.run_timeout)
-    n_out = int(about.get("outputs", 1))
-    comparison = compare_raw(_raw_outputs(device, n_out), _raw_outputs(host, n_out),
-                             about["output_quantization"][0],
-                             HostRun(**{k: host_about[k] for k in ("name", "version",
-                                                                   "machine")}))
-    arrays = {k: v[: batch.count(x)] for k, v in device.items()}
-    return Run(arrays, _runtime(about, on), _quantization(about), comparison)
+def _run_here(ctx: Context, x: batch.Inputs, runtime: str, on: places.OnOptions,
+              reporter: Reporter) -> Run:
+    """The quantized model on this machine, in its own process."""
+    arrays, about = edge_client.run(ctx.out / artifacts.MODEL_TFLITE, x, runtime, reporter,
+                                    on.run_timeout, delegate=on.delegate)
+    return Run(arrays, _runtime(about, on), _quantization(about))
+
+
+def _run_on_device(ctx: Context, x_eval: batch.Inputs, samples: int | None, runtime: str,
+                   on: places.OnOptions, reporter: Reporter) -> Run:
+    """Off this machine: the runs the time budget affords there and here, compared."""
+    found = device.run(ctx, x_eval, runtime, on, samples, reporter)
+    return Run(found.arrays, _runtime(found.about, on), _quantization(found.about),
+               found.comparison)
 
 
 def _quantization(about: dict[str, Any]) -> list[Quantization]:
@@ -257,16 +237,13 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
     clock.lap("target_check")
     x = data.x_eval if opts.samples is None else batch.take(data.x_eval,
                                                              slice(0, opts.samples))
-    n = batch.count(x)
-    labels = None if data.y_eval is None else [a[:n] for a in batch.as_list(data.y_eval)]
     signature = describe(reference)
     check_model_input(data.path, x, signature)
-    y_float = signature.predict(reference, x)
-    y_approx = signature.predict(replaced, x)
-    clock.lap("float_models")
     failure = None
     try:
-        result = _run_on_device(ctx, x, runtime, opts.on, reporter)
+        result = (_run_here(ctx, x, runtime, opts.on, reporter) if opts.on.on == places.LOCAL
+                  else _run_on_device(ctx, data.x_eval, opts.samples, runtime, opts.on,
+                                      reporter))
         clock.lap("runtime")
     except CheckFailed as exc:  # the runtime could not load or run it: say so in the report
         info, failure = _failed_runtime(ctx, runtime, opts.on, str(exc))
@@ -276,6 +253,13 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
     if choice.stands_in_for:
         result.runtime = result.runtime.model_copy(
             update={"stands_in_for": choice.stands_in_for, "note": choice.note})
+    if failure is None:  # off this machine the budget may have run fewer eval samples
+        x = batch.take(x, slice(0, len(result.arrays["y_raw0"])))
+    n = batch.count(x)
+    labels = None if data.y_eval is None else [a[:n] for a in batch.as_list(data.y_eval)]
+    y_float = signature.predict(reference, x)
+    y_approx = signature.predict(replaced, x)
+    clock.lap("float_models")
     y_q = None if failure else [result.arrays[f"y{i}"].reshape(y.shape)
                                 for i, y in enumerate(y_float)]
     outputs: list[OutputParity] = []

@@ -32,8 +32,8 @@ def get(spec: str, *, ssh_config: str | None = None, remote_python: str = "pytho
 __all__ = ["Place", "Session", "get", "LOCAL", "CHOICES", "EmulatedPi", "SshDevice", "OnOptions"]
 
 
-DEFAULT_COMPARE_SAMPLES = 4096  # x86_64 vs aarch64 differences were never seen in ~1000 inputs
 DEFAULT_RUN_TIMEOUT_S = 600.0
+DEFAULT_DEVICE_BUDGET_S = 300.0  # pipeline/parity/budget.py says why
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,8 @@ class OnOptions:
     ssh_config: str | None = None
     remote_python: str = "python3"
     run_timeout: float = DEFAULT_RUN_TIMEOUT_S
-    compare_samples: int = DEFAULT_COMPARE_SAMPLES
+    compare_samples: int | None = None  # None: as many as --device-budget affords
+    device_budget_s: float = DEFAULT_DEVICE_BUDGET_S
 
     def place(self) -> Place:
         """The Place these options name (UserError when `on` is malformed)."""

@@ -27,7 +27,8 @@ from pipeline.progress import Reporter
 SSH_FAILED = 255  # ssh's own exit status: connection, authentication or host key failure
 COMMAND_NOT_FOUND = 127
 COPY_TIMEOUT_S = 300
-RUNNER_PID = ".runner.pid"  # in the remote folder: the runner's process group
+# In the remote folder, one file per runner (two may run side by side): its process group.
+RUNNER_PID = ".runner-{}.pid"
 
 
 def parse_ssh_url(spec: str) -> tuple[str | None, str, int]:
@@ -75,12 +76,13 @@ class SshSession(Session):
         Path(local).write_bytes(data)
 
     def command(self, args: list[str]) -> tuple[list[str], dict[str, str]]:
-        # The runner gets a process group of its own, its id in RUNNER_PID: when the host gives
-        # up on it (--run-timeout, Ctrl-C), closing the session kills the whole group there.
+        # The runner gets a process group of its own, its id in a RUNNER_PID file: when the host
+        # gives up on it (--run-timeout, Ctrl-C), closing the session kills the whole group there.
         runner = (f"{shlex.quote(self.device.python)} -m edge "
                   f"{' '.join(shlex.quote(a) for a in args)}")
+        pid_file = RUNNER_PID.format(uuid.uuid4().hex[:8])
         remote = (f"cd {shlex.quote(self.remote_dir)} && exec setsid --wait sh -c "
-                  f"{shlex.quote(f'echo $$ > {RUNNER_PID} && exec {runner}')}")
+                  f"{shlex.quote(f'echo $$ > {pid_file} && exec {runner}')}")
         return self.device.ssh_argv(remote), self.device.env()
 
     def describe(self) -> dict[str, Any]:
@@ -164,6 +166,7 @@ class SshDevice(Place):
         finally:
             folder = shlex.quote(remote_dir)
             with contextlib.suppress(UserError):
-                self.run_ssh(f"if [ -f {folder}/{RUNNER_PID} ]; then kill -TERM -- "
-                             f"-$(cat {folder}/{RUNNER_PID}) 2>/dev/null; fi; rm -rf {folder}",
-                             "stopping the runner and cleaning up")
+                pid_files = f"{folder}/{RUNNER_PID.format('*')}"
+                self.run_ssh(f"for f in {pid_files}; do if [ -f \"$f\" ]; then kill -TERM -- "
+                             f"-$(cat \"$f\") 2>/dev/null; fi; done; rm -rf {folder}",
+                             "stopping the runners and cleaning up")

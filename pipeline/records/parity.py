@@ -10,6 +10,16 @@ from pipeline.records.approximate import AutoChoice, FineTune, RewriteSite, Site
 from pipeline.records.base import Model, Record
 from pipeline.records.compat import Compat
 from pipeline.records.convert import Calibration, CheckResult, IOTensor, Recovery
+from pipeline.records.device import (  # noqa: F401 (parity.json's device_vs_host, named here too)
+    DeviceBudget,
+    DeviceComparison,
+    DifferenceBound,
+    Divergence,
+    FirstDifference,
+    HostRun,
+    KernelCheck,
+    OpDifference,
+)
 
 SCHEMA_VERSION = 2
 
@@ -89,34 +99,6 @@ class RuntimeFailure(Model):
     message: str
     op: str | None = None
     layer: str | None = None
-
-
-class FirstDifference(Model):
-    """The first sample whose device and host outputs differ."""
-
-    sample: int
-    device: list[float]
-    host: list[float]
-
-
-class HostRun(Model):
-    """The runtime the device was compared with, on this machine."""
-
-    name: str
-    version: str
-    machine: str
-
-
-class DeviceComparison(Model):
-    """The device's int8 outputs against this machine's on the same inputs."""
-
-    samples: int
-    outputs: int
-    differing_outputs: int
-    differing_samples: int
-    max_diff_lsb: float
-    first_difference: FirstDifference | None
-    host: HostRun
 
 
 class DataInfo(Model):

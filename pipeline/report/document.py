@@ -3,11 +3,13 @@ Markdown and HTML writers render. Every figure comes from parity.json; nothing i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline import targets
 from pipeline.records.parity import Metrics, ParityRecord
+from pipeline.report import device
+from pipeline.report.blocks import Block, fmt, size
+from pipeline.report.blocks import short as _short
 
 METRIC_COLUMNS = ("max_abs_error", "mean_abs_error", "rmse", "snr_db", "cosine", "max_error_lsb")
 COMPARISONS = (
@@ -16,41 +18,6 @@ COMPARISONS = (
     ("quantization_metrics", "quantized vs approximation (float)"),
 )
 GELU_MARK = "GELU"
-TENSOR_NAME_CHARS = 48
-
-
-@dataclass(frozen=True)
-class Block:
-    """One piece of the report: heading (level 1-3), paragraph, list, table or image."""
-
-    kind: str  # "h1" | "h2" | "p" | "list" | "table" | "image"
-    text: str = ""
-    items: list[str] = field(default_factory=list)
-    header: list[str] = field(default_factory=list)
-    rows: list[list[Any]] = field(default_factory=list)
-    src: str = ""  # image path relative to the build folder
-
-
-def fmt(value: Any) -> str:
-    """A number as the report shows it."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def size(n: int) -> str:
-    """A byte count as KiB or MiB."""
-    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 1024:.0f} KiB"
-
-
-def _short(name: str) -> str:
-    """A fused tensor name ('a;b;c') as its last part, cut to fit a table cell."""
-    last = name.split(";")[-1]
-    return last if len(last) <= TENSOR_NAME_CHARS else "…" + last[-TENSOR_NAME_CHARS:]
 
 
 def _pass(passed: bool, severity: str = "error") -> str:
@@ -173,7 +140,7 @@ def _layers(p: ParityRecord) -> list[Block]:
               Block("p", f"Each layer's float output (the replaced model, layers at any depth) "
                     f"against the quantized model's tensor that agrees with it best, on "
                     f"{table.samples} samples (intermediate tensors kept, the runtime's "
-                    f"reference kernels). RMSE / scale near {table.healthy_rmse_over_scale:.2f} "
+                    f"optimized kernels). RMSE / scale near {table.healthy_rmse_over_scale:.2f} "
                     f"is plain rounding noise; {GELU_MARK} marks the GELU sites. A scaled "
                     "match is a tensor that holds the layer's output times a constant the "
                     "converter folded in (attention's 1/sqrt(d), for one): its figures compare "
@@ -286,25 +253,6 @@ def _sensitivity(p: ParityRecord) -> list[Block]:
                          else None, r.max_abs_error, r.note] for r in p.sensitivity])]
 
 
-def _device(p: ParityRecord) -> list[Block]:
-    cmp = p.device_vs_host
-    if not cmp:
-        return []
-    rt, host = p.runtime, cmp.host
-    blocks = [Block("h2", "Device vs this machine"),
-              Block("p", f"The same model and inputs on {rt.name} {rt.version} {rt.machine} "
-                         f"({rt.where}) and on {host.name} {host.version} {host.machine} here:"),
-              Block("table", header=["samples", "outputs", "differing outputs",
-                                     "differing samples", "max difference (LSB)"],
-                    rows=[[cmp.samples, cmp.outputs, cmp.differing_outputs,
-                           cmp.differing_samples, cmp.max_diff_lsb]])]
-    first = cmp.first_difference
-    if first:
-        blocks.append(Block("p", f"First difference: sample {first.sample}, device "
-                                 f"{first.device}, this machine {first.host}."))
-    return blocks
-
-
 def _compat(p: ParityRecord) -> list[Block]:
     compat = p.compat
     blocks = [Block("h2", f"Target compatibility: {compat.target}"),
@@ -357,5 +305,6 @@ def _plots(plots: dict[str, str]) -> list[Block]:
 def build(p: ParityRecord, plots: dict[str, str]) -> list[Block]:
     """The whole report, in reading order: verdict, gate, where the error comes from, plots."""
     return [*_setup(p), *_gate(p), *_io(p), *_outputs(p), *_budget(p), *_task(p), *_layers(p),
-            *_sites(p), *_rewrites(p), *_calibration(p), *_recovery(p), *_sensitivity(p), *_device(p), *_compat(p), *_auto(p), *_plots(plots),
+            *_sites(p), *_rewrites(p), *_calibration(p), *_recovery(p), *_sensitivity(p),
+            *device.blocks(p), *_compat(p), *_auto(p), *_plots(plots),
             *_ops(p)]

@@ -7,7 +7,7 @@ import html
 import re
 from pathlib import Path
 
-from pipeline.report.document import Block, fmt
+from pipeline.report.blocks import Block, fmt
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;

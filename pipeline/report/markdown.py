@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.report.document import Block, fmt
+from pipeline.report.blocks import Block, fmt
 
 
 def _cell(value: object) -> str:

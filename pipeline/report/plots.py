@@ -12,7 +12,7 @@ import numpy as np
 
 from pipeline import artifacts, tasks
 from pipeline.records import ParityRecord
-from pipeline.records.parity import GeluSiteRow, LayerRow
+from pipeline.records.parity import Divergence, GeluSiteRow, LayerRow
 
 DPI = 110
 SIZE = (7.0, 4.2)
@@ -99,6 +99,31 @@ def _scatter(plt: Any, samples: Any, path: Path) -> None:
     _save(fig, path)
 
 
+def _divergence(plt: Any, d: Divergence, path: Path) -> None:
+    rows = d.growth
+    x = [r.op_index for r in rows]
+    fig, ax = plt.subplots(figsize=SIZE)
+    ax.plot(x, [max(r.max_diff, 0.5) for r in rows], ".-", color=GELU_COLOR, ms=4,
+            label="largest difference (LSB; 0 drawn at 0.5)")
+    ax.set_yscale("log")
+    ax.set_xlabel("op (execution order)")
+    ax.set_ylabel("device - this machine, max |difference|")
+    share = ax.twinx()
+    share.plot(x, [100 * r.differing / r.elements if r.elements else 0 for r in rows],
+               color=OTHER_COLOR, lw=1, label="values that differ (%)")
+    share.set_ylabel("values that differ (%)")
+    share.set_ylim(0, 100)
+    first = rows[0]
+    ax.axvline(first.op_index, color="gray", ls=":", lw=1)
+    ax.set_title(f"How the difference grows from op {first.op_index} {first.op} "
+                 f"(input {d.sample})")
+    lines = ax.get_legend_handles_labels()
+    more = share.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], loc="upper left")
+    ax.grid(alpha=0.3)
+    _save(fig, path)
+
+
 def make(out: Path, p: ParityRecord) -> dict[str, str]:
     """Draw every plot the build's data allows into OUT/plots; title -> path relative to OUT."""
     plt = _pyplot()
@@ -127,4 +152,9 @@ def make(out: Path, p: ParityRecord) -> dict[str, str]:
     if rows:
         _layer_snr(plt, rows, folder / "layer_snr.png")
         made["Per-layer SNR"] = f"{artifacts.PLOTS_DIR}/layer_snr.png"
+    divergence = p.device_vs_host.divergence if p.device_vs_host else None
+    if divergence is not None and divergence.growth:
+        _divergence(plt, divergence, folder / "device_divergence.png")
+        made["Device vs this machine, op by op"] = (f"{artifacts.PLOTS_DIR}/"
+                                                    "device_divergence.png")
     return made

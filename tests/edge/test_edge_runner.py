@@ -121,6 +121,24 @@ def test_bench_reports_a_median(tiny_model: Path, runtime: str) -> None:
     assert 0 < result["min_ms"] <= result["median_ms"]
 
 
+def test_probe_times_a_few_invokes(tiny_model: Path) -> None:
+    proc = _edge("-m", "edge", "probe", "--model", str(tiny_model), "--repeats", "2")
+    assert proc.returncode == 0, proc.stderr
+    found = json.loads(proc.stdout)
+    assert found["repeats"] == 2 and found["warmup"] == 1 and found["cpus"] >= 1
+    assert 0 < found["invoke_s"] < 1 and found["load_s"] >= 0 and found["machine"]
+
+
+def test_a_deadline_stops_the_run_after_one_sample_at_least(tmp_path: Path,
+                                                            tiny_model: Path) -> None:
+    np.save(tmp_path / "x.npy", np.zeros((50, 8), np.float32))
+    proc = _edge("-m", "edge", "run", "--model", str(tiny_model), "--input",
+                 str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npz"), "--deadline", "0")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["samples"] == 1
+    assert np.load(tmp_path / "y.npz")["y_raw"].shape == (1, 3)
+
+
 def test_a_missing_delegate_is_a_clear_error(cli, demo_build: Path, tmp_path: Path) -> None:
     import shutil
 

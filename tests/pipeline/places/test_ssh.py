@@ -18,6 +18,7 @@ SSHD = "/usr/sbin/sshd"
 START_TIMEOUT_S = 10.0
 SLOW_DEVICE_SLEEP_S = 29  # an odd figure: the test looks for this sleep on the device
 RUN_TIMEOUT_S = 3
+SSH_BUDGET_S = 60
 
 pytestmark = pytest.mark.ssh
 
@@ -99,6 +100,22 @@ def test_parity_over_ssh(cli, device, build_copy: Path) -> None:
     assert cmp["samples"] == 1200 and cmp["differing_outputs"] == 0, cmp
     leftovers = [p for p in Path("/tmp").glob("gelu-edge.*") if p.is_dir()]
     assert not leftovers, leftovers  # the device's temporary folder is removed
+
+
+def test_parity_over_ssh_within_a_budget(cli, device, build_copy: Path) -> None:
+    url, config, _, _ = device
+    start = time.monotonic()
+    r = cli("parity", "--out", build_copy, "--on", url, "--ssh-config", config,
+            "--remote-python", sys.executable, "--device-budget", f"{SSH_BUDGET_S}s")
+    assert r.code == 0, r
+    cmp = read_json(build_copy / "parity.json")["device_vs_host"]
+    b = cmp["budget"]
+    # The demo is fast: the budget affords every input up to the cap, on two runners at once.
+    assert b["limited_by"] == "cap" and b["ran_samples"] == cmp["samples"] == 4096
+    assert b["processes"] == 2 and b["spent_s"] < SSH_BUDGET_S
+    assert time.monotonic() - start < SSH_BUDGET_S + 30
+    assert cmp["differing_outputs"] == 0 and cmp["bound"]["high"] == 3 / 4096
+    assert not [p for p in Path("/tmp").glob("gelu-edge.*") if p.is_dir()]
 
 
 def test_wrong_host_key_is_refused(cli, device, build_copy: Path) -> None:
