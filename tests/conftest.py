@@ -51,9 +51,14 @@ def _test_cache() -> None:
     os.environ.setdefault(emulated_setup.FOLDER_ENV, str(TEST_CACHE / "emulated-pi"))
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects by marker
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Outside CI, a test whose system component is missing is skipped, saying what to
-    install; in CI (CI=true, where .ci/run installs everything) it runs and fails instead."""
+    """A test that needs the demo build is `slow`. Outside CI, a test whose system component is
+    missing is skipped, saying what to install; in CI (CI=true, where .ci/run installs
+    everything) it runs and fails instead."""
+    for item in items:
+        if "demo_build" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
     if IN_CI:
         return
     for item in items:

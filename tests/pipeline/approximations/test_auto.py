@@ -61,6 +61,7 @@ def test_measurements_are_cached_per_runtime_version(monkeypatch: pytest.MonkeyP
     assert approx_auto.choose("coral", None, Quiet()).chosen
 
 
+@pytest.mark.slow
 def test_damaged_cache_is_measured_again(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     cache_dir().mkdir(parents=True)
@@ -79,6 +80,7 @@ def test_damaged_cache_is_measured_again(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert measured == ["lut"] and "lut" in read_json(runtime_file)["variants"]
 
 
+@pytest.mark.slow
 def test_a_changed_variant_is_measured_again_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     approx_auto.choose("rpi", None, Quiet())  # every variant cached
     real_fingerprint = approx_auto.fingerprint

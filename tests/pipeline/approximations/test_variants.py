@@ -119,6 +119,7 @@ def test_approximations_bad_input(cli, args: list[str], message: str) -> None:
     assert r.code == 2 and message in r.err and len(r.err.strip().splitlines()) == 1, r
 
 
+@pytest.mark.slow
 def test_approximations_json_and_export(cli, tmp_path: Path) -> None:
     r = cli("approximations", "--only", "lut", "--only", "relu-corr", "--no-latency", "--json",
             "--export", tmp_path)
@@ -130,6 +131,7 @@ def test_approximations_json_and_export(cli, tmp_path: Path) -> None:
     assert rows["relu-corr"]["int8_max_lsb"] <= rows["lut"]["int8_max_lsb"] + LUT_MAX_SLACK_LSB
 
 
+@pytest.mark.slow
 def test_build_with_relu_corr(cli, tmp_path: Path) -> None:
     r = cli("build", "--approx", "relu-corr", "--out", tmp_path / "b", "--epochs", "5",
             "--samples", "200")
