@@ -137,8 +137,9 @@ def _localise(graph: Graph, device: Staged, host: Staged, x: batch.Inputs, sampl
               runtime: str, device_run: list[np.ndarray], host_run: list[np.ndarray],
               reference_timeout: float, run_timeout: float, reporter: Reporter) -> Divergence:
     """Trace the sample on both sides (optimized kernels), then on the reference kernels
-    within what is left of the budget."""
-    indices = sorted({t for op in graph.ops for t in op.outputs})
+    within what is left of the budget; the first differing op, if an int8 FULLY_CONNECTED,
+    replayed here on its traced input (a model input, for the first op)."""
+    indices = sorted({t for op in graph.ops for t in op.outputs} | set(graph.inputs))
     reporter.info(f"localising the difference: input {sample} with every tensor kept on "
                   f"{device.name} and here, optimized kernels, then reference kernels")
     traced = [trace(side, x, runtime, indices, [OPTIMIZED], run_timeout, "--run-timeout")[0]
@@ -153,4 +154,4 @@ def _localise(graph: Graph, device: Staged, host: Staged, x: batch.Inputs, sampl
         reporter.warn(note)
     return localise(graph, sample, traced[0], traced[1], device_run, host_run,
                     reference[0] if reference else None, reference[1] if reference else None,
-                    note)
+                    note, model=host.model)

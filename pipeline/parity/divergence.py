@@ -2,7 +2,9 @@
 compared op by op in execution order. The inputs are the same on both sides, so the first op
 whose output differs is the first op whose kernels compute differently; the ops after it show
 how the difference grows. The same sample on the runtime's reference kernels on both sides then
-says whether the optimized kernels make the difference.
+says whether the optimized kernels make the difference; an int8 FULLY_CONNECTED is also replayed
+here in integer arithmetic once per rounding mode (pipeline/parity/rounding.py), which says how
+each side rounds.
 
 A kept tensor is only what its buffer holds after the invoke: the runtime runs some ops in place
 (an ADD into its input buffer, then a SOFTMAX into the same), so an op output that a later op
@@ -11,10 +13,13 @@ overwrote is not compared (`hidden`).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from pipeline.edge_session import Trace
-from pipeline.records.parity import Divergence, KernelCheck, OpDifference
+from pipeline.parity import rounding
+from pipeline.records.parity import Divergence, KernelCheck, OpDifference, RoundingReplay
 from pipeline.tflite.graph import Graph, layer_scope
 
 # Ops that run in place without changing the bytes: a tensor they share a buffer with still
@@ -84,9 +89,35 @@ def _describe(r: OpDifference) -> str:
             f"{r.elements} values")
 
 
+def _modes(names: list[str]) -> str:
+    return " or ".join(f"“{n}”" for n in names)
+
+
+def rounding_text(first: OpDifference, replay: RoundingReplay) -> str:
+    """What the integer replay of the first differing op says, in a sentence; a claim only
+    where a rounding mode reproduces a side's output exactly."""
+    tried = f"the {len(rounding.MODES)} rounding modes tried"
+    if replay.device and replay.host:
+        return (f"Replayed here in integer arithmetic on its traced input, the device's output of "
+                f"that op is what {_modes(replay.device)} gives and this machine's what "
+                f"{_modes(replay.host)} gives: the two compute it alike but for how the "
+                f"requantization rounds, up to {first.max_diff:g} LSB on {first.differing} of "
+                f"{first.elements} values.")
+    if replay.device or replay.host:
+        matched, other = (("the device's", "this machine's") if replay.device
+                          else ("this machine's", "the device's"))
+        return (f"Replayed here in integer arithmetic on its traced input, {matched} output of "
+                f"that op is what {_modes(replay.device or replay.host)} gives; none of {tried} "
+                f"gives {other} exactly, so that side computes it some other way (not one of "
+                "these roundings).")
+    return (f"Replayed here in integer arithmetic on its traced input, none of {tried} gives "
+            "either side's output of that op exactly: the replay does not explain the "
+            "difference.")
+
+
 def verdict(first: OpDifference | None, reference: KernelCheck | None, device: str,
-            host: str, traced_matches_run: bool) -> str:
-    """What the localisation says, in a sentence or three."""
+            host: str, traced_matches_run: bool, replay: RoundingReplay | None = None) -> str:
+    """What the localisation says, in a sentence or four."""
     if first is None:
         if not traced_matches_run:
             return ("With every tensor kept the two sides agree on this sample, though their "
@@ -96,8 +127,8 @@ def verdict(first: OpDifference | None, reference: KernelCheck | None, device: s
                 "in a tensor an op overwrote in place (see the hidden tensors).")
     text = f"The device ({device}) and this machine ({host}) first differ at {_describe(first)}."
     if reference is None:
-        return text + " The reference-kernel run did not take place (see the note)."
-    if reference.agree:
+        text += " The reference-kernel run did not take place (see the note)."
+    elif reference.agree:
         text += (f" With the runtime's reference kernels on both sides they agree bit for bit: "
                  f"the optimized {device} kernels compute that op differently from the "
                  f"{host} ones (the emulation and the plain C++ code are not the cause). A real "
@@ -107,19 +138,48 @@ def verdict(first: OpDifference | None, reference: KernelCheck | None, device: s
                      f"{reference.reference_vs_optimized:g} codes from the optimized kernels' "
                      "on this machine: they compute it differently, so they are no yardstick "
                      "for which side is right.")
-        return text
-    assert reference.first is not None
-    return (text + f" With the reference kernels on both sides they still differ, first at "
-            f"{_describe(reference.first)}: not (only) the optimized kernels, but float "
-            "arithmetic (a float op or island, the math library) or the emulation itself.")
+    else:
+        assert reference.first is not None
+        text += (f" With the reference kernels on both sides they still differ, first at "
+                 f"{_describe(reference.first)}: not (only) the optimized kernels, but float "
+                 "arithmetic (a float op or island, the math library) or the emulation itself.")
+    return text + (" " + rounding_text(first, replay) if replay is not None else "")
+
+
+def overwritten(graph: Graph, aliases: list[list[int]], tensor: int) -> bool:
+    """Whether an op after the one that wrote `tensor` (any op, for a model input) wrote over
+    its buffer in place, so that a trace no longer holds its values."""
+    writer = {t: i for i, op in enumerate(graph.ops) for t in op.outputs}
+    own = writer.get(tensor, -1)
+    return any(writer[t] > own and graph.ops[writer[t]].name not in VIEW_OPS
+               for group in aliases if tensor in group for t in group
+               if t != tensor and t in writer)
+
+
+def replay_first(graph: Graph, first: OpDifference | None, device: Trace, host: Trace,
+                 model: Path | bytes | None) -> RoundingReplay | None:
+    """The first differing op replayed in integer arithmetic, when it is an int8
+    FULLY_CONNECTED whose input the traces hold intact (the host's: the sides agree on it, or
+    the op would not be the first to differ)."""
+    if model is None or first is None or graph.ops[first.op_index].name != "FULLY_CONNECTED":
+        return None
+    x = graph.ops[first.op_index].inputs[0]
+    if x not in host.tensors or overwritten(graph, device.aliases + host.aliases, x):
+        return None
+    if x in device.tensors and not np.array_equal(device.tensors[x], host.tensors[x]):
+        return None  # an input only a hidden op could have changed: not the op's own doing
+    return rounding.explain(model, first.op_index, host.tensors[x],
+                            device.tensors[first.tensor], host.tensors[first.tensor])
 
 
 def localise(graph: Graph, sample: int, device: Trace, host: Trace,
              device_run: list[np.ndarray], host_run: list[np.ndarray],
-             device_ref: Trace | None, host_ref: Trace | None, note: str | None = None
-             ) -> Divergence:
-    """The first op whose output differs, how the difference grows after it, and the verdict
-    of the reference kernels (when both reference traces ran)."""
+             device_ref: Trace | None, host_ref: Trace | None, note: str | None = None,
+             model: Path | bytes | None = None) -> Divergence:
+    """The first op whose output differs, how the difference grows after it, the verdict of
+    the reference kernels (when both reference traces ran), and with the `model` (path or
+    bytes) an int8 FULLY_CONNECTED replayed once per rounding mode. The traces should hold the
+    model inputs too: the first op's input may be one."""
     rows, hidden = compare(graph, device, host)
     first = _first(rows)
     growth = rows[rows.index(first):] if first is not None else []
@@ -143,9 +203,10 @@ def localise(graph: Graph, sample: int, device: Trace, host: Trace,
                                 reference_vs_optimized=yardstick)
     matches = _matches(device, device_run) and _matches(host, host_run)
     machines = (device.about.get("machine", "device"), host.about.get("machine", "host"))
+    replay = replay_first(graph, first, device, host, model)
     return Divergence(sample=sample, first=first, growth=growth, hidden=sorted(hidden),
-                      traced_matches_run=matches, reference=reference,
-                      verdict=verdict(first, reference, *machines, matches), note=note)
+                      traced_matches_run=matches, reference=reference, rounding=replay,
+                      verdict=verdict(first, reference, *machines, matches, replay), note=note)
 
 
 def _last_agreeing(rows: list[OpDifference], first: OpDifference) -> int:

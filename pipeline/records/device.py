@@ -76,6 +76,16 @@ class KernelCheck(Model):
     reference_vs_optimized: float | None = None
 
 
+class RoundingReplay(Model):
+    """The first differing op (an int8 FULLY_CONNECTED) replayed here in integer arithmetic
+    once per way of rounding its requantization: the ways that give each side's output."""
+
+    op_index: int
+    values: int
+    device: list[str]  # rounding modes (pipeline/parity/rounding.py) that match exactly
+    host: list[str]
+
+
 class Divergence(Model):
     """Where the device and this machine part ways, on the first sample whose outputs differ."""
 
@@ -85,6 +95,7 @@ class Divergence(Model):
     hidden: list[int] = []  # tensors overwritten by an op that ran in place: not compared
     traced_matches_run: bool  # each side's run with every tensor kept gave its normal output
     reference: KernelCheck | None = None
+    rounding: RoundingReplay | None = None
     verdict: str
     note: str | None = None  # what could not be done (a run past the budget, a failure)
 

@@ -19,6 +19,7 @@ from pipeline.records.device import (  # noqa: F401 (parity.json's device_vs_hos
     HostRun,
     KernelCheck,
     OpDifference,
+    RoundingReplay,
 )
 
 SCHEMA_VERSION = 2

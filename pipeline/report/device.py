@@ -4,6 +4,7 @@ graph (the first op that differs, how the difference grows, the reference kernel
 
 from __future__ import annotations
 
+from pipeline.parity.budget import LIMITED_BY
 from pipeline.records.parity import (
     DeviceBudget,
     DeviceComparison,
@@ -11,8 +12,8 @@ from pipeline.records.parity import (
     Divergence,
     OpDifference,
     ParityRecord,
+    RoundingReplay,
 )
-from pipeline.parity.budget import LIMITED_BY
 from pipeline.report.blocks import Block, short
 
 GROWTH_ROWS = 12  # rows of the growth table: the first difference, each new high, the output
@@ -69,6 +70,16 @@ def growth_rows(rows: list[OpDifference], limit: int = GROWTH_ROWS) -> list[OpDi
     return kept if len(kept) <= limit else kept[:limit - 1] + kept[-1:]
 
 
+def rounding_line(r: RoundingReplay, op: str) -> str:
+    """The integer replay of the first differing op: the rounding modes that give each side's
+    output exactly."""
+    def modes(names: list[str]) -> str:
+        return " or ".join(names) if names else "no mode tried gives its output exactly"
+    return (f"**Rounding replay of op {r.op_index} {op}** (in integer arithmetic here, once "
+            f"per rounding mode, on its traced input, {r.values} values): device: "
+            f"{modes(r.device)}; this machine: {modes(r.host)}.")
+
+
 def _divergence(d: Divergence) -> list[Block]:
     blocks = [Block("h2", "Where the device and this machine part ways"),
               Block("p", f"Input {d.sample}, the first whose outputs differ, run again on both "
@@ -85,6 +96,8 @@ def _divergence(d: Divergence) -> list[Block]:
                             rows=[[r.op_index, r.op, r.layer, f"{r.differing} / {r.elements}",
                                    _percent(r.differing / r.elements) if r.elements else "—",
                                    _amount(r)] for r in growth_rows(d.growth)]))
+        if d.rounding is not None:
+            blocks.append(Block("p", rounding_line(d.rounding, f.op)))
     if d.hidden:
         blocks.append(Block("p", f"{len(d.hidden)} op outputs were overwritten by ops that ran "
                                  "in place (an ADD into its input, a SOFTMAX after it) and are "

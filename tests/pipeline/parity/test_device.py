@@ -85,10 +85,16 @@ def test_a_difference_in_one_op_is_localised_to_it(cli, monkeypatch, out: Path, 
         assert "still differ" in d["verdict"]
     else:
         assert ref["agree"] and "compute that op differently" in d["verdict"]
+    # Replayed in integer arithmetic with this machine's model: one rounding gives this
+    # machine's output, none the device's (its bias differs, not its rounding).
+    rounding = d["rounding"]
+    assert rounding["op_index"] == PERTURBED_OP and rounding["device"] == []
+    assert len(rounding["host"]) >= 1 and "some other way" in d["verdict"]
     r = cli("report", "--out", out)
     text = (out / "parity.md").read_text()
     assert "## Where the device and this machine part ways" in text
     assert f"First op that differs: op {PERTURBED_OP} FULLY_CONNECTED" in text
+    assert f"Rounding replay of op {PERTURBED_OP} FULLY_CONNECTED" in text
     assert (out / "plots" / "device_divergence.png").is_file()
 
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from pipeline.edge_session import Trace
-from pipeline.parity.divergence import hidden_tensors, localise
+from pipeline.parity.divergence import hidden_tensors, localise, overwritten, verdict
+from pipeline.records.parity import OpDifference, RoundingReplay
 from pipeline.tflite.graph import Graph, Op, Tensor
 
 
@@ -101,3 +102,39 @@ def test_shapes_that_differ_are_an_error() -> None:
     a.tensors[6] = np.zeros((1, 5), np.int8)
     with pytest.raises(ValueError, match="shapes"):
         localise(GRAPH, 0, a, _trace(), [], [], None, None)
+
+
+def test_an_input_overwritten_in_place_is_not_replayed() -> None:
+    # The ADD wrote over the first FC's output; the RESHAPE's view leaves the second FC's alone;
+    # a model input sharing a buffer with an op's output was overwritten.
+    assert overwritten(GRAPH, ALIASES, 5) and not overwritten(GRAPH, ALIASES, 6)
+    assert overwritten(GRAPH, [[0, 10]], 0) and not overwritten(GRAPH, [], 0)
+    device, host = _trace({6: 1, 7: 1, 9: 2, 10: 3}), _trace()
+    # The first differing op is an FC on the model input, which the traces do not hold: no
+    # replay, and no model is read.
+    found = localise(GRAPH, 0, device, host, device.outputs, host.outputs, None, None,
+                     model=b"not read")
+    assert found.rounding is None and "Replayed" not in found.verdict
+
+
+FIRST = OpDifference(op_index=1, op="FULLY_CONNECTED", layer="b", tensor=6, tensor_name="m/b",
+                     dtype="INT8", elements=4, differing=1, max_diff=1.0, unit="LSB")
+
+
+@pytest.mark.parametrize("device, host, says, never", [
+    (["up, twice"], ["up, once"], "what “up, twice” gives and this machine's what “up, once” "
+     "gives: the two compute it alike but for how the requantization rounds, up to 1 LSB on 1 "
+     "of 4",
+     "does not explain"),
+    ([], ["up, once"], "this machine's output of that op is what “up, once” gives; none of the "
+     "3 rounding modes tried gives the device's exactly", "alike"),
+    (["away", "up, twice"], [], "the device's output of that op is what “away” or “up, twice”",
+     "alike"),
+    ([], [], "the replay does not explain the difference", "gives:"),
+])
+def test_the_verdict_claims_a_rounding_only_where_one_matched(device: list[str], host: list[str],
+                                                              says: str, never: str) -> None:
+    replay = RoundingReplay(op_index=1, values=4, device=device, host=host)
+    text = verdict(FIRST, None, "aarch64", "x86_64", True, replay)
+    assert says in text and never not in text
+    assert "Replayed" not in verdict(FIRST, None, "aarch64", "x86_64", True, None)
