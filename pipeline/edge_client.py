@@ -107,11 +107,15 @@ def _stream(session: Session, args: list[str], total: int, label: str, reporter:
     return stream_many(session, [args], total, label, reporter, timeout, what)[0]
 
 
+CANCEL_POLL_S = 0.2  # how often a waiting stream_many looks at its cancel event
+
 def stream_many(session: Session, arg_lists: list[list[str]], total: int, label: str,
                 reporter: Reporter, timeout: float, what: str,
-                timeout_source: str = "--run-timeout") -> list[dict[str, Any]]:
+                timeout_source: str = "--run-timeout",
+                cancel: threading.Event | None = None) -> list[dict[str, Any]]:
     """Start one runner per argument list side by side, relay their summed progress on one bar,
-    enforce the time-out on all, map their exit statuses; each one's JSON line, in order."""
+    enforce the time-out on all, map their exit statuses; each one's JSON line, in order.
+    Setting `cancel` (from another thread) stops every runner and raises CheckFailed."""
     events: queue.Queue[tuple[int, int | None]] = queue.Queue()
     others: list[list[str]] = [[] for _ in arg_lists]
     procs: list[subprocess.Popen[str]] = []
@@ -147,7 +151,12 @@ def stream_many(session: Session, arg_lists: list[list[str]], total: int, label:
                 thread.start()
             done, finished = [0] * len(procs), 0
             while finished < len(procs):
-                i, value = events.get()
+                try:
+                    i, value = events.get(timeout=CANCEL_POLL_S)
+                except queue.Empty:
+                    if cancel is not None and cancel.is_set():
+                        raise CheckFailed(f"cancelled {what}") from None
+                    continue
                 if value is None:
                     finished += 1
                 else:

@@ -4,6 +4,7 @@ one sample with every tensor kept. The place's session outlives every call."""
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,7 +84,8 @@ def _done_prefix(counts: list[int], total: int) -> int:
 
 def run_split(staged: Staged, x: batch.Inputs, runtime: str, reporter: Reporter,
               timeout: float, processes: int = 1, deadline_s: float | None = None,
-              delegate: str | None = None) -> SplitRun:
+              delegate: str | None = None, cancel: threading.Event | None = None
+              ) -> SplitRun:
     """Run every sample of `x`, interleaved over `processes` runners side by side (runner p
     takes samples p, p + P, ...; so a deadline leaves a prefix done, not a gap); each runner
     stops starting samples `deadline_s` after it started."""
@@ -108,7 +110,8 @@ def run_split(staged: Staged, x: batch.Inputs, runtime: str, reporter: Reporter,
         label = f"running on {runtime}{where}" + (f", {processes} runners" if processes > 1
                                                   else "")
         abouts = edge_client.stream_many(session, arg_lists, total, label, reporter, timeout,
-                                         f"running {staged.model.name} on {staged.name}")
+                                         f"running {staged.model.name} on {staged.name}",
+                                         cancel=cancel)
         parts = []
         for p, remote in enumerate(outputs):
             local = Path(tmp) / f"part{p}" / "y.npz"

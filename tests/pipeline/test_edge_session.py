@@ -3,13 +3,18 @@ deadline leaves a prefix of the samples done."""
 
 from __future__ import annotations
 
+import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from pipeline import edge_client
 from pipeline.edge_client import LOCAL
 from pipeline.edge_session import Staged, _done_prefix, probe, run_split
+from pipeline.errors import CheckFailed
 from pipeline.progress import Quiet
 
 TIMEOUT_S = 120.0
@@ -34,3 +39,28 @@ def test_two_runners_give_what_one_gives(demo_build: Path) -> None:
     for key in one.arrays:
         np.testing.assert_array_equal(one.arrays[key], two.arrays[key])
     assert found.invoke_s > 0 and found.start_s > 0 and found.cpus >= 1
+
+
+class _SleepingSession:
+    """A place whose runner sleeps: only cancelling can end it early."""
+
+    where = "local"
+
+    def command(self, args: list[str]) -> tuple[list[str], None]:
+        return [sys.executable, "-c", f"import time; time.sleep({SLEEP_S})"], None
+
+
+SLEEP_S = 60.0
+CANCEL_AFTER_S = 0.5
+
+
+def test_cancelling_stops_every_runner_at_once() -> None:
+    """What the parity stage does when the float models fail or Ctrl-C comes while its runners
+    run in another thread: the runners are killed, not waited for."""
+    cancel = threading.Event()
+    threading.Timer(CANCEL_AFTER_S, cancel.set).start()
+    started = time.monotonic()
+    with pytest.raises(CheckFailed, match="cancelled"):
+        edge_client.stream_many(_SleepingSession(), [["run"], ["run"]], 2, "sleeping", Quiet(),
+                                TIMEOUT_S, "sleeping", cancel=cancel)
+    assert time.monotonic() - started < SLEEP_S / 4
