@@ -108,7 +108,9 @@ def _find(model: Any, probe: batch.Inputs | None) -> gelu.Found:
 
 
 def _outputs(model: Any, x: batch.Inputs) -> np.ndarray:
-    return np.concatenate([np.ravel(y) for y in describe(model).predict(model, x)])
+    """The model's outputs on a few samples, one eager call (predict would trace a function
+    first: 2.5 s for MiniLM on 16 samples, against under 1 s)."""
+    return np.concatenate([np.ravel(np.asarray(y)) for y in describe(model).call(model, x)])
 
 
 def _rewrite_sites(reference: Any, found: dict[str, list[rewrites.Match]],

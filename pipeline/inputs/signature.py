@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.inputs.batch import Inputs, as_list
+from pipeline.inputs.batch import Inputs, as_list, count
 
 PREDICT_BATCH = 256
 # Models this large run their float predictions through XLA: on the 22M-parameter MiniLM that
@@ -22,6 +22,9 @@ PREDICT_BATCH = 256
 # compile costs more than it saves. The outputs are the same math, fused: float rounding only.
 XLA_MIN_PARAMETERS = 5_000_000
 XLA_BATCH = 64
+# Compiling costs seconds per model (3.4 s for MiniLM): only worth it over this many samples
+# (a 16-sample probe of MiniLM took 3.4 s through XLA).
+XLA_MIN_SAMPLES = 128
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,7 @@ class Signature:
     def predict(self, model: Any, x: Inputs, batch_size: int = PREDICT_BATCH) -> list[np.ndarray]:
         """The model's outputs on every sample of `x`, flat, in order (large models through
         XLA, when XLA compiles them)."""
-        if model.count_params() >= XLA_MIN_PARAMETERS:
+        if model.count_params() >= XLA_MIN_PARAMETERS and count(x) >= XLA_MIN_SAMPLES:
             outputs = _predict_xla(self, model, as_list(x))
             if outputs is not None:
                 return outputs
