@@ -12,6 +12,7 @@ from pipeline.context import Context
 from pipeline.errors import UserError
 from pipeline.inputs.data import load_for_model
 from pipeline.inputs.models import load_model
+from pipeline.parity import prefetch
 from pipeline.parity import stage as parity
 from pipeline.parity.thresholds import Thresholds
 from pipeline.progress import Reporter
@@ -91,10 +92,15 @@ def run(opts: BuildOptions, reporter: Reporter) -> ParityRecord:
     train.run(ctx, user_model, source, opts.epochs, opts.seed, reporter, opts.preset)
     reporter.info("[2/5] approximate GELU and rewrite")
     approximate.run(ctx, stage2, reporter)
-    reporter.info(f"[3/5] convert ({mode})")
-    convert.run(ctx, mode, reporter, calibration_method=opts.calibration_method,
-                target=opts.target, recover=opts.recover, thresholds=opts.thresholds)
-    reporter.info(f"[4/5] parity and compatibility on target {opts.target!r}")
-    record = parity.run(ctx, stage4, reporter)
+    if opts.on.on == places.LOCAL:  # computed beside the converter's one busy core
+        ctx.prefetched = prefetch.start(ctx, opts.samples)
+    try:
+        reporter.info(f"[3/5] convert ({mode})")
+        convert.run(ctx, mode, reporter, calibration_method=opts.calibration_method,
+                    target=opts.target, recover=opts.recover, thresholds=opts.thresholds)
+        reporter.info(f"[4/5] parity and compatibility on target {opts.target!r}")
+        record = parity.run(ctx, stage4, reporter)
+    finally:
+        prefetch.cancel(ctx.prefetched)
     reporter.info("[5/5] report")
     return report.run(opts.out, opts.junit, record)

@@ -31,6 +31,7 @@ class Context:
     approx_model: Any | None = None
     tflite: bytes | None = None
     calibrated: Any | None = None  # pipeline.tflite.calibrate.Calibrated, full-integer modes
+    prefetched: Any | None = None  # pipeline.parity.prefetch.Prefetch: float outputs under way
     records: dict[type, Record] = field(default_factory=dict)
     _graph: tflite_graph.Graph | None = None
 

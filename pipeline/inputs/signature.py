@@ -9,6 +9,7 @@ arrays back into what the model takes; `Signature.flatten` turns what it returns
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,11 +114,13 @@ class Signature:
 
         return [np.asarray(a) for a in tree.flatten(y)]
 
-    def predict(self, model: Any, x: Inputs, batch_size: int = PREDICT_BATCH) -> list[np.ndarray]:
+    def predict(self, model: Any, x: Inputs, batch_size: int = PREDICT_BATCH,
+                stop: threading.Event | None = None) -> list[np.ndarray]:
         """The model's outputs on every sample of `x`, flat, in order (large models through
-        XLA, when XLA compiles them)."""
-        if model.count_params() >= XLA_MIN_PARAMETERS and count(x) >= XLA_MIN_SAMPLES:
-            outputs = _predict_xla(self, model, as_list(x))
+        XLA, when XLA compiles them). Setting `stop` from another thread ends an XLA predict
+        after its current batch with PredictStopped."""
+        if uses_xla(model, x):
+            outputs = _predict_xla(self, model, as_list(x), stop)
             if outputs is not None:
                 return outputs
         return self.flatten(model.predict(self.pack(x), batch_size=batch_size, verbose=0))
@@ -150,7 +153,17 @@ def describe(model: Any) -> Signature:
     return Signature(inputs=inputs, outputs=outputs, input_struct=index_struct)
 
 
-def _predict_xla(signature: Signature, model: Any, x: list[np.ndarray]) -> list[np.ndarray] | None:
+class PredictStopped(Exception):
+    """A predict stopped from another thread."""
+
+
+def uses_xla(model: Any, x: Inputs) -> bool:
+    """Whether `predict` compiles the model with XLA: big models over many samples."""
+    return model.count_params() >= XLA_MIN_PARAMETERS and count(x) >= XLA_MIN_SAMPLES
+
+
+def _predict_xla(signature: Signature, model: Any, x: list[np.ndarray],
+                 stop: threading.Event | None = None) -> list[np.ndarray] | None:
     """Predictions in fixed-size batches (the last one padded, so XLA compiles one shape), or
     None when XLA cannot compile the model (the caller falls back to Keras' predict)."""
     from pipeline.tfenv import tensorflow
@@ -160,6 +173,8 @@ def _predict_xla(signature: Signature, model: Any, x: list[np.ndarray]) -> list[
     n, parts = len(x[0]), []
     try:
         for start in range(0, n, XLA_BATCH):
+            if stop is not None and stop.is_set():
+                raise PredictStopped
             chunk = [a[start:start + XLA_BATCH] for a in x]
             short = XLA_BATCH - len(chunk[0])
             if short:

@@ -264,7 +264,9 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
     predicted: list[tuple[list[np.ndarray], list[np.ndarray]]] = []
 
     def float_models() -> None:
-        predicted.append((signature.predict(reference, x), signature.predict(replaced, x)))
+        ready = ctx.prefetched.take(batch.count(x)) if ctx.prefetched is not None else None
+        predicted.append(ready or (signature.predict(reference, x),
+                                   signature.predict(replaced, x)))
 
     try:
         if opts.on.on == places.LOCAL:  # the float models run while the runners do
