@@ -25,11 +25,8 @@ def _random(inp: dict[str, Any], rng: np.random.Generator) -> np.ndarray:
     return rng.standard_normal(inp["shape"]).astype(dtype)
 
 
-def median_invoke_ms(model_path: str, runtime: str, repeats: int = 20, warmup: int = 3,
-                     num_threads: int = 1, seed: int = 0) -> dict[str, Any]:
-    """Invoke the model `warmup + repeats` times on random input; median and min in ms."""
-    _, version = runtimes.load(runtime)
-    interpreter = open_interpreter(model_path, runtime, num_threads)
+def _invoke_times(interpreter: Any, repeats: int, warmup: int, seed: int) -> list[float]:
+    """Seconds of each of `repeats` invokes on random input, after `warmup` untimed ones."""
     rng = np.random.default_rng(seed)
     feeds = [(inp["index"], _random(inp, rng)) for inp in interpreter.get_input_details()]
     times = []
@@ -42,7 +39,16 @@ def median_invoke_ms(model_path: str, runtime: str, repeats: int = 20, warmup: i
         except RuntimeError as exc:
             raise ModelLoadError(" ".join(str(exc).split())) from None
         if i >= warmup:
-            times.append((time.perf_counter() - start) * 1000.0)
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def median_invoke_ms(model_path: str, runtime: str, repeats: int = 20, warmup: int = 3,
+                     num_threads: int = 1, seed: int = 0) -> dict[str, Any]:
+    """Invoke the model `warmup + repeats` times on random input; median and min in ms."""
+    _, version = runtimes.load(runtime)
+    interpreter = open_interpreter(model_path, runtime, num_threads)
+    times = [1000.0 * t for t in _invoke_times(interpreter, repeats, warmup, seed)]
     return {"runtime": runtime, "version": version, "median_ms": statistics.median(times),
             "min_ms": min(times), "repeats": repeats, "threads": num_threads}
 
@@ -54,19 +60,7 @@ def probe(model_path: str, runtime: str, repeats: int = 3, warmup: int = 1) -> d
     start = time.perf_counter()
     interpreter = open_interpreter(model_path, runtime)
     load_s = time.perf_counter() - start
-    rng = np.random.default_rng(0)
-    feeds = [(inp["index"], _random(inp, rng)) for inp in interpreter.get_input_details()]
-    times = []
-    for i in range(warmup + repeats):
-        for index, x in feeds:
-            interpreter.set_tensor(index, x)
-        start = time.perf_counter()
-        try:
-            interpreter.invoke()
-        except RuntimeError as exc:
-            raise ModelLoadError(" ".join(str(exc).split())) from None
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
+    times = _invoke_times(interpreter, repeats, warmup, 0)
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {"load_s": load_s, "invoke_s": statistics.median(times), "repeats": repeats,
             "warmup": warmup, "cpus": int(cpus or 1)}
