@@ -15,7 +15,7 @@ from helpers import read_json
 from pipeline.parity import budget
 
 INVOKE_S = 0.02  # the fake device's time per invoke
-BUDGET_S = 12.0
+BUDGET_S = 8.0
 # Process starts and the host's own share vary with the machine's load: the device part may
 # overrun its budget by this much (each runner runs one sample past its deadline at most).
 OVERRUN_S = 4.0
