@@ -18,10 +18,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parent.parent
-BYTES_CHANGED = 5
+sys.path.insert(0, str(REPO / "tests"))
+from helpers import BYTES_CHANGED, corrupt  # noqa: E402 (tests/ is not a package)
+
 STOCK_LOAD = """
 import sys
 import numpy as np
@@ -32,14 +32,6 @@ d = it.get_input_details()[0]
 it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
 it.invoke()
 """
-
-
-def _corrupt(path: Path, seed: int) -> None:
-    data = bytearray(path.read_bytes())
-    rng = np.random.default_rng(seed)
-    for i in rng.choice(len(data), BYTES_CHANGED, replace=False):
-        data[i] = (data[i] + int(rng.integers(1, 256))) % 256
-    path.write_bytes(bytes(data))
 
 
 def _gelu_edge(*args: str) -> int:
@@ -67,7 +59,7 @@ def main() -> None:
         for seed in range(args.trials):
             case = Path(tmp) / f"m{seed}"
             shutil.copytree(base, case)
-            _corrupt(case / "model.tflite", seed)
+            corrupt(case / "model.tflite", seed)
             counts["stock_runtime"][_stock(case / "model.tflite")] += 1
             refused = counts["model.tflite"]
             refused["report"] += _gelu_edge("report", str(case)) == 2
@@ -75,7 +67,7 @@ def main() -> None:
             refused["verify"] += _gelu_edge("verify", str(case)) == 1
             shutil.rmtree(case)
             shutil.copytree(base, case)
-            _corrupt(case / "parity.json", seed)
+            corrupt(case / "parity.json", seed)
             refused = counts["parity.json"]
             refused["report"] += _gelu_edge("report", str(case)) == 2
             refused["diff"] += _gelu_edge("diff", str(base), str(case)) == 2

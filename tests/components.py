@@ -12,6 +12,7 @@ import shutil
 import socket
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -21,6 +22,16 @@ TEST_CACHE = Path(os.environ.get("GELU_EDGE_TEST_CACHE")
 
 NETWORK_TIMEOUT_S = 5.0
 INSTALL = "run `make system-deps` (as root, or with sudo)"
+
+
+def unavailable(reason: str) -> NoReturn:
+    """A test that cannot run here: skipped, saying why; in CI, where everything it needs is
+    installed (and the runner is root), a failure instead."""
+    import pytest
+
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: nothing may skip)")
+    pytest.skip(reason)
 
 
 def _qemu() -> str | None:

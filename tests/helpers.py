@@ -8,6 +8,16 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
+BYTES_CHANGED = 5  # bytes a seeded corruption changes (tests and benchmarks/corruption.py)
+
+
+def corrupt(path: Path, seed: int) -> None:
+    """Change BYTES_CHANGED bytes of `path` at seeded random places, each to another value."""
+    data = bytearray(path.read_bytes())
+    rng = np.random.default_rng(seed)
+    for i in rng.choice(len(data), BYTES_CHANGED, replace=False):
+        data[i] = (data[i] + int(rng.integers(1, 256))) % 256
+    path.write_bytes(bytes(data))
 
 
 def save_data(path: Path, x: np.ndarray, y: np.ndarray, n_train: int, n_eval: int) -> Path:

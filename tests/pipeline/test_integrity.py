@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from components import unavailable
+from helpers import corrupt
 
 from pipeline import artifacts
 from pipeline.inputs.data import DEFAULT_DATA
@@ -21,15 +23,6 @@ pytestmark = pytest.mark.slow  # end-to-end builds
 
 REPO = Path(__file__).resolve().parents[2]
 CORRUPTIONS = 8  # seeded trials per artifact (benchmarks/corruption.py runs 30)
-BYTES_CHANGED = 5
-
-
-def _corrupt(path: Path, seed: int) -> None:
-    data = bytearray(path.read_bytes())
-    rng = np.random.default_rng(seed)
-    for i in rng.choice(len(data), BYTES_CHANGED, replace=False):
-        data[i] = (data[i] + int(rng.integers(1, 256))) % 256
-    path.write_bytes(bytes(data))
 
 
 def _one_line(r) -> bool:
@@ -41,7 +34,7 @@ def test_a_damaged_model_is_refused_by_report_parity_and_verify(cli, demo_build:
                                                                 tmp_path: Path, seed: int) -> None:
     out = tmp_path / "b"
     shutil.copytree(demo_build, out)
-    _corrupt(out / "model.tflite", seed)
+    corrupt(out / "model.tflite", seed)
     for args, code in ((("report", out), 2), (("parity", "--out", out), 2),
                        (("verify", out), 1), (("diff", demo_build, out), 2)):
         r = cli(*args)
@@ -56,7 +49,7 @@ def test_a_damaged_report_record_is_refused(cli, demo_build: Path, tmp_path: Pat
                                             seed: int) -> None:
     out = tmp_path / "b"
     shutil.copytree(demo_build, out)
-    _corrupt(out / "parity.json", seed)
+    corrupt(out / "parity.json", seed)
     r = cli("report", out)
     assert r.code == 2 and "parity.json" in r.err and _one_line(r), r
     r = cli("diff", demo_build, out)
@@ -68,7 +61,7 @@ def test_the_runner_refuses_a_model_that_is_not_the_one_sent(demo_build: Path,
     model = tmp_path / "m.tflite"
     shutil.copy(demo_build / "model.tflite", model)
     expected = artifacts.sha256_file(demo_build / "model.tflite")
-    _corrupt(model, 0)
+    corrupt(model, 0)
     proc = subprocess.run([sys.executable, "-m", "edge", "load", "--model", str(model),
                            "--sha256", expected], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 6 and "not the model that was sent" in proc.stderr
@@ -134,7 +127,7 @@ def test_a_full_disk_is_one_line_and_keeps_what_was_there(cli, demo_build: Path,
                                                           tmp_path: Path) -> None:
     disk = tmp_path / "disk"
     if not _mount_tmpfs(disk, "400k"):
-        pytest.skip("mounting a small tmpfs needs root and a kernel that allows it here")
+        unavailable("mounting a small tmpfs needs root and a kernel that allows it here")
     try:
         out = disk / "b"
         shutil.copytree(demo_build, out, ignore=shutil.ignore_patterns("plots", "*.html"))
@@ -160,11 +153,11 @@ def test_a_full_disk_is_one_line_and_keeps_what_was_there(cli, demo_build: Path,
 def test_a_read_only_folder_is_one_line(cli, demo_build: Path, tmp_path: Path) -> None:
     disk = tmp_path / "ro"
     if not _mount_tmpfs(disk, "8m"):
-        pytest.skip("mounting a tmpfs needs root and a kernel that allows it here")
+        unavailable("mounting a tmpfs needs root and a kernel that allows it here")
     try:
         shutil.copytree(demo_build, disk / "b")
         if subprocess.run(["mount", "-o", "remount,ro", str(disk)]).returncode != 0:
-            pytest.skip("remounting read-only is not allowed here")
+            unavailable("remounting read-only is not allowed here")
         r = cli("report", disk / "b")
         assert r.code == 2 and "Read-only file system" in r.err and _one_line(r), r
     finally:

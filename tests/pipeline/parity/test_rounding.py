@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from components import unavailable
 
 from edge import runtimes
 from edge.kernels import OPTIMIZED
@@ -123,7 +124,7 @@ def _traces(path: Path, x: np.ndarray, samples: list[int], runtime: str) -> list
 @pytest.mark.parametrize("runtime", list(runtimes.RUNTIMES))
 def test_one_mode_reproduces_this_machines_fully_connected(tiny, runtime: str) -> None:
     if runtime not in runtimes.installed():
-        pytest.skip(f"{runtime} is not installed here")
+        unavailable(f"{runtime} is not installed here")
     path, x, chosen = tiny
     graph = tflite_graph.read(path)
     fcs = [i for i, op in enumerate(graph.ops) if op.name == "FULLY_CONNECTED"]
@@ -161,7 +162,7 @@ def test_a_device_that_rounds_otherwise_is_explained(tiny) -> None:
     """This machine's trace against a device's that differs only in the first op's rounding
     (another mode's output put in its place): localised there, and both sides' modes named."""
     if "litert" not in runtimes.installed():
-        pytest.skip("litert is not installed here")
+        unavailable("litert is not installed here")
     path, x, chosen = tiny
     graph = tflite_graph.read(path)
     op = graph.ops[0]
