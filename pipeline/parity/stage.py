@@ -48,8 +48,12 @@ from pipeline.targets.cpu import runtime_failure_origin
 from pipeline.tasks.base import Task
 
 ISLAND_CHECK = "no_float_island"
-NO_LABELS = ("no labels (--data not given): the task metric is absent; parity compares the "
-             "models' outputs on the calibration samples")
+NO_LABELS = {  # why the task metric is absent, by what the evaluation samples are
+    "calibration": "no labels (--data not given): the task metric is absent; parity compares "
+                   "the models' outputs on the calibration samples",
+    "other": "no labels for this output in --data: the task metric is absent; parity compares "
+             "the models' outputs (for embeddings, see the per-sample cosine and the "
+             "nearest-neighbour agreement)"}
 
 LOCAL_RUNNERS = 2  # runner processes for parity here (this machine has 2 cores)
 
@@ -91,9 +95,10 @@ class Run:
 
 
 def _task(task: Task | None, y_true: np.ndarray | None, y_float: np.ndarray,
-          y_approx: np.ndarray, y_q: np.ndarray | None) -> TaskResult:
+          y_approx: np.ndarray, y_q: np.ndarray | None, eval_split: str) -> TaskResult:
     if task is None or y_true is None:
-        return TaskResult(kind=None, metric=None, note=NO_LABELS)
+        why = NO_LABELS["calibration" if eval_split == "calibration" else "other"]
+        return TaskResult(kind=None, metric=None, note=why)
     agreement = task.agreement(y_float, y_q) if task.agreement and y_q is not None else None
     return TaskResult(kind=task.name, metric=task.metric, reference=task.score(y_true, y_float),
                       replaced=task.score(y_true, y_approx),
@@ -301,7 +306,7 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
         quant = result.quantization[i]
         task = _task(tasks[i] if i < len(tasks) else None,
                      labels[i] if labels is not None and i < len(labels) else None,
-                     y_float[i], y_approx[i], y_q[i] if y_q else None)
+                     y_float[i], y_approx[i], y_q[i] if y_q else None, data.eval_split)
         quantized = metrics.compare(y_float[i], y_q[i], quant.scale) if y_q else None
         outputs.append(OutputParity(
             name=name, metrics=quantized,
