@@ -69,7 +69,8 @@ def test_the_runner_refuses_a_model_that_is_not_the_one_sent(demo_build: Path,
 
 def test_two_builds_into_one_folder(tmp_path: Path) -> None:
     out = tmp_path / "b"
-    cmd = [sys.executable, "-m", "pipeline", "build", "--out", str(out), "--epochs", "2"]
+    cmd = [sys.executable, "-m", "pipeline", "build", "--out", str(out), "--epochs", "2",
+           "--samples", "50"]
     first = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
     try:
@@ -78,7 +79,7 @@ def test_two_builds_into_one_folder(tmp_path: Path) -> None:
             time.sleep(0.2)
         second = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
         assert second.returncode == 2 and f"is in use by process {first.pid}" in second.stderr
-        waited = subprocess.run([*cmd, "--wait", "--samples", "50"], cwd=REPO,
+        waited = subprocess.run([*cmd, "--wait"], cwd=REPO,
                                 capture_output=True, text=True, timeout=300)
         assert waited.returncode == 0, waited.stderr
     finally:
