@@ -87,6 +87,14 @@ def convert_model(model: Any, mode_name: str, calib_x: batches.Inputs, batch: in
     tf = tensorflow()
     mode = quantize_modes.get(mode_name)
     signature = describe(model)
+    integer = [i.name for i in signature.inputs if i.is_integer]
+    if mode_name == "int16x8" and integer:
+        # TensorFlow's 16x8 quantizer asks every input for a float range and stops with
+        # "Empty min/max for tensor <input>" after calibrating.
+        raise UserError(f"--quantize int16x8 cannot convert a model with integer inputs "
+                        f"({', '.join(integer)}): TensorFlow's 16x8 quantizer needs a float "
+                        "range for every input. Use --quantize int8, with --recover on a CPU "
+                        "target for more precision")
     arrays = batches.as_list(calib_x)
     shapes = batches.sample_shapes(calib_x)
     for fixed in open_dimensions(signature, shapes):
@@ -116,7 +124,8 @@ def convert_model(model: Any, mode_name: str, calib_x: batches.Inputs, batch: in
             error = exc
     detail = next((ln for ln in reversed(log) if "error" in ln.lower()), "")
     first = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
-    raise CheckFailed(f"TFLite conversion with --quantize {mode_name} failed: {first} {detail}".strip())
+    raise CheckFailed(
+        f"TFLite conversion with --quantize {mode_name} failed: {first} {detail}".strip())
 
 
 def _held_back(calib_x: batches.Inputs) -> tuple[batches.Inputs, batches.Inputs]:
@@ -168,6 +177,10 @@ def full_integer(model: Any, mode: str, calib_x: batches.Inputs, batch: int, spe
     calibrated = calibrate.Calibrated.read(convert_model(model, mode, calib, batch, reporter,
                                                          calibrate_only=True))
     candidates = list(ranges.METHODS.values()) if auto else [method]
+    # The model's outputs keep their min/max: they are what the user reads, and clipping them
+    # saturates exactly the largest values (a logit's winner, an embedding's strongest
+    # dimensions).
+    outputs = set(tflite_graph.parse(calibrated.data, "calibrated model").outputs)
     histograms: dict[int, Any] = {}
     if any(m.needs_histograms for m in candidates):
         with temporary_directory("calibrated") as tmp:
@@ -175,8 +188,8 @@ def full_integer(model: Any, mode: str, calib_x: batches.Inputs, batch: int, spe
             path.write_bytes(calibrated.data)
             histograms = edge_client.histograms(
                 path, calib, STATS_RUNTIME,
-                {i: r for i, r in calibrated.ranges.items() if r[1] > r[0]}, HISTOGRAM_BINS,
-                reporter)
+                {i: r for i, r in calibrated.ranges.items() if r[1] > r[0] and i not in outputs},
+                HISTOGRAM_BINS, reporter)
     reference = describe(model).predict(model, held) if auto else None
     trials: list[MethodTrial] = []
     best: tuple[float, str, bytes, dict[int, tuple[float, float]]] | None = None
@@ -214,11 +227,13 @@ def _recover(ctx: Context, model: Any, mode: str, chosen: dict[int, tuple[float,
                               task.agreement if task else None, runtime)
     graph = tflite_graph.parse(ctx.calibrated.data, "calibrated model")
     data, record = recover.search(judge, graph, reporter)
-    kept = ", ".join(record.kept_float) or "none"
-    reporter.info(f"recover: {len(record.kept_float)} layer(s) in float ({kept}): "
-                  f"{record.int8_snr_db:.2f} -> {record.recovered_snr_db:.2f} dB on "
-                  f"{record.decision_samples} calibration samples, {record.int8_ms:.2f} -> "
-                  f"{record.recovered_ms:.2f} ms on {runtime}")
+    verdict = "passes" if record.passed_on_decision else "still fails"
+    reporter.info(f"recover: {len(record.kept_float)} layer(s) in float "
+                  f"({100 * record.float_mac_share:.1f} % of the multiply-accumulates), the gate "
+                  f"{verdict} on {record.decision_samples} calibration samples "
+                  f"({record.recovered_figures or 'see the report'}); "
+                  f"{record.int8_ms:.2f} ms all int8 -> {record.recovered_ms:.2f} ms on "
+                  f"{runtime}; the layers are in the report")
     return data, record
 
 
@@ -247,7 +262,11 @@ def run(ctx: Context, mode_name: str, reporter: Reporter, batch: int = DEFAULT_B
     graph = tflite_graph.parse(data, "converted model")
     checks = run_checks(graph, mode, approx)
     if not targets.get(target).accelerator:  # a CPU runs float islands: the gate warns
-        checks = [c.model_copy(update={"severity": "warning"})
+        kept = recovery.kept_float if recovery is not None else []
+        note = (f"{len(kept)} layer(s) kept in float by --recover "
+                f"({100 * recovery.float_mac_share:.1f} % of the multiply-accumulates; the "
+                "report's Recovery section lists them)") if kept else None
+        checks = [c.model_copy(update={"severity": "warning", "message": note or c.message})
                   if c.name == "no_float_island" and not c.passed else c for c in checks]
     sites = approximated.gelu_evaluations
     hidden = unreplaced_gelu(graph, sites) if approx.uses_gelu_op else []

@@ -64,9 +64,10 @@ class Calibration(Model):
 class RecoveryStep(Model):
     """One measurement of the --recover search."""
 
-    action: str  # "sensitivity <kind>", "+ <kind>", "- <layer>"
-    snr_db: float
+    action: str  # "all int8", "all float", "sensitivity <kind>", "int8 <kind or layer>"
+    snr_db: float | None  # None when the runtime could not run that model
     passed: bool
+    figures: str = ""  # the gate's other figures ("min_sample_cosine 0.9991, ...")
 
 
 class Recovery(Model):
@@ -75,10 +76,15 @@ class Recovery(Model):
     kept_float: list[str]  # layer scopes whose ops run in float
     passed_on_decision: bool
     decision_samples: int  # calibration samples the search measured on
-    int8_snr_db: float  # the all-int8 model's worst output SNR there
-    recovered_snr_db: float
+    decision_margin: float = 0.0  # share of the agreement limits' headroom also required there
+    int8_snr_db: float | None  # the all-int8 model's worst output SNR there (None: not run)
+    recovered_snr_db: float | None
+    int8_figures: str = ""  # the gate's other figures there, all int8
+    recovered_figures: str = ""
+    float_mac_share: float = 0.0  # share of the matrix ops' multiply-accumulates kept in float
     int8_ms: float  # one invoke, one thread, fastest of several, on `runtime`
     recovered_ms: float
+    float_ms: float | None = None  # every layer in float (the int8 inputs and outputs kept)
     runtime: str
     steps: list[RecoveryStep] = []
 

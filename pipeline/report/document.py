@@ -223,16 +223,26 @@ def _recovery(p: ParityRecord) -> list[Block]:
     r = p.recovery
     if r is None:
         return []
+
+    def figures(snr: float | None, other: str) -> str:
+        return ", ".join(x for x in (f"{snr:.2f} dB" if snr is not None else "", other) if x)
+
+    on = f"on {r.decision_samples} calibration samples"
     if not r.kept_float:
-        text = (f"`--recover` kept nothing in float: the int8 model met the gate on "
-                f"{r.decision_samples} calibration samples ({r.int8_snr_db:.2f} dB).")
+        verdict = "met" if r.passed_on_decision else "missed"
+        text = (f"`--recover` kept nothing in float: the int8 model {verdict} the gate {on} "
+                f"({figures(r.int8_snr_db, r.int8_figures)})"
+                + ("." if r.passed_on_decision else
+                   "; with every layer in float it failed too, so the error is not int8's."))
     else:
         verdict = "meets" if r.passed_on_decision else "still misses"
-        text = (f"`--recover` keeps {len(r.kept_float)} layer(s) in float, the fewest its search "
-                f"found; on {r.decision_samples} calibration samples the model {verdict} the "
-                f"gate: worst output SNR {r.int8_snr_db:.2f} dB all int8, "
-                f"{r.recovered_snr_db:.2f} dB recovered. Latency on {r.runtime} (one thread): "
-                f"{r.int8_ms:.2f} ms all int8, {r.recovered_ms:.2f} ms recovered.")
+        text = (f"`--recover` keeps {len(r.kept_float)} layer(s) in float, "
+                f"{100 * r.float_mac_share:.1f} % of the matrix multiply-accumulates, the fewest "
+                f"its search found; {on} the model {verdict} the gate. All int8: "
+                f"{figures(r.int8_snr_db, r.int8_figures)}; recovered: "
+                f"{figures(r.recovered_snr_db, r.recovered_figures)}. Latency on {r.runtime} "
+                f"(one thread): {r.int8_ms:.2f} ms all int8, {r.recovered_ms:.2f} ms recovered"
+                + (f", {r.float_ms:.2f} ms with every layer in float." if r.float_ms else "."))
     blocks = [Block("h2", "Recovery"), Block("p", text)]
     if r.kept_float:
         blocks.append(Block("list", items=[f"`{s}` in float" for s in r.kept_float]))

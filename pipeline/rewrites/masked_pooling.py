@@ -18,7 +18,8 @@ from pipeline.rewrites.base import Match, Options, Rewrite, swap_class, undo_all
 from pipeline.tfenv import keras
 
 SUM_FORM, MEAN_FORM = "sum", "mean"
-NORMALISERS = ("UnitNormalization", "L2Normalization", "L2NormalizeOp", "Normalize")
+NORMALISERS = ("UnitNormalization", "L2Normalization", "L2NormalizeOp", "RsqrtNormalization",
+               "RsqrtNormalizeOp", "Normalize")
 
 
 def _pool(layer: Any, inputs: Any, mask: Any, form: str) -> Any:

@@ -98,3 +98,13 @@ def test_open_dimensions_take_the_data_shape() -> None:
     graph = tflite_graph.parse(data)
     assert graph.tensors[graph.inputs[0]].shape == (1, 3, 4)
     assert any("tokens (None, 4) -> (3, 4)" in m for m in reporter.infos), reporter.infos
+
+
+def test_int16x8_refuses_integer_inputs_before_converting() -> None:
+    """TensorFlow's 16x8 quantizer stops after calibrating with "Empty min/max for tensor
+    token_ids"; the user hears why, at once."""
+    tokens = k.Input((4,), dtype="int32", name="token_ids")
+    model = k.Model(tokens, k.layers.Dense(2)(k.layers.Embedding(10, 8)(tokens)))
+    with pytest.raises(UserError, match=r"int16x8 cannot convert a model with integer inputs "
+                                        r"\(token_ids\)"):
+        convert_model(model, "int16x8", np.zeros((4, 4), np.int32), 1, Quiet())
