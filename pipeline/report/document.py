@@ -227,7 +227,9 @@ def _recovery(p: ParityRecord) -> list[Block]:
     def figures(snr: float | None, other: str) -> str:
         return ", ".join(x for x in (f"{snr:.2f} dB" if snr is not None else "", other) if x)
 
-    on = f"on {r.decision_samples} calibration samples"
+    on = f"on {r.decision_samples} calibration samples" + (
+        f" (agreement limits raised by {100 * r.decision_margin:.0f} % of their headroom there)"
+        if r.decision_margin else "")
     if not r.kept_float:
         verdict = "met" if r.passed_on_decision else "missed"
         text = (f"`--recover` kept nothing in float: the int8 model {verdict} the gate {on} "
