@@ -22,7 +22,11 @@ from pipeline.errors import CheckFailed, UserError
 __all__ = ["cli", "main", "ClickReporter", "stages", "tools"]
 
 
+_SIGNALLED: list[int] = []  # the signals received while main() ran
+
+
 def _interrupted(signum: int, frame: object) -> None:
+    _SIGNALLED.append(signum)
     raise KeyboardInterrupt  # unwinds every context manager: temporary files and folders go
 
 
@@ -41,10 +45,19 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: map errors to exit codes without tracebacks."""
     from pipeline.tempdirs import sweep_stale
 
-    previous = signal.signal(signal.SIGTERM, _interrupted)
+    _SIGNALLED.clear()
+    previous = {s: signal.signal(s, _interrupted) for s in (signal.SIGTERM, signal.SIGINT)}
     sweep_stale()
     try:
-        cli.main(args=argv, prog_name="gelu-edge", standalone_mode=False)
+        try:
+            cli.main(args=argv, prog_name="gelu-edge", standalone_mode=False)
+        except Exception as exc:
+            # A library that catches the KeyboardInterrupt turns it into its own error (a
+            # pybind11 module's init makes it an ImportError, which Keras then reports as
+            # "optree is not installed"): after a signal, any error is the interruption.
+            if _SIGNALLED:
+                raise KeyboardInterrupt from exc
+            raise
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.UsageError as exc:
@@ -72,5 +85,6 @@ def main(argv: list[str] | None = None) -> None:
                    f"{exc.strerror or exc}; earlier artifacts are as they were", err=True)
         sys.exit(exit_codes.BAD_INPUT)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     sys.exit(exit_codes.OK)

@@ -289,3 +289,38 @@ def test_approximate_takes_pwl_with_a_knot_count(cli, demo_build: Path, tmp_path
     assert r.code == 0, r
     approximated = ApproximateRecord.load(tmp_path)
     assert approximated.approx == "pwl:5" and approximated.auto is None
+
+
+def test_an_interrupt_a_library_turned_into_its_own_error_is_still_an_interruption(
+        monkeypatch, capsys) -> None:
+    """Ctrl-C while a pybind11 module initialises becomes its ImportError, and Keras then says
+    "you need to have `optree` installed": after a signal, the build reports the interruption
+    (exit 130), not a traceback."""
+    import os
+    import signal
+
+    from pipeline import cli as cli_module
+
+    def import_interrupted(**kwargs) -> None:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)  # main() handles it: a KeyboardInterrupt here
+        except KeyboardInterrupt:
+            pass  # what the library does with it
+        raise ImportError("To use Keras, you need to have `optree` installed")
+
+    monkeypatch.setattr(cli_module.cli, "main", import_interrupted)
+    with pytest.raises(SystemExit) as exc:
+        cli_module.main(["build"])
+    assert exc.value.code == 130 and "interrupted" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+
+def test_an_error_without_a_signal_is_not_called_an_interruption(monkeypatch) -> None:
+    from pipeline import cli as cli_module
+
+    def fails(**kwargs) -> None:
+        raise ImportError("a real import error")
+
+    monkeypatch.setattr(cli_module.cli, "main", fails)
+    with pytest.raises(ImportError, match="a real import error"):
+        cli_module.main(["build"])
