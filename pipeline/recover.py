@@ -9,9 +9,9 @@ own ops such as its residual adds); layers that repeat per block (`block_3/ffn`)
 The search, on calibration samples (never the evaluation ones the gate reports), walks back from
 float, because a transformer's error budget is spent by a few int8 kinds together: adding float
 layers to an int8 model one kind at a time finds no single kind that helps enough (MiniLM:
-every big Dense family alone in int8 already breaks a 95 % neighbour gate).
+its layer norms, residual adds or feed-forward Dense alone in int8 already break the gate).
 1. the all-int8 model: if it passes, nothing is kept in float;
-2. every layer in float: if that fails, no recovery can pass (the error is not quantization);
+2. every layer in float: if that fails, no recovery can pass (the error is not the layers');
 3. the sensitivity of each kind: the gate's figures with only that kind in int8;
 4. kinds taken to int8, the least sensitive first, while the gate passes; of a kind that
    cannot go whole, each layer, the last block first.
@@ -170,21 +170,23 @@ def search(judge: Judge, graph: tflite_graph.Graph, reporter: Reporter) -> tuple
 
     seen: dict[frozenset[str], Trial] = {}
 
-    def trial(action: str, int8: list[Unit]) -> Trial:
+    def trial(action: str, int8: list[Unit], data: bytes | None = None) -> Trial:
         key = frozenset(u.scope for u in int8)
         if key not in seen:  # the first kind taken back is its own sensitivity trial
-            seen[key] = judge.measure(judge.model([u for u in every if u not in int8]))
+            seen[key] = judge.measure(data if data is not None else
+                                      judge.model([u for u in every if u not in int8]))
             steps.append(RecoveryStep(action=action, snr_db=seen[key].snr_db,
                                       passed=seen[key].passed, figures=seen[key].figures))
         return seen[key]
 
-    first = trial("all int8", every)
-    int8_ms = _latency(judge.model([]), judge.runtime)
+    int8_model = judge.model([])
+    first = trial("all int8", every, int8_model)
     int8, final, float_ms = list(every), first, None
     if not first.passed:
-        floated = trial("all float", [])
+        float_model = judge.model(every)
+        floated = trial("all float", [], float_model)
         if floated.passed:
-            float_ms = _latency(judge.model(every), judge.runtime)
+            float_ms = _latency(float_model, judge.runtime)
             int8, final = _walk(every, trial, reporter, floated)
         else:
             reporter.warn("recover: even with every layer in float the gate fails on the "
@@ -193,7 +195,8 @@ def search(judge: Judge, graph: tflite_graph.Graph, reporter: Reporter) -> tuple
                           "approximation or a rewrite cost more than the gate allows; the model "
                           "stays all int8")
     kept = [u for u in every if u not in int8]
-    data = judge.model(kept)
+    data = judge.model(kept) if kept else int8_model
+    int8_ms = _latency(int8_model, judge.runtime)
     total = sum(u.macs for u in every)
     record = Recovery(
         kept_float=[u.scope for u in kept], passed_on_decision=final.passed,
@@ -202,7 +205,8 @@ def search(judge: Judge, graph: tflite_graph.Graph, reporter: Reporter) -> tuple
         recovered_snr_db=final.snr_db, int8_figures=first.figures,
         recovered_figures=final.figures,
         float_mac_share=sum(u.macs for u in kept) / total if total else 0.0,
-        int8_ms=int8_ms, recovered_ms=_latency(data, judge.runtime), float_ms=float_ms,
+        int8_ms=int8_ms, recovered_ms=_latency(data, judge.runtime) if kept else int8_ms,
+        float_ms=float_ms,
         runtime=judge.runtime, steps=steps)
     return data, record
 

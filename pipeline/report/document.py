@@ -235,7 +235,9 @@ def _recovery(p: ParityRecord) -> list[Block]:
         text = (f"`--recover` kept nothing in float: the int8 model {verdict} the gate {on} "
                 f"({figures(r.int8_snr_db, r.int8_figures)})"
                 + ("." if r.passed_on_decision else
-                   "; with every layer in float it failed too, so the error is not int8's."))
+                   "; with every layer in float it failed too, so no layer can recover it: the "
+                   "int8 inputs and outputs, the GELU approximation or a rewrite cost more than "
+                   "the gate allows."))
     else:
         verdict = "meets" if r.passed_on_decision else "still misses"
         text = (f"`--recover` keeps {len(r.kept_float)} layer(s) in float, "
