@@ -128,7 +128,7 @@ def _rewrite_sites(reference: Any, found: dict[str, list[rewrites.Match]],
 
 def load_rewritten(path: Path, record: ApproximateRecord) -> Any:
     """model_approx.keras with every rewrite of its record applied again."""
-    return rewrites.load(path, record.approx, record.rewrites, record.target)
+    return rewrites.load(path, record.approx, record.rewrites, record.target, record.sites)
 
 
 def run(ctx: Context, opts: Options, reporter: Reporter) -> ApproximateRecord:

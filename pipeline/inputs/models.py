@@ -16,6 +16,7 @@ from typing import Any
 
 from pipeline.artifacts import atomic_path
 from pipeline.errors import UserError
+from pipeline.inputs import forms
 from pipeline.tfenv import keras
 
 
@@ -100,9 +101,7 @@ def load_model(path: Path | str) -> Any:
         raise UserError(f"cannot load Keras model {path}: {message}") from None
     if not isinstance(model, k.Model):
         raise UserError(f"{path} holds a {type(model).__name__}, not a Keras model")
-    if not getattr(model, "inputs", None):
-        model = _functional(model, path)
-    return model
+    return forms.as_graph(model, path)
 
 
 def _readable_archive(path: Path) -> bool:
@@ -116,18 +115,6 @@ def _readable_archive(path: Path) -> bool:
             return archive.testzip() is None
     except (zipfile.BadZipFile, OSError, EOFError):
         return False
-
-
-def _functional(model: Any, path: Path) -> Any:
-    """A subclassed model wrapped in a functional one (inputs and outputs the pipeline can
-    trace), from the input shape Keras saved with it."""
-    k = keras()
-    shape = (model.get_build_config() or {}).get("input_shape")
-    if not shape or not isinstance(shape[0], (int, type(None))):
-        raise UserError(f"{path}: a subclassed model saved before it was built (no input "
-                        "shape); call it once on a batch of data before model.save()")
-    inp = k.Input(tuple(shape[1:]), name="input")
-    return k.Model(inp, model(inp), name=f"{model.name}_functional")
 
 
 def save_model(model: Any, path: Path) -> None:

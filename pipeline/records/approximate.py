@@ -14,7 +14,9 @@ class Site(Model):
     path: str  # "<layer path>.<attribute>" in the replaced model
     layer_class: str  # the layer's class, or the raw operation's ("Gelu")
     form: str  # "exact" or "tanh"
-    kind: str = "activation"  # "activation" (a layer's function) or "op" (a raw graph node)
+    # "activation" (a layer's function), "op" (a raw graph node) or "code" (keras.ops.gelu in a
+    # layer's own call(): routed to the layer's `call_gelu`)
+    kind: str = "activation"
     calls: int = 1  # GELU evaluations per model call (a shared layer counts each call)
 
     @property

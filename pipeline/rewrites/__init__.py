@@ -73,10 +73,12 @@ def apply_all(model: Any, found: dict[str, list[Match]], opts: Options) -> tuple
     return model, undo_all(undos)
 
 
-def load(path: Path, approx: str, chosen: list[str], target: str) -> Any:
+def load(path: Path, approx: str, chosen: list[str], target: str,
+         sites: list[Any] | None = None) -> Any:
     """Load model_approx.keras and apply its rewrites again (GELU's included): what a layer
     rebuilds from its own config on loading (keras_hub's transformer layers rebuild their
-    sublayers) comes back as it was before the rewrite."""
+    sublayers) comes back as it was before the rewrite. `sites` are the approximate record's
+    GELU sites: the ones in layers' own code are routed again from them."""
     from pipeline import approximations
     from pipeline.inputs.models import load_model
     from pipeline.rewrites import gelu
@@ -84,7 +86,8 @@ def load(path: Path, approx: str, chosen: list[str], target: str) -> Any:
     model = load_model(path)
     opts = Options(target=target)
     if GELU in chosen:
-        model, _ = gelu.replace(model, approximations.get(approx), gelu.find(model, None))
+        model, _ = gelu.replace(model, approximations.get(approx),
+                                gelu.find(model, None, sites))
     model, _ = apply_all(model, find_all(model, chosen, opts), opts)
     return model
 

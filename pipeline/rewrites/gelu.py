@@ -5,7 +5,8 @@ GELU is recognised numerically, not by name: a candidate is any function on a la
 (`keras.ops.gelu(x)`, `keras.activations.gelu(x)` on a KerasTensor) whose output matches exact
 or tanh GELU on a probe grid. That covers `activation="gelu"`, `Activation` layers, Dense /
 Conv / EinsumDense activations, layers nested in custom layers or in nested models, keras_hub's
-transformer layers, and hand-written callables such as the classic tanh GELU with tf.math.pow.
+transformer layers, and hand-written callables such as the classic tanh GELU with tf.math.pow; and `keras.ops.gelu` called in a subclassed model's or custom
+layer's own `call()` (`pipeline.rewrites.gelu_code`).
 
 A site is a candidate that runs: calling the model once with counters in place tells an
 activation that is computed from one that only configures an inner layer (keras_hub's
@@ -17,14 +18,14 @@ with the approximation, but they are not counted.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from pipeline.approximations import Approximation, gelu_exact, gelu_tanh
 from pipeline.records import Site
-from pipeline.rewrites import keras_graph
+from pipeline.rewrites import gelu_code, keras_graph
 
 # float32 GELU implementations agree with the float64 reference to ~1e-6; the tanh form differs
 # from exact GELU by at most 4.7e-4. x*sigmoid(1.702x), the closest common non-GELU, is 0.02 off.
@@ -81,11 +82,27 @@ class Found:
     sites: list[Site]
     attributes: list[tuple[Any, str]]  # every GELU attribute, sites and configuring ones
     ops: list[Any]  # raw GELU operations
+    code: list[Any] = field(default_factory=list)  # layers whose own call() computes GELU
 
 
-def find(model: Any, run: Callable[[Any], Any] | None) -> Found:
+def _code_sites(model: Any, run: Callable[[Any], Any], holders: set[int]
+                ) -> tuple[list[Site], list[Any]]:
+    """GELU computed in a layer's own code (`gelu_code`), by one eager `run(model)`."""
+    paths = {id(layer): path for path, layer in keras_graph.walk(model)}
+    layers = [layer for _, layer in keras_graph.walk(model)
+              if id(layer) not in holders and not keras_graph.is_functional(layer)]
+    hidden = gelu_code.find_hidden(model, run, layers)
+    sites = [Site(path=f"{paths[id(h.layer)]}.{gelu_code.ATTR}",
+                  layer_class=type(h.layer).__name__, form=h.form, kind=gelu_code.CODE,
+                  calls=h.calls) for h in hidden]
+    return sites, [h.layer for h in hidden]
+
+
+def find(model: Any, run: Callable[[Any], Any] | None, known: list[Site] | None = None
+         ) -> Found:
     """Every GELU site of `model`. `run(model)` calls the model once on a sample (eagerly);
-    without it (reloading a model whose sites are known) every GELU attribute counts."""
+    without it (reloading a model whose sites are known) every GELU attribute counts, and the
+    GELUs in layers' own code are the ones `known` lists."""
     attrs = _attribute_candidates(model)
     calls = keras_graph.called_attributes(model, [(layer, a) for _, layer, a, _ in attrs], run) \
         if run is not None else [1] * len(attrs)
@@ -94,8 +111,13 @@ def find(model: Any, run: Callable[[Any], Any] | None) -> Found:
     ops = _op_candidates(model)
     sites += [Site(path=f"{path}.activation", layer_class=type(op).__name__, form=form,
                    kind=RAW_OP) for path, op, form in ops]
-    return Found(sites=sites, attributes=[(layer, a) for _, layer, a, _ in attrs],
-                 ops=[op for _, op, _ in ops])
+    if run is not None:
+        code_sites, code = _code_sites(model, run, {id(layer) for _, layer, _, _ in attrs})
+    else:
+        code_sites = [s for s in known or [] if s.kind == gelu_code.CODE]
+        code = [keras_graph.layer_at(model, s.layer) for s in code_sites]
+    return Found(sites=sites + code_sites, attributes=[(layer, a) for _, layer, a, _ in attrs],
+                 ops=[op for _, op, _ in ops], code=code)
 
 
 def replace(model: Any, approx: Approximation, found: Found
@@ -109,6 +131,7 @@ def replace(model: Any, approx: Approximation, found: Found
     originals = [getattr(layer, attr) for layer, attr in found.attributes]
     for layer, attr in found.attributes:
         setattr(layer, attr, approx.keras_fn)
+    unroute = [gelu_code.route(layer, approx.keras_fn) for layer in found.code]
     replaced = model
     if found.ops:
         def activation(op: Any, *args: Any, **kwargs: Any) -> Any:
@@ -119,6 +142,8 @@ def replace(model: Any, approx: Approximation, found: Found
     def undo() -> None:
         for (layer, attr), fn in zip(found.attributes, originals):
             setattr(layer, attr, fn)
+        for fn in unroute:
+            fn()
         _forget_traces(model)
 
     _forget_traces(replaced)

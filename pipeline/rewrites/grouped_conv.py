@@ -41,9 +41,7 @@ def depthwise(layer: Any) -> Any:
 
 def find(model: Any, opts: Options) -> list[Match]:
     """Grouped Conv2D layers with one group per channel, in functional graphs."""
-    graphs = [model] + [layer for _, layer in keras_graph.walk(model)
-                        if keras_graph.is_functional(layer)]
-    in_graphs = {id(op) for g in graphs for op in g.operations}
+    in_graphs = {id(op) for _, g in keras_graph.graphs(model) for op in g.operations}
     found = []
     for path, layer in keras_graph.walk(model):
         if _is_depthwise(layer) and id(layer) in in_graphs:

@@ -15,6 +15,7 @@ not called. `called_attributes` finds out by calling the model once with recorde
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,41 @@ class Place:
         return f"{self.path}.{self.attr}" if self.attr else self.path
 
 
+KERAS_LISTS = {"_layers"}  # Keras' own list of every sublayer: a user's attribute says more
+
+
+def _auto_named(layer: Any) -> bool:
+    """Whether a layer's name is one Keras made up (`dense`, `dense_3`): it depends on how many
+    layers of that class the process made before, so it differs between loads of one file."""
+    from keras.src.utils.naming import to_snake_case
+
+    return re.fullmatch(rf"{re.escape(to_snake_case(type(layer).__name__))}(_\d+)?",
+                        layer.name) is not None
+
+
+def _attribute_name(parent: Any, child: Any) -> str | None:
+    """The attribute of `parent` that holds `child` (`d1`, `blocks[2]`), if any."""
+    attrs = vars(parent)
+    for name, value in attrs.items():
+        if value is child:
+            return name.lstrip("_")
+    for name, value in attrs.items():
+        if isinstance(value, (list, tuple)) and name not in KERAS_LISTS:
+            for i, item in enumerate(value):
+                if item is child:
+                    return f"{name.lstrip('_')}[{i}]"
+    return None
+
+
+def child_name(parent: Any, child: Any) -> str:
+    """A layer's name in a path: its own name, which a functional graph saves with it; inside
+    a subclassed model or custom layer, a made-up name is replaced by the attribute that holds
+    the layer, so the path is the same every time the model is loaded."""
+    if is_functional(parent) or not _auto_named(child):
+        return child.name
+    return _attribute_name(parent, child) or child.name
+
+
 def walk(layer: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
     """(path, layer) for every layer inside `layer`, outermost first, each once."""
     seen: set[int] = set()
@@ -40,7 +76,8 @@ def walk(layer: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
             if id(child) in seen:
                 continue
             seen.add(id(child))
-            path = f"{base}/{child.name}" if base else child.name
+            name = child_name(parent, child)
+            path = f"{base}/{name}" if base else name
             yield path, child
             yield from visit(child, path)
 
@@ -54,14 +91,18 @@ def is_functional(layer: Any) -> bool:
     return isinstance(layer, Functional)
 
 
+def graphs(model: Any) -> list[tuple[str, Any]]:
+    """(path, functional model) for `model` (path "") and every functional model inside it."""
+    found = [("", model)] if is_functional(model) else []
+    return found + [(p, layer) for p, layer in walk(model) if is_functional(layer)]
+
+
 def graph_nodes(model: Any) -> Iterator[tuple[str, Any, Any]]:
     """(path of the op, op, the functional model that holds it) for every raw operation (not a
     layer) of every functional graph in `model`, nested ones included."""
     import keras
 
-    graphs = [("", model)] if is_functional(model) else []
-    graphs += [(p, layer) for p, layer in walk(model) if is_functional(layer)]
-    for base, graph in graphs:
+    for base, graph in graphs(model):
         for op in graph.operations:
             if not isinstance(op, keras.layers.Layer):
                 yield (f"{base}/{op.name}" if base else op.name), op, graph

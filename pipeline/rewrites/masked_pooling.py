@@ -90,10 +90,8 @@ def _consumers(graph: Any, tensor: Any) -> list[Any]:
 def find(model: Any, opts: Options) -> list[Match]:
     """Masked GlobalAveragePooling1D calls in functional graphs; the sum form when every use of
     the pooled vector L2-normalises it."""
-    graphs = [("", model)] + [(p, layer) for p, layer in keras_graph.walk(model)
-                              if keras_graph.is_functional(layer)]
     found = []
-    for base, graph in graphs:
+    for base, graph in keras_graph.graphs(model):
         for layer, node in _masked_calls(graph):
             users = _consumers(graph, node.outputs[0])
             form = SUM_FORM if users and all(type(u).__name__ in NORMALISERS
