@@ -66,15 +66,21 @@ def run(model: Any, graph: tflite_graph.Graph, quantize: str,
     rows = []
     with reporter.task("sensitivity", len(worst_layers)) as advance, \
             temporary_directory("sensitivity") as tmp:
-        for layer, tensor_name in worst_layers:
+        for i, (layer, tensor_name) in enumerate(worst_layers):
             nodes = _layer_nodes(graph, layer, tensor_name)
-            if not nodes:
+            note = "" if nodes else "no ops of this layer found"
+            if nodes:
+                try:
+                    data = _keep_float(model, quantize, calib_x, nodes)
+                except ValueError as exc:  # the debugger found nothing to verify around it
+                    note = f"TFLite's QuantizationDebugger cannot keep it in float ({exc})"
+            if note:
                 rows.append(SensitivityRow(layer=layer, kept_float_ops=0, snr_db=None,
-                                           max_abs_error=None, note="no ops of this layer found"))
+                                           max_abs_error=None, note=note))
                 advance(1)
                 continue
-            path = Path(tmp) / f"{layer}.tflite"
-            path.write_bytes(_keep_float(model, quantize, calib_x, nodes))
+            path = Path(tmp) / f"layer{i}.tflite"  # a layer path holds "/": not a file name
+            path.write_bytes(data)
             arrays, _ = edge_client.run(path, x, runtime, Quiet())
             ref = np.concatenate([y.reshape(len(y), -1) for y in y_float], axis=1)
             got = np.concatenate([arrays[f"y{i}"].reshape(len(y), -1)

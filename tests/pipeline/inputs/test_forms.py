@@ -92,3 +92,21 @@ def test_a_sequential_saved_before_it_was_built_is_refused(cli, tmp_path: Path) 
     r = cli("build", "--model", tmp_path / "unbuilt.keras", "--data", tmp_path / "d.npz",
             "--out", tmp_path / "b")
     assert r.code == 2 and "saved before it was built" in r.err, r
+
+
+@pytest.mark.slow  # --recover searches and --sensitivity converts once per layer
+@pytest.mark.parametrize("name", ["sequential", "sequential_in_functional", "subclassed",
+                                  "custom_layer"])
+def test_sensitivity_and_recover_on_every_form(cli, saved, tmp_path: Path, name: str) -> None:
+    """A gate the int8 model misses, so --recover searches; --sensitivity on nested layers."""
+    form = model_forms.FORMS[name]
+    model, data = saved(name)
+    out = tmp_path / "b"
+    extra = ("--custom-objects", model_forms.USER_LAYERS) if form.custom else ()
+    r = cli("build", "--model", model, "--data", data, "--out", out, "--approx", "lut",
+            "--recover", "--sensitivity", "2", "--min-snr-db", "60", *extra)
+    assert r.code in (0, 1) and "Traceback" not in r.err, r
+    assert "recover:" in r.err
+    parity = ParityRecord.load(out)
+    assert len(parity.sensitivity) == 2, parity.sensitivity
+    assert all(row.snr_db is not None or row.note for row in parity.sensitivity)
