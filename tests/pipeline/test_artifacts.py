@@ -114,3 +114,12 @@ def test_clearing_that_half_fails_says_so(tmp_path: Path,
     with pytest.raises(UserError, match="half failed: .* could not be put back") as exc:
         artifacts.clear_from(tmp_path, "convert")
     assert "as it was" not in str(exc.value)
+
+
+def test_an_error_log_is_in_the_ledger_and_goes_with_the_next_run(tmp_path: Path) -> None:
+    artifacts.write_bytes(tmp_path / "model.tflite", b"int8")
+    log = artifacts.write_error_log(tmp_path, "Traceback ...")
+    assert log == tmp_path / artifacts.ERROR_LOG and custody.problems(str(tmp_path)) == []
+    artifacts.clear_from(tmp_path, "report")  # any stage's clean-up
+    assert not log.exists() and custody.problems(str(tmp_path)) == []
+    assert (tmp_path / "model.tflite").exists()
