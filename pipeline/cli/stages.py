@@ -226,7 +226,7 @@ def build(out: Path, model: Path | None, preset: str, epochs: int | None, seed: 
     """Run every stage: train, approximate, convert, parity, report.
 
     Exit 0 when the model is built and within thresholds, 1 when a graph check or threshold
-    failed (the report says which), 2 on bad input.
+    failed (the report says which), 2 on bad input, 70 on an internal error (OUT/error.log).
 
     \b
     Examples:
