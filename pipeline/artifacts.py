@@ -111,6 +111,25 @@ def write_error_log(folder: Path, text: str) -> Path:
     return path
 
 
+def refuse_foreign(folder: Path, name: str | None = None) -> None:
+    """Refuse (UserError) a file in FOLDER under an artifact's name (`name`, or any stage's)
+    that the ledger does not list: gelu-edge did not write it, so it neither removes nor
+    replaces it."""
+    folder = Path(folder)
+    names = [name] if name is not None else [n for n in _STAGE_OF if n != PLOTS_DIR]
+    present = [n for n in names if (folder / n).exists()]
+    if not present:
+        return
+    listed = _ledger(folder) if (folder / LEDGER).is_file() else {}
+    foreign = [n for n in present if n not in listed]
+    if foreign:
+        from pipeline.errors import UserError
+
+        raise UserError(f"{folder / foreign[0]} is not in {folder / LEDGER}: gelu-edge did not "
+                        "write it (or an older version did) and neither removes nor replaces "
+                        "it; move it away, or choose another --out")
+
+
 def clear_from(out: Path, stage: str, keep: tuple[str, ...] = ()) -> None:
     """Remove what `stage` and every later stage wrote to OUT (but `keep`), and their ledger
     entries: called right before a stage writes, so its new artifacts are never read beside an
@@ -208,8 +227,12 @@ def _replace_into(final: Path, data: bytes) -> None:
 @contextlib.contextmanager
 def atomic_path(final: Path) -> Iterator[Path]:
     """Yield a temporary path beside `final`; rename it to `final` only if the block succeeds,
-    and record the artifact's sha256 in the build folder's ledger."""
+    and record the artifact's sha256 in the build folder's ledger. A file under an artifact's
+    name that the ledger does not list is not gelu-edge's to replace: a UserError."""
     final = Path(final)
+    found = _artifact(final)
+    if found is not None:
+        refuse_foreign(*found)
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{final.stem}.",
                                     suffix=f"{final.suffix}", dir=final.parent)

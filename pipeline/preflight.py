@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pipeline import places
+from pipeline import artifacts, places
 from pipeline.artifacts import TMP_PREFIX
 from pipeline.errors import UserError
 
@@ -55,6 +55,13 @@ def writable_folder(folder: Path, flag: str) -> None:
     if why is not None:
         raise UserError(f"{flag} {folder}: cannot write in {found} ({why}); choose a folder "
                         "you can write to")
+
+
+def nothing_foreign(out: Path) -> None:
+    """OUT holds no file under an artifact's name that gelu-edge did not write (a stage would
+    refuse to replace it, after the stages before it had run)."""
+    if Path(out).is_dir():
+        artifacts.refuse_foreign(out)
 
 
 def writable_file(path: Path, flag: str) -> None:

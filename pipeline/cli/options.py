@@ -83,6 +83,7 @@ def writes_out(fn: Callable[..., Any]) -> Callable[..., Any]:
         out = kwargs.get("folder") or kwargs.get("out")
         runstate.begin(out, fn.__name__)
         preflight.writable_folder(out, "--out")
+        preflight.nothing_foreign(out)
         if kwargs.get("junit") is not None:
             preflight.writable_file(kwargs["junit"], "--junit")
         preflight.temp_folder()

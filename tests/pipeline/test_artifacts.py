@@ -123,3 +123,14 @@ def test_an_error_log_is_in_the_ledger_and_goes_with_the_next_run(tmp_path: Path
     artifacts.clear_from(tmp_path, "report")  # any stage's clean-up
     assert not log.exists() and custody.problems(str(tmp_path)) == []
     assert (tmp_path / "model.tflite").exists()
+
+
+def test_a_file_the_ledger_does_not_list_is_never_replaced(tmp_path: Path) -> None:
+    from pipeline.errors import UserError
+
+    (tmp_path / "manifest.json").write_text("mine")
+    with pytest.raises(UserError, match="manifest.json is not in .*custody.json: gelu-edge did "
+                       "not write it"):
+        artifacts.write_text(tmp_path / "manifest.json", "{}")
+    assert (tmp_path / "manifest.json").read_text() == "mine"
+    assert not list(tmp_path.glob(f"{artifacts.TMP_PREFIX}*"))

@@ -76,3 +76,14 @@ def test_the_delegate_is_loaded_as_the_runner_would() -> None:
     preflight.delegate("libc.so.6")  # on the loader's path: found by name
     with pytest.raises(UserError, match="--delegate libno-such-delegate.so.1: cannot load it"):
         preflight.delegate("libno-such-delegate.so.1")
+
+
+def test_a_folder_holding_files_gelu_edge_did_not_write_is_refused_first(
+        cli, tiny_inputs: tuple[Path, Path], tmp_path: Path) -> None:
+    out = tmp_path / "proj"
+    (out / "plots").mkdir(parents=True)
+    (out / "plots" / "mine.txt").write_text("mine")
+    (out / "manifest.json").write_text("mine")
+    r = cli(*build_args(tiny_inputs, out))
+    assert r.code == 2 and "manifest.json is not in" in r.err and "[1/5]" not in r.err, r
+    assert snapshot(out) == {"manifest.json": b"mine", "plots/mine.txt": b"mine"}
