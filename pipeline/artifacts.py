@@ -103,6 +103,7 @@ def write_error_log(folder: Path, text: str) -> Path:
     `verify` accepts it and the next run of any stage removes it); return its path."""
     folder = Path(folder)
     path = folder / ERROR_LOG
+    refuse_foreign(folder, ERROR_LOG)  # a user's error.log is not replaced
     _replace_into(path, text.encode("utf-8"))
     files = _ledger(folder)
     files[ERROR_LOG] = {"sha256": sha256_file(path), "bytes": path.stat().st_size,
@@ -246,6 +247,10 @@ def atomic_path(final: Path) -> Iterator[Path]:
         found = _artifact(final)
         if found is not None:
             _register(*found)
+    except OSError as exc:
+        if not exc.filename:  # numpy's and Keras's disk-full errors name no file
+            exc.filename = str(final)
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()

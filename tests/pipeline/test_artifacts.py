@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -134,3 +135,20 @@ def test_a_file_the_ledger_does_not_list_is_never_replaced(tmp_path: Path) -> No
         artifacts.write_text(tmp_path / "manifest.json", "{}")
     assert (tmp_path / "manifest.json").read_text() == "mine"
     assert not list(tmp_path.glob(f"{artifacts.TMP_PREFIX}*"))
+
+
+def test_a_disk_error_without_a_file_name_is_given_the_artifacts(tmp_path: Path) -> None:
+    final = tmp_path / "parity_samples.npz"
+    with pytest.raises(OSError) as exc:
+        with artifacts.atomic_path(final):
+            raise OSError(errno.ENOSPC, "No space left on device")  # as numpy's: no file name
+    assert exc.value.filename == str(final) and exc.value.errno == errno.ENOSPC
+
+
+def test_a_users_error_log_is_not_replaced(tmp_path: Path) -> None:
+    from pipeline.errors import UserError
+
+    (tmp_path / artifacts.ERROR_LOG).write_text("mine")
+    with pytest.raises(UserError, match="did not write it"):
+        artifacts.write_error_log(tmp_path, "Traceback ...")
+    assert (tmp_path / artifacts.ERROR_LOG).read_text() == "mine"
