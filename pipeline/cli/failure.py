@@ -38,10 +38,10 @@ def internal(exc: BaseException) -> str:
         log = f"the full traceback is in {_save_traceback(text)}"
     except OSError as err:
         log = f"its traceback could not be saved ({err.strerror or err})"
-    incomplete = (f"; the build in {CURRENT.out} is incomplete: run the command again"
+    incomplete = (f"; the build in {CURRENT.out} is incomplete (no current report)"
                   if CURRENT.out is not None else "")
-    return (f"internal error{_where()}: {type(exc).__name__}: {exc}; {log}{incomplete}. "
-            "Please report it with that file.")
+    return (f"internal error{_where()}: {type(exc).__name__}: {exc}; {log}{incomplete}; "
+            "please report it, with that file")
 
 
 def disk(exc: OSError) -> str:
