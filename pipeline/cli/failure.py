@@ -38,7 +38,7 @@ def internal(exc: BaseException) -> str:
         log = f"the full traceback is in {_save_traceback(text)}"
     except OSError as err:
         log = f"its traceback could not be saved ({err.strerror or err})"
-    incomplete = (f"; the build in {CURRENT.out} is incomplete (no current report)"
+    incomplete = (f"; {CURRENT.out} is as the stages that finished left it"
                   if CURRENT.out is not None else "")
     return (f"internal error{_where()}: {type(exc).__name__}: {exc}; {log}{incomplete}; "
             "please report it, with that file")
