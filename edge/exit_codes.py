@@ -8,4 +8,5 @@ RUNNER_CANNOT_LOAD = 3  # runner: the runtime could not load or run the model
 RUNNER_MISSING = 4  # runner: numpy or the runtime is not installed there
 RUNNER_DELEGATE = 5  # runner: the external delegate could not be loaded
 RUNNER_DAMAGED = 6  # runner: the model is not the one the host sent (its sha256 differs)
+INTERNAL = 70  # gelu-edge: an unexpected error (EX_SOFTWARE); the traceback is in error.log
 INTERRUPTED = 130  # gelu-edge: Ctrl-C or SIGTERM

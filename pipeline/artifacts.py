@@ -15,11 +15,11 @@ import contextlib
 import io
 import json
 import os
-import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -40,6 +40,10 @@ PARITY_HTML = "parity.html"
 PLOTS_DIR = "plots"
 LEDGER = custody.LEDGER
 TMP_PREFIX = ".gelu-edge-tmp-"
+# An unexpected error's traceback; in the ledger under ERROR_STAGE, so any stage's next run
+# removes it with the artifacts it supersedes.
+ERROR_LOG = "error.log"
+ERROR_STAGE = "error"
 
 # What each stage writes, in stage order.
 STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {
@@ -94,29 +98,103 @@ def _register(folder: Path, name: str) -> None:
     _write_ledger(folder, files)
 
 
+def write_error_log(folder: Path, text: str) -> Path:
+    """Write an unexpected error's traceback to FOLDER/error.log, listed in the ledger (so
+    `verify` accepts it and the next run of any stage removes it); return its path."""
+    folder = Path(folder)
+    path = folder / ERROR_LOG
+    refuse_foreign(folder, ERROR_LOG)  # a user's error.log is not replaced
+    _replace_into(path, text.encode("utf-8"))
+    files = _ledger(folder)
+    files[ERROR_LOG] = {"sha256": sha256_file(path), "bytes": path.stat().st_size,
+                        "stage": ERROR_STAGE}
+    _write_ledger(folder, files)
+    return path
+
+
+def refuse_foreign(folder: Path, name: str | None = None) -> None:
+    """Refuse (UserError) a file in FOLDER under an artifact's name (`name`, or any stage's)
+    that the ledger does not list: gelu-edge did not write it, so it neither removes nor
+    replaces it."""
+    folder = Path(folder)
+    names = [name] if name is not None else [n for n in _STAGE_OF if n != PLOTS_DIR]
+    present = [n for n in names if (folder / n).exists()]
+    if not present:
+        return
+    listed = _ledger(folder) if (folder / LEDGER).is_file() else {}
+    foreign = [n for n in present if n not in listed]
+    if foreign:
+        from pipeline.errors import UserError
+
+        raise UserError(f"{folder / foreign[0]} is not in {folder / LEDGER}: gelu-edge did not "
+                        "write it (or an older version did) and neither removes nor replaces "
+                        "it; move it away, or choose another --out")
+
+
 def clear_from(out: Path, stage: str, keep: tuple[str, ...] = ()) -> None:
     """Remove what `stage` and every later stage wrote to OUT (but `keep`), and their ledger
     entries: called right before a stage writes, so its new artifacts are never read beside an
-    older run's later ones. Temporary files a killed run left are swept too."""
+    older run's later ones. Temporary files a killed run left are swept too.
+
+    Only files the folder's ledger lists are removed, never anything else (a folder without a
+    ledger loses nothing), and all of them or none: each is first moved aside, so a file that
+    cannot be removed leaves the earlier build as it was (a UserError says which file)."""
     out = Path(out)
     sweep(out)
+    if not (out / LEDGER).is_file():
+        return
+    files = _ledger(out)
     stages = list(STAGE_OUTPUTS)
-    gone = []
-    for later in stages[stages.index(stage):]:
-        for name in STAGE_OUTPUTS[later]:
-            path = out / name
-            if name in keep:
-                continue
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
-                path.unlink(missing_ok=True)
-            gone.append(name)
-    if (out / LEDGER).is_file():
-        files = _ledger(out)
-        kept = {n: v for n, v in files.items() if n.split("/")[0] not in gone}
-        if kept != files:
-            _write_ledger(out, kept)
+    gone_stages = {*stages[stages.index(stage):], ERROR_STAGE}
+    names = [n for n, entry in files.items()
+             if entry.get("stage") in gone_stages and n.split("/")[0] not in keep]
+    if not names:
+        return
+    moved = _move_aside(out, [n for n in names if (out / n).is_file()])
+    try:
+        _write_ledger(out, {n: v for n, v in files.items() if n not in names})
+    except OSError as exc:
+        _restore(out, moved, f"cannot update {out / LEDGER} ({exc.strerror or exc})")
+    for _, aside in moved:
+        with contextlib.suppress(OSError):  # a leftover is swept by the next run
+            aside.unlink()
+    plots = out / PLOTS_DIR
+    if any(n.startswith(f"{PLOTS_DIR}/") for n in names) and plots.is_dir():
+        with contextlib.suppress(OSError):  # not empty: it holds files gelu-edge did not write
+            plots.rmdir()
+
+
+def _move_aside(out: Path, names: list[str]) -> list[tuple[str, Path]]:
+    """Rename each file to a temporary name in OUT; on the first failure, put back the ones
+    already moved and raise a UserError saying nothing was removed."""
+    moved: list[tuple[str, Path]] = []
+    for name in names:
+        aside = out / f"{TMP_PREFIX}gone-{uuid.uuid4().hex[:12]}"
+        try:
+            os.rename(out / name, aside)
+        except OSError as exc:
+            _restore(out, moved, f"cannot remove the earlier build's {out / name} "
+                     f"({exc.strerror or exc})")
+        moved.append((name, aside))
+    return moved
+
+
+def _restore(out: Path, moved: list[tuple[str, Path]], why: str) -> NoReturn:
+    """Put moved files back under their names and raise a UserError that says whether the
+    earlier build is intact."""
+    from pipeline.errors import UserError
+
+    lost = []
+    for name, aside in reversed(moved):
+        try:
+            os.rename(aside, out / name)
+        except OSError:
+            lost.append(name)
+    if lost:
+        raise UserError(f"{why}; clearing the earlier build half failed: {', '.join(lost)} "
+                        f"could not be put back (`gelu-edge verify {out}` lists what is "
+                        "missing); rebuild the folder")
+    raise UserError(f"{why}; nothing was removed: the earlier build in {out} is as it was")
 
 
 def sweep(folder: Path) -> None:
@@ -150,8 +228,12 @@ def _replace_into(final: Path, data: bytes) -> None:
 @contextlib.contextmanager
 def atomic_path(final: Path) -> Iterator[Path]:
     """Yield a temporary path beside `final`; rename it to `final` only if the block succeeds,
-    and record the artifact's sha256 in the build folder's ledger."""
+    and record the artifact's sha256 in the build folder's ledger. A file under an artifact's
+    name that the ledger does not list is not gelu-edge's to replace: a UserError."""
     final = Path(final)
+    found = _artifact(final)
+    if found is not None:
+        refuse_foreign(*found)
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{final.stem}.",
                                     suffix=f"{final.suffix}", dir=final.parent)
@@ -165,6 +247,10 @@ def atomic_path(final: Path) -> Iterator[Path]:
         found = _artifact(final)
         if found is not None:
             _register(*found)
+    except OSError as exc:
+        if not exc.filename:  # numpy's and Keras's disk-full errors name no file
+            exc.filename = str(final)
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline import approximate, convert, places, presets, report, train
+from pipeline import approximate, convert, places, preflight, presets, report, runstate, train
 from pipeline.approximations import auto as approx_auto
 from pipeline.context import Context
 from pipeline.errors import UserError
@@ -62,7 +62,9 @@ def quantize_mode(target_name: str, quantize: str | None) -> str:
 def run(opts: BuildOptions, reporter: Reporter) -> ParityRecord:
     """Run every stage; return the parity record. A failed graph check or threshold does not
     stop the build: the report is written and says what failed (the CLI exits 1)."""
-    # Check what can be checked before any stage runs, so bad input costs nothing.
+    # Check what can be checked before any stage runs, so bad input costs nothing and leaves
+    # the folder as it was (the CLI has checked the folders it writes: pipeline/preflight.py).
+    preflight.place(opts.on)
     user_model = load_model(opts.model) if opts.model is not None else None
     path = opts.data
     if path is None and opts.model is None and opts.calibration is None:
@@ -85,22 +87,26 @@ def run(opts: BuildOptions, reporter: Reporter) -> ParityRecord:
     stage4 = parity.Options(target=opts.target, runtime=opts.runtime,
                             thresholds=opts.thresholds, samples=opts.samples, on=opts.on,
                             sensitivity=opts.sensitivity)
-    opts.on.place()
 
     ctx = Context(out=opts.out, data=data)
+    runstate.enter("train", source)
     reporter.info(f"[1/5] {'train' if user_model is None else 'load'} {source}")
     train.run(ctx, user_model, source, opts.epochs, opts.seed, reporter, opts.preset)
+    runstate.enter("approximate")
     reporter.info("[2/5] approximate GELU and rewrite")
     approximate.run(ctx, stage2, reporter)
     if opts.on.on == places.LOCAL:  # computed beside the converter's one busy core
         ctx.prefetched = prefetch.start(ctx, opts.samples)
     try:
+        runstate.enter("convert")
         reporter.info(f"[3/5] convert ({mode})")
         convert.run(ctx, mode, reporter, calibration_method=opts.calibration_method,
                     target=opts.target, recover=opts.recover, thresholds=opts.thresholds)
+        runstate.enter("parity")
         reporter.info(f"[4/5] parity and compatibility on target {opts.target!r}")
         record = parity.run(ctx, stage4, reporter)
     finally:
         prefetch.cancel(ctx.prefetched)
+    runstate.enter("report")
     reporter.info("[5/5] report")
     return report.run(opts.out, opts.junit, record)

@@ -5,10 +5,12 @@ next run, once the process that made it is gone."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 PREFIX = "gelu-edge-"
@@ -18,6 +20,25 @@ _OWNED = re.compile(rf"^{re.escape(PREFIX)}(\d+)-")
 def temporary_directory(kind: str) -> tempfile.TemporaryDirectory[str]:
     """A temporary folder for `kind` of work, owned by this process."""
     return tempfile.TemporaryDirectory(prefix=f"{PREFIX}{os.getpid()}-{kind}-")
+
+
+@contextlib.contextmanager
+def private() -> Iterator[Path]:
+    """Make a temporary folder of this process's own the temporary folder (tempfile's and
+    $TMPDIR, which TensorFlow, Keras and LLVM read) while the block runs: whatever they leave
+    behind, after an error too, goes with it."""
+    saved_env, saved = os.environ.get("TMPDIR"), tempfile.tempdir
+    with tempfile.TemporaryDirectory(prefix=f"{PREFIX}{os.getpid()}-tmp-",
+                                     ignore_cleanup_errors=True) as tmp:
+        os.environ["TMPDIR"], tempfile.tempdir = tmp, tmp
+        try:
+            yield Path(tmp)
+        finally:
+            tempfile.tempdir = saved
+            if saved_env is None:
+                os.environ.pop("TMPDIR", None)
+            else:
+                os.environ["TMPDIR"] = saved_env
 
 
 def _alive(pid: int) -> bool:

@@ -88,3 +88,25 @@ def demo_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
         main(["build", "--quantize", "int8", "--out", str(out)])
     assert exc.value.code == 0, "demo build failed"
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """tests/tiny.py's model and data, saved once per session."""
+    import tiny
+
+    return tiny.save_inputs(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="session")
+def tiny_build(tiny_inputs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+               ) -> Path:
+    """A passing build of the tiny model, once per session (a few seconds): copy it before
+    changing it."""
+    import tiny
+
+    out = tmp_path_factory.mktemp("tiny-build") / "build"
+    with pytest.raises(SystemExit) as exc:
+        main(tiny.build_args(tiny_inputs, out))
+    assert exc.value.code == 0, "tiny build failed"
+    return out

@@ -23,7 +23,7 @@ from typing import Any
 
 from pipeline import approximations, artifacts, edge_client, targets
 from pipeline.approximations import measure as approx_measure
-from pipeline.cache import cache_dir
+from pipeline.cache import cache_dir, unwritable
 from pipeline.progress import Reporter
 from pipeline.records import AutoChoice, Candidate
 from pipeline.targets import runtime_choice
@@ -41,6 +41,8 @@ LATENCY_ROUNDS = 3
 # Latencies at LATENCY_SHAPE closer than this are not told apart.
 NOISE_MS = 0.1
 CACHE_FORMAT = 4
+_WARNED: set[Path] = set()  # caches already said to be unwritable, this process
+_UNSAVED: dict[Path, dict[str, dict[str, Any]]] = {}  # their measurements, kept in memory
 
 
 def _cache_path(runtime: str) -> Path:
@@ -64,8 +66,8 @@ def measurements(runtime: str, reporter: Reporter) -> dict[str, dict[str, Any]]:
     or measured now (about a minute) and cached."""
     path = _cache_path(runtime)
     names = approximations.names()
-    cached: dict[str, dict[str, Any]] = {}
-    if path.is_file():
+    cached: dict[str, dict[str, Any]] = _UNSAVED.get(path, {})
+    if not cached and path.is_file():
         try:
             cached = artifacts.read_json(path)["variants"]
             if not all(isinstance(v, dict) for v in cached.values()):
@@ -75,8 +77,14 @@ def measurements(runtime: str, reporter: Reporter) -> dict[str, dict[str, Any]]:
             cached = {}
     missing = [n for n in names if cached.get(n, {}).get("fingerprint") != fingerprint(n)]
     if missing:
+        why = unwritable()
+        if why is not None and path not in _WARNED:
+            _WARNED.add(path)
+            reporter.warn(f"cache folder {cache_dir()} not writable ({why}): measurements not "
+                          "kept (set XDG_CACHE_HOME to a folder you can write)")
+        kept = f"; once, cached in {path}" if why is None else ""
         reporter.info(f"measuring {len(missing)} GELU approximation(s) on {runtime} for "
-                      f"--approx auto ({', '.join(missing)}; once, cached in {path})")
+                      f"--approx auto ({', '.join(missing)}{kept})")
         results = approx_measure.measure_all(
             missing, approx_measure.FLOAT_RANGE, approx_measure.INT8_RANGE, None, runtime, reporter)
         latency = _interleaved_latency([r.name for r in results], runtime)
@@ -88,9 +96,11 @@ def measurements(runtime: str, reporter: Reporter) -> dict[str, dict[str, Any]]:
                               "latency_ms": latency[r.name],
                               "latency_shape": list(approx_measure.LATENCY_SHAPE),
                               "fingerprint": fingerprint(r.name)}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        artifacts.write_json(path, {"runtime": edge_client.runtime_info(runtime),
-                                    "variants": cached})
+        if why is None:
+            artifacts.write_json(path, {"runtime": edge_client.runtime_info(runtime),
+                                        "variants": cached})
+        else:
+            _UNSAVED[path] = cached
     return {n: cached[n] for n in names}
 
 

@@ -1,7 +1,8 @@
 """The `gelu-edge` command line: thin Click commands over the stage modules.
 
 Exit codes: 0 built and within thresholds, 1 a graph check / runtime load / threshold failed,
-2 bad usage or bad input (one line, no traceback), 130 interrupted.
+2 bad usage or bad input (one line, no traceback), 70 an internal error (one line; the traceback
+is in the build folder's error.log), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import sys
 import click
 
 from edge import exit_codes
-from pipeline.cli import stages, tools
+from pipeline import runstate
+from pipeline.cli import failure, stages, tools
 from pipeline.cli.group import cli
 from pipeline.cli.options import ClickReporter
 from pipeline.errors import CheckFailed, UserError
@@ -46,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     from pipeline.tempdirs import sweep_stale
 
     _SIGNALLED.clear()
+    runstate.reset()
     previous = {s: signal.signal(s, _interrupted) for s in (signal.SIGTERM, signal.SIGINT)}
     sweep_stale()
     try:
@@ -80,10 +83,11 @@ def main(argv: list[str] | None = None) -> None:
             _exit_interrupted()
         sys.exit(exit_codes.INTERRUPTED)
     except OSError as exc:  # disk full, read-only folder, permission: the path and the cause
-        where = f" {exc.filename}" if exc.filename else ""
-        click.echo(f"gelu-edge: error: cannot write or read{where}: "
-                   f"{exc.strerror or exc}; earlier artifacts are as they were", err=True)
+        click.echo(f"gelu-edge: error: {failure.disk(exc)}", err=True)
         sys.exit(exit_codes.BAD_INPUT)
+    except Exception as exc:  # a bug or a library's surprise: one line, the traceback in a file
+        click.echo(f"gelu-edge: {failure.internal(exc)}", err=True)
+        sys.exit(exit_codes.INTERNAL)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

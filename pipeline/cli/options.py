@@ -67,19 +67,27 @@ class ClickReporter:
 
 
 def writes_out(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """A command that writes into --out: it holds the folder's lock while it runs (--wait waits
-    for another gelu-edge there instead of stopping)."""
+    """A command that writes into --out: the folders it writes (and the temporary folder) are
+    checked first; it holds the folder's lock while it runs (--wait waits for another
+    gelu-edge there instead of stopping), with a temporary folder of its own."""
     import functools
 
     @click.option("--wait", is_flag=True, help="If another gelu-edge is writing into --out, "
                   "wait for it instead of stopping.")
     @functools.wraps(fn)
     def command(*args: Any, **kwargs: Any) -> Any:
+        from pipeline import preflight, runstate, tempdirs
         from pipeline.lock import holding
 
         wait = kwargs.pop("wait")
         out = kwargs.get("folder") or kwargs.get("out")
-        with holding(out, wait):
+        runstate.begin(out, fn.__name__)
+        preflight.writable_folder(out, "--out")
+        preflight.nothing_foreign(out)
+        if kwargs.get("junit") is not None:
+            preflight.writable_file(kwargs["junit"], "--junit")
+        preflight.temp_folder()
+        with holding(out, wait), tempdirs.private():
             return fn(*args, **kwargs)
     return command
 
@@ -92,8 +100,23 @@ def compose(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return apply
 
 
-out_option = click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-                          default=Path("build"), show_default=True, help="Build folder.")
+class FolderPath(click.Path):
+    """A folder to write into; an empty name (an unset variable in a script) is refused rather
+    than taken as the current folder."""
+
+    def __init__(self) -> None:
+        super().__init__(file_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("is empty (an unset variable?): name the build folder, e.g. build",
+                      param, ctx)
+        return super().convert(value, param, ctx)
+
+
+out_option = click.option("--out", type=FolderPath(), default=Path("build"), show_default=True,
+                          help="Build folder.")
 data_option = compose(
     click.option("--data", type=click.Path(dir_okay=False, path_type=Path), default=None,
                  help="Evaluation (and fine-tuning) data: .npz with x and y, or the demo's "

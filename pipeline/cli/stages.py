@@ -10,6 +10,7 @@ import click
 from pipeline.cli.group import cli
 from pipeline.cli.options import (
     ClickReporter,
+    FolderPath,
     approx_option,
     calibration_method_option,
     check_quantize,
@@ -166,11 +167,13 @@ def parity(out: Path, target: str, runtime: str | None, samples: int | None,
       gelu-edge parity --out build --on emulated-pi
       gelu-edge parity --out build --on ssh://pi@raspberrypi.local
     """
+    from pipeline import preflight
     from pipeline.parity import stage
 
     load_setup(kw)
     opts = stage.Options(target=target, runtime=runtime, thresholds=thresholds_from(kw),
                          samples=samples, on=on_from(kw), sensitivity=sensitivity)
+    preflight.place(opts.on)
     ctx = stage_context(out, kw, "reference")
     result = stage.run(ctx, opts, ClickReporter())
     click.echo(f"wrote {out / 'parity.json'}; `gelu-edge report {out}` writes parity.md, "
@@ -180,7 +183,7 @@ def parity(out: Path, target: str, runtime: str | None, samples: int | None,
 
 @cli.command()
 @writes_out
-@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.argument("folder", required=False, type=FolderPath())
 @out_option
 @junit_option
 def report(folder: Path | None, out: Path, junit: Path | None) -> None:
@@ -223,7 +226,7 @@ def build(out: Path, model: Path | None, preset: str, epochs: int | None, seed: 
     """Run every stage: train, approximate, convert, parity, report.
 
     Exit 0 when the model is built and within thresholds, 1 when a graph check or threshold
-    failed (the report says which), 2 on bad input.
+    failed (the report says which), 2 on bad input, 70 on an internal error (OUT/error.log).
 
     \b
     Examples:

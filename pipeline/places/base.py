@@ -58,6 +58,9 @@ class Place:
 
     name = "local"
 
+    def check_reachable(self) -> None:
+        """Before any work: refuse (UserError) a place that cannot be reached."""
+
     @contextlib.contextmanager
     def session(self, reporter: Reporter) -> Iterator[Session]:
         with temporary_directory("run") as tmp:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import shlex
+import socket
 import subprocess
 import tarfile
 import uuid
@@ -27,6 +28,8 @@ from pipeline.progress import Reporter
 SSH_FAILED = 255  # ssh's own exit status: connection, authentication or host key failure
 COMMAND_NOT_FOUND = 127
 COPY_TIMEOUT_S = 300
+# Seconds the check before any work waits for the device to answer (on a LAN it takes ms).
+PREFLIGHT_TIMEOUT_S = 3.0
 # In the remote folder, one file per runner (two may run side by side): its process group.
 RUNNER_PID = ".runner-{}.pid"
 
@@ -138,6 +141,29 @@ class SshDevice(Place):
         elif "Permission denied" in stderr:
             hint = "; set up key authentication for this user (ssh-copy-id)"
         return f"ssh to {self.destination} port {self.port} failed: {last}{hint}"
+
+    def check_reachable(self) -> None:
+        """Before any work: refuse (UserError) a device nothing answers on, with a quick TCP
+        connect to the address ssh would use (`ssh -G` applies --ssh-config). A connection
+        through a proxy, or a machine without ssh, is left to the session to report."""
+        try:
+            proc = subprocess.run(["ssh", *(["-F", self.ssh_config] if self.ssh_config else []),
+                                   "-G", "-p", str(self.port), self.destination],
+                                  capture_output=True, text=True, timeout=PREFLIGHT_TIMEOUT_S)
+        except (OSError, subprocess.TimeoutExpired):
+            return
+        conf = dict(ln.split(" ", 1) for ln in proc.stdout.splitlines() if " " in ln)
+        if proc.returncode != 0 or conf.get("proxycommand", "none") != "none" or \
+                conf.get("proxyjump", "none") != "none":
+            return
+        host, port = conf.get("hostname", self.host), int(conf.get("port", self.port))
+        try:
+            socket.create_connection((host, port), timeout=PREFLIGHT_TIMEOUT_S).close()
+        except OSError as exc:
+            reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+            raise UserError(f"--on {self.name}: cannot reach {host} port {port} ({reason}): "
+                            "check the address and that the device is on and runs sshd"
+                            ) from None
 
     def run_ssh(self, remote_command: str, what: str, stdin: bytes | None = None) -> bytes:
         """Run a shell command on the device; its stdout. UserError with ssh's words if not."""

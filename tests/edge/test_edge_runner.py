@@ -145,4 +145,5 @@ def test_a_missing_delegate_is_a_clear_error(cli, demo_build: Path, tmp_path: Pa
     out = tmp_path / "build"
     shutil.copytree(demo_build, out)
     r = cli("parity", "--out", out, "--delegate", "/nonexistent/libedgetpu.so.1")
-    assert r.code == 2 and "cannot load delegate /nonexistent/libedgetpu.so.1" in r.err, r
+    # Refused before any work (pipeline/preflight.py), where the runner would load it.
+    assert r.code == 2 and "--delegate /nonexistent/libedgetpu.so.1: no such file" in r.err, r

@@ -315,12 +315,21 @@ def test_an_interrupt_a_library_turned_into_its_own_error_is_still_an_interrupti
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
 
 
-def test_an_error_without_a_signal_is_not_called_an_interruption(monkeypatch) -> None:
+def test_an_error_without_a_signal_is_not_called_an_interruption(monkeypatch, capsys,
+                                                                  tmp_path: Path) -> None:
+    import tempfile
+
+    from edge import exit_codes
     from pipeline import cli as cli_module
 
     def fails(**kwargs) -> None:
         raise ImportError("a real import error")
 
     monkeypatch.setattr(cli_module.cli, "main", fails)
-    with pytest.raises(ImportError, match="a real import error"):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # no build folder: the log goes here
+    with pytest.raises(SystemExit) as exc:
         cli_module.main(["build"])
+    err = capsys.readouterr().err
+    assert exc.value.code == exit_codes.INTERNAL and "interrupted" not in err
+    assert "internal error: ImportError: a real import error" in err
+    assert [p.name.startswith("gelu-edge-error-") for p in tmp_path.iterdir()] == [True]

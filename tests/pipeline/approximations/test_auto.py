@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from helpers import read_json
@@ -98,3 +99,29 @@ def test_a_changed_variant_is_measured_again_alone(monkeypatch: pytest.MonkeyPat
     assert measured == ["sigmoid"]
     cache = approx_auto._cache_path("tflite-runtime")
     assert read_json(cache)["variants"]["sigmoid"]["fingerprint"] == "changed"
+
+
+def test_an_unwritable_cache_folder_warns_once_and_auto_still_chooses(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "cache"
+    not_a_folder.write_text("")  # mkdir under a file fails, for root too
+    monkeypatch.setenv("XDG_CACHE_HOME", str(not_a_folder))
+    monkeypatch.setattr(approximations, "names", lambda: ["lut"])
+    measured: list[str] = []
+
+    def fake_measure(names, *args, **kwargs):
+        measured.extend(names)
+        return [SimpleNamespace(name=n, int8_max_lsb=1.0, int8_max_lsb_without_top_code=0.5,
+                                int8_mean_lsb=0.1, ops={"GELU": 1},
+                                accepted_by=targets.names()) for n in names]
+
+    monkeypatch.setattr(approx_measure, "measure_all", fake_measure)
+    monkeypatch.setattr(approx_auto, "_interleaved_latency",
+                        lambda names, runtime: {n: 1.0 for n in names})
+    reporter = Quiet()
+    assert approx_auto.choose("host", None, reporter).chosen == "lut"
+    assert approx_auto.choose("host", None, reporter).chosen == "lut"
+    assert reporter.warnings == [f"cache folder {cache_dir()} not writable (Not a directory): "
+                                 "measurements not kept (set XDG_CACHE_HOME to a folder you "
+                                 "can write)"]
+    assert measured == ["lut"]  # kept in memory for the rest of the run
