@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -13,6 +14,14 @@ import numpy as np
 from edge import runtimes
 from edge.exit_codes import STAGE
 from edge.kernels import OPTIMIZED, REFERENCE
+
+
+def runtime_words(exc: BaseException | str) -> str:
+    """A runtime's message on one line. TFLite's error reporter runs its messages together
+    ("gather index out of boundsNode number 4 (GATHER) failed to invoke."): separate them."""
+    text = " ".join(str(exc).split())
+    text = re.sub(r"(?<=\.)(?=Node number \d)", " ", text)
+    return re.sub(r"(?<=[^\s.;])(?=Node number \d)", "; ", text)
 
 
 class ModelLoadError(Exception):
@@ -72,7 +81,7 @@ def open_interpreter(model_path: str, runtime: str, num_threads: int | None = No
             delegates = [runtimes.RUNTIMES[runtime].load_delegate(delegate)]
         except (OSError, ValueError, RuntimeError) as exc:
             raise DelegateError(f"cannot load delegate {delegate}: "
-                                f"{' '.join(str(exc).split())}") from None
+                                f"{runtime_words(exc)}") from None
     try:
         stage("loading")
         interpreter = interpreter_cls(model_path=model_path, num_threads=num_threads,
@@ -82,7 +91,7 @@ def open_interpreter(model_path: str, runtime: str, num_threads: int | None = No
         stage("allocating")
         interpreter.allocate_tensors()
     except (RuntimeError, ValueError) as exc:
-        raise ModelLoadError(" ".join(str(exc).split())) from None
+        raise ModelLoadError(runtime_words(exc)) from None
     return interpreter
 
 
@@ -96,7 +105,7 @@ def smoke_test(model_path: str, runtime: str, delegate: str | None = None) -> No
     try:
         interpreter.invoke()
     except RuntimeError as exc:
-        raise ModelLoadError(" ".join(str(exc).split())) from None
+        raise ModelLoadError(runtime_words(exc)) from None
 
 
 def _each_sample(interpreter: Any, xs: list[np.ndarray],
@@ -124,7 +133,7 @@ def _each_sample(interpreter: Any, xs: list[np.ndarray],
         try:
             interpreter.invoke()
         except RuntimeError as exc:
-            raise ModelLoadError(" ".join(str(exc).split())) from None
+            raise ModelLoadError(runtime_words(exc)) from None
         yield
         if progress is not None:
             progress(start + batch, n)

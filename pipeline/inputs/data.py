@@ -24,6 +24,7 @@ import calibration_data
 from pipeline.errors import UserError
 from pipeline.inputs import batch
 from pipeline.inputs.arrays import check_numeric, check_shape, conform
+from pipeline.inputs.paths import refuse_symlink_loop
 from pipeline.inputs.signature import Signature, TensorInfo
 from pipeline.tasks.base import Task
 
@@ -67,6 +68,7 @@ class Dataset:
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    refuse_symlink_loop(path, "data file")
     if not path.is_file():
         raise UserError(f"data file {path} not found; pass --data PATH to an .npz with x and y "
                         f"(or {', '.join(SPLIT_KEYS)})")
