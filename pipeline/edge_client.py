@@ -68,9 +68,9 @@ def _crash_message(name: str, lines: list[str], what: str) -> str:
     if exit_codes.SHA256_MATCHED in lines:
         text += "; the model's sha256 matched what the host sent, so the file arrived intact"
     message = _last_error(lines)
-    if message and not message.startswith("progress"):
+    if message and not message.startswith(("progress", "INFO:")):
         text += f"; its last words: {message}"
-    return text + "; another runtime (--runtime) shows whether this one cannot handle the model"
+    return text + "; try another runtime (--runtime) to tell whether this one cannot run the model"
 
 
 def _raise_for(session: Session, returncode: int, lines: list[str], what: str) -> None:

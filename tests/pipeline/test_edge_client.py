@@ -67,3 +67,9 @@ def test_real_runtime_abort_is_reported_as_a_crash(tmp_path: Path) -> None:
     assert not ok
     assert "SIGABRT" in message and "allocating tensors" in message, message
     assert "sha256 matched" in message and "damaged" not in message, message
+
+
+def test_runtime_info_lines_are_not_its_last_words() -> None:
+    message = _crash(SIGABRT_LOCAL, ["stage allocating",
+                                     "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."])
+    assert "last words" not in message and "XNNPACK" not in message, message
