@@ -96,3 +96,48 @@ def test_labels_wider_than_the_output_are_refused(cli, tmp_path: Path) -> None:
     assert r.code == 2, r
     line = r.err.strip().splitlines()[-1]
     assert "'y'" in line and "(3,)" in line and "(1,)" in line, line
+
+
+def _bert_classifier(rows: int, positions: int):
+    import keras_hub
+
+    backbone = keras_hub.models.BertBackbone(vocabulary_size=rows, num_layers=1, num_heads=2,
+                                             hidden_dim=8, intermediate_dim=16,
+                                             max_sequence_length=positions, dropout=0.0)
+    return keras_hub.models.BertTextClassifier(backbone, num_classes=2, preprocessor=None,
+                                               dropout=0.0)
+
+
+def test_keras_hub_bert_tables_and_positions() -> None:
+    """Dict inputs, a nested backbone, ReversibleEmbedding, PositionEmbedding on its output."""
+    model = _bert_classifier(ROWS * 100, SEQ)
+    found = {(describe(model).input_names[t.input_index], t.kind): (t.layer, t.rows)
+             for t in tables.find(model, describe(model))}
+    assert found == {("token_ids", tables.IDS): ("bert_backbone/token_embedding", ROWS * 100),
+                     ("token_ids", tables.POSITIONS): ("bert_backbone/position_embedding", SEQ),
+                     ("segment_ids", tables.IDS): ("bert_backbone/segment_embedding", 2)}
+
+
+def test_keras_hub_token_and_position_embedding() -> None:
+    import keras_hub
+
+    k = keras()
+    ids = k.Input((None,), dtype="int32", name="ids")
+    emb = keras_hub.layers.TokenAndPositionEmbedding(ROWS, SEQ, 4, name="tpe")(ids)
+    model = k.Model(ids, k.layers.Dense(1)(emb))
+    assert tables.find(model, describe(model)) == [
+        tables.Table(0, "tpe", ROWS), tables.Table(0, "tpe", SEQ, tables.POSITIONS)]
+
+
+def test_sequences_longer_than_the_position_table_are_refused(tmp_path: Path) -> None:
+    from pipeline.errors import UserError
+    from pipeline.inputs.data import load_for_model
+
+    model = _bert_classifier(ROWS, SEQ)
+    long = SEQ + 4
+    path = tmp_path / "d.npz"
+    np.savez(path, x_token_ids=np.ones((SAMPLES, long), "int32"),
+             x_segment_ids=np.zeros((SAMPLES, long), "int32"),
+             x_padding_mask=np.ones((SAMPLES, long), "int32"))
+    with pytest.raises(UserError, match=f"sequences of {long} tokens.*{SEQ} positions"):
+        load_for_model(path, None, model)
