@@ -46,6 +46,7 @@ from edge.exit_codes import RUNNER_DELEGATE as EXIT_DELEGATE
 from edge.exit_codes import CHECK_FAILED as EXIT_VERIFY_FAILED
 from edge.exit_codes import RUNNER_DAMAGED as EXIT_DAMAGED
 from edge.exit_codes import RUNNER_MISSING as EXIT_MISSING
+from edge.exit_codes import SHA256_MATCHED
 
 PROGRESS_EVERY = 50
 RUNTIME_CHOICES = sorted(runtimes.RUNTIMES)
@@ -188,6 +189,7 @@ def main(argv: list[str] | None = None) -> None:
         if sha256_file(args.model) != args.sha256:
             _fail(EXIT_DAMAGED, f"{args.model} is not the model that was sent: its sha256 "
                   "differs (damaged on the way?); it was not run")
+        print(SHA256_MATCHED, file=sys.stderr, flush=True)
     cannot = f"{args.runtime} {about['version']} cannot run {args.model}"
     try:
         if args.command == "load":

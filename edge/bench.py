@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from edge import runtimes
-from edge.runner import ModelLoadError, open_interpreter
+from edge.runner import ModelLoadError, open_interpreter, runtime_words
 
 
 def _random(inp: dict[str, Any], rng: np.random.Generator) -> np.ndarray:
@@ -37,7 +37,7 @@ def _invoke_times(interpreter: Any, repeats: int, warmup: int, seed: int) -> lis
         try:
             interpreter.invoke()
         except RuntimeError as exc:
-            raise ModelLoadError(" ".join(str(exc).split())) from None
+            raise ModelLoadError(runtime_words(exc)) from None
         if i >= warmup:
             times.append(time.perf_counter() - start)
     return times

@@ -10,3 +10,11 @@ RUNNER_DELEGATE = 5  # runner: the external delegate could not be loaded
 RUNNER_DAMAGED = 6  # runner: the model is not the one the host sent (its sha256 differs)
 INTERNAL = 70  # gelu-edge: an unexpected error (EX_SOFTWARE); the traceback is in error.log
 INTERRUPTED = 130  # gelu-edge: Ctrl-C or SIGTERM
+
+# Lines the runner writes on stderr before each step that can crash the process, so the host
+# can say what was going on when a signal killed it: `stage NAME` and, once the model's sha256
+# matched the host's, the custody line.
+STAGE = "stage"
+STAGES = {"loading": "loading the model", "allocating": "allocating tensors (the kernels "
+          "prepare here)", "invoking": "invoking the model"}
+SHA256_MATCHED = "sha256 matched"

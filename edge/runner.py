@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import platform
+import re
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -10,7 +12,16 @@ from typing import Any
 import numpy as np
 
 from edge import runtimes
+from edge.exit_codes import STAGE
 from edge.kernels import OPTIMIZED, REFERENCE
+
+
+def runtime_words(exc: BaseException | str) -> str:
+    """A runtime's message on one line. TFLite's error reporter runs its messages together
+    ("gather index out of boundsNode number 4 (GATHER) failed to invoke."): separate them."""
+    text = " ".join(str(exc).split())
+    text = re.sub(r"(?<=\.)(?=Node number \d)", " ", text)
+    return re.sub(r"(?<=[^\s.;])(?=Node number \d)", "; ", text)
 
 
 class ModelLoadError(Exception):
@@ -42,6 +53,12 @@ def runtime_info(runtime: str) -> dict[str, str]:
             "python": platform.python_version()}
 
 
+def stage(name: str) -> None:
+    """Tell the host (stderr) which step runs now: a crash in the runtime kills the process
+    without a word, and the host then says which step it was."""
+    print(f"{STAGE} {name}", file=sys.stderr, flush=True)
+
+
 class DelegateError(Exception):
     """The external delegate could not be loaded."""
 
@@ -64,15 +81,17 @@ def open_interpreter(model_path: str, runtime: str, num_threads: int | None = No
             delegates = [runtimes.RUNTIMES[runtime].load_delegate(delegate)]
         except (OSError, ValueError, RuntimeError) as exc:
             raise DelegateError(f"cannot load delegate {delegate}: "
-                                f"{' '.join(str(exc).split())}") from None
+                                f"{runtime_words(exc)}") from None
     try:
+        stage("loading")
         interpreter = interpreter_cls(model_path=model_path, num_threads=num_threads,
                                       experimental_delegates=delegates,
                                       experimental_preserve_all_tensors=preserve_all_tensors,
                                       **resolver)
+        stage("allocating")
         interpreter.allocate_tensors()
     except (RuntimeError, ValueError) as exc:
-        raise ModelLoadError(" ".join(str(exc).split())) from None
+        raise ModelLoadError(runtime_words(exc)) from None
     return interpreter
 
 
@@ -82,10 +101,11 @@ def smoke_test(model_path: str, runtime: str, delegate: str | None = None) -> No
     interpreter = open_interpreter(model_path, runtime, delegate=delegate)
     for detail in interpreter.get_input_details():
         interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+    stage("invoking")
     try:
         interpreter.invoke()
     except RuntimeError as exc:
-        raise ModelLoadError(" ".join(str(exc).split())) from None
+        raise ModelLoadError(runtime_words(exc)) from None
 
 
 def _each_sample(interpreter: Any, xs: list[np.ndarray],
@@ -108,10 +128,12 @@ def _each_sample(interpreter: Any, xs: list[np.ndarray],
             return
         for x, inp in zip(xs, details):
             interpreter.set_tensor(inp["index"], _quantize(x[start:start + batch], inp))
+        if start == 0:
+            stage("invoking")
         try:
             interpreter.invoke()
         except RuntimeError as exc:
-            raise ModelLoadError(" ".join(str(exc).split())) from None
+            raise ModelLoadError(runtime_words(exc)) from None
         yield
         if progress is not None:
             progress(start + batch, n)

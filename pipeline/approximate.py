@@ -50,7 +50,7 @@ class Options:
 def check_options(opts: Options, data: Dataset) -> None:
     """Refuse, before any work, what this stage would refuse later."""
     if opts.approx != approx_auto.AUTO:
-        approximations.get(opts.approx)
+        approximations.get(opts.approx, also=(approx_auto.AUTO,))
     rewrites.parse(opts.rewrites)
     if opts.fine_tune_epochs:
         if data.x_train is None or data.y_train is None:

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from edge.runner import runtime_words
 from pipeline import approximations, artifacts, edge_client, targets
 from pipeline.context import Context
 from pipeline.errors import CheckFailed, UserError
@@ -124,6 +125,12 @@ def convert_model(model: Any, mode_name: str, calib_x: batches.Inputs, batch: in
             error = exc
     detail = next((ln for ln in reversed(log) if "error" in ln.lower()), "")
     first = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+    first = runtime_words(first)
+    if "gather index out of bounds" in first:  # the calibrator invoked a lookup on the samples
+        raise UserError(f"TFLite conversion with --quantize {mode_name}: calibrating on the "
+                        f"samples failed: {first} A calibration sample holds an index beyond "
+                        "the table it looks up (a token id outside the vocabulary?); give ids "
+                        "inside the model's tables")
     raise CheckFailed(
         f"TFLite conversion with --quantize {mode_name} failed: {first} {detail}".strip())
 

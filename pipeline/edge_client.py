@@ -11,6 +11,7 @@ import functools
 import json
 import os
 import queue
+import signal
 import subprocess
 import threading
 from pathlib import Path
@@ -29,9 +30,47 @@ DEFAULT_TIMEOUT_S = 600.0
 LOCAL = Place()
 
 
+def _is_marker(line: str) -> bool:
+    """A runner's stage or custody line, not a message."""
+    return line == exit_codes.SHA256_MATCHED or line.startswith(exit_codes.STAGE + " ")
+
+
 def _last_error(lines: list[str]) -> str:
     errors = [ln.removeprefix("edge: error: ") for ln in lines if ln.startswith("edge: error:")]
+    lines = [ln for ln in lines if not _is_marker(ln)]
     return errors[-1] if errors else (lines[-1] if lines else "")
+
+
+# A shell (ssh) reports a child killed by signal N as exit 128 + N; these are the crashes.
+CRASH_SIGNALS = (signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE)
+
+
+def _signal_of(returncode: int) -> str | None:
+    """The name of the signal that killed the runner, or None if it exited."""
+    number = -returncode if returncode < 0 else None
+    if number is None and returncode - 128 in [int(s) for s in CRASH_SIGNALS]:
+        number = returncode - 128
+    if number is None:
+        return None
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _crash_message(name: str, lines: list[str], what: str) -> str:
+    """What is known when a signal killed the runner: the signal, the step it was in, whether
+    the model's sha256 matched what was sent; no guess at damage without evidence."""
+    stages = [ln.split(" ", 1)[1] for ln in lines if ln.startswith(exit_codes.STAGE + " ")]
+    step = exit_codes.STAGES.get(stages[-1], stages[-1]) if stages else None
+    text = f"the runtime crashed {what}: the runner was killed by {name}"
+    text += f" while {step}" if step else " before it reached the runtime"
+    if exit_codes.SHA256_MATCHED in lines:
+        text += "; the model's sha256 matched what the host sent, so the file arrived intact"
+    message = _last_error(lines)
+    if message and not message.startswith(("progress", "INFO:")):
+        text += f"; its last words: {message}"
+    return text + "; try another runtime (--runtime) to tell whether this one cannot run the model"
 
 
 def _raise_for(session: Session, returncode: int, lines: list[str], what: str) -> None:
@@ -47,8 +86,11 @@ def _raise_for(session: Session, returncode: int, lines: list[str], what: str) -
         raise UserError(f"{message}{where}")
     if returncode in (exit_codes.RUNNER_CANNOT_LOAD, exit_codes.RUNNER_DAMAGED):
         raise CheckFailed(message)
-    raise CheckFailed(f"the runner crashed (exit {returncode}) {what}: "
-                      f"{message or 'no message'}; the model may be damaged")
+    killed = _signal_of(returncode)
+    if killed is not None:
+        raise CheckFailed(_crash_message(killed, lines, what))
+    raise CheckFailed(f"the runner failed (exit {returncode}) {what}: "
+                      f"{message or 'no message'}")
 
 
 def model_args(session: Session, model: Path) -> list[str]:

@@ -20,8 +20,9 @@ def names() -> list[str]:
     return list(REGISTRY)
 
 
-def get(name: str) -> Approximation:
-    """Look up an approximation by name (`pwl:N` for N knots); unknown names are a UserError."""
+def get(name: str, also: tuple[str, ...] = ()) -> Approximation:
+    """Look up an approximation by name (`pwl:N` for N knots); unknown names are a UserError
+    listing the variants and `also`, the other names the caller accepts (--approx's auto)."""
     if name in REGISTRY:
         return REGISTRY[name]
     if name in _PWL_VARIANTS:
@@ -33,7 +34,7 @@ def get(name: str) -> Approximation:
             _register_one(approx)
         return approx
     raise UserError(
-        f"unknown GELU approximation {name!r}; choose one of: {', '.join(names())} "
+        f"unknown GELU approximation {name!r}; choose one of: {', '.join((*also, *names()))} "
         "(or pwl:N with 2 <= N <= 64 knots)"
     )
 

@@ -15,6 +15,7 @@ import numpy as np
 from pipeline.errors import UserError
 from pipeline.inputs import batch
 from pipeline.inputs.arrays import check_shape, conform, shape_fits
+from pipeline.inputs.paths import refuse_symlink_loop
 from pipeline.inputs.signature import TensorInfo
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -150,6 +151,7 @@ def load_calibration(path: Path, inputs: list[TensorInfo] | None) -> batch.Input
     """Calibration samples from any supported form: one array (a list, one per input, for a
     model with several inputs), each checked and cast for its model input."""
     path = Path(path)
+    refuse_symlink_loop(path, "calibration data")
     if path.is_dir():
         arrays = _folder(path, inputs)
     elif not path.is_file():

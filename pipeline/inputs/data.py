@@ -24,6 +24,7 @@ import calibration_data
 from pipeline.errors import UserError
 from pipeline.inputs import batch
 from pipeline.inputs.arrays import check_numeric, check_shape, conform
+from pipeline.inputs.paths import refuse_symlink_loop
 from pipeline.inputs.signature import Signature, TensorInfo
 from pipeline.tasks.base import Task
 
@@ -67,6 +68,7 @@ class Dataset:
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    refuse_symlink_loop(path, "data file")
     if not path.is_file():
         raise UserError(f"data file {path} not found; pass --data PATH to an .npz with x and y "
                         f"(or {', '.join(SPLIT_KEYS)})")
@@ -208,6 +210,23 @@ def _y(path: Path, key: str, arr: np.ndarray) -> np.ndarray:
     return check_numeric(arr, f"{path}: array {key!r}")
 
 
+def _check_labels(path: Path, key: str, y: np.ndarray, info: TensorInfo) -> None:
+    """UserError unless each sample of `y` fits the model output: one class label (integer
+    labels), or as many values as the output gives (float labels)."""
+    from pipeline import tasks
+
+    if None in info.sample_shape:
+        return
+    width = int(np.prod(y.shape[1:], dtype=np.int64))
+    classes = tasks.of(y).agreement is not None
+    want = 1 if classes else int(np.prod(info.sample_shape, dtype=np.int64))
+    if width != want:
+        what = "one class label per sample" if classes else f"{want} value(s) per sample"
+        raise UserError(f"{path}: array {key!r} has samples of shape {tuple(y.shape[1:])} "
+                        f"({width} values) but model output {info.name!r} gives "
+                        f"{tuple(info.sample_shape)}; give {what}")
+
+
 def load_dataset(path: Path | str | None = DEFAULT_DATA, calibration: Path | None = None,
                  signature: Signature | None = None, fine_tune: bool = False) -> Dataset:
     """Load and check --data and --calibration: keys, numeric dtypes, finite values, shapes,
@@ -237,10 +256,16 @@ def load_dataset(path: Path | str | None = DEFAULT_DATA, calibration: Path | Non
                        x_eval=xs["x_eval"], y_eval=_y(path, "y_eval", raw["y_eval"]),
                        x_calib=xs["x_calib"] if x_calib is None else x_calib,
                        calib_source="x_calib" if x_calib is None else "calibration")
+        if signature is not None and len(signature.outputs) == 1:
+            for key in ("y_train", "y_eval"):
+                _check_labels(path, key, raw[key], signature.outputs[0])
     else:
         xks, yks = _xy_keys(path, list(raw), signature)
         x = _xs(path, "x", [raw[k] for k in xks], xks, signature)
         ys = [_y(path, k, raw[k]) for k in yks]
+        if signature is not None and len(ys) == len(signature.outputs):
+            for key, y_arr, info in zip(yks, ys, signature.outputs):
+                _check_labels(path, key, y_arr, info)
         counts = {k: len(a) for k, a in zip(xks + yks, batch.as_list(x) + ys)}
         if len(set(counts.values())) > 1:
             raise UserError(f"{path}: arrays of different lengths: "
@@ -297,6 +322,36 @@ def load_for_model(path: Path | None, calibration: Path | None, model: Any | Non
     """load_dataset with the model's signature (when there is a model)."""
     if model is None:
         return load_dataset(path, calibration, None, fine_tune)
+    from pipeline.inputs import tables
     from pipeline.inputs.signature import describe
 
-    return load_dataset(path, calibration, describe(model), fine_tune)
+    signature = describe(model)
+    data = load_dataset(path, calibration, signature, fine_tune)
+    found = tables.find(model, signature)
+    if found:
+        _check_ids(data, calibration, signature, found)
+    return data
+
+
+def _check_ids(data: Dataset, calibration: Path | None, signature: Signature,
+               found: list[Any]) -> None:
+    """Every id of every split inside the tables its input indexes."""
+    from pipeline.inputs import tables
+
+    n = len(signature.inputs)
+    if data.eval_split == "eval":  # the splits form: one array per split
+        splits = [("x_train", data.x_train), ("x_eval", data.x_eval)]
+        if data.calib_source == "x_calib":
+            splits.append(("x_calib", data.x_calib))
+        for key, arr in splits:
+            if arr is not None:
+                tables.check(arr, found, signature, str(data.path), [key] * n)
+    elif data.eval_split != "calibration":  # x (or x_<input>) of an x/y file
+        keys = data.eval_split.split()
+        keys = keys if len(keys) == n else [data.eval_split] * n
+        for arr in (data.x_train, data.x_eval):
+            if arr is not None:
+                tables.check(arr, found, signature, str(data.path), keys)
+    if data.calib_source == "calibration" and calibration is not None:
+        keys = [f"x_{t.name}" for t in signature.inputs] if n > 1 else [None]
+        tables.check(data.x_calib, found, signature, str(calibration), keys)

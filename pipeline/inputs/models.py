@@ -8,6 +8,7 @@ imported first, so the custom layers and functions it registers resolve.
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 import traceback
 from dataclasses import dataclass
@@ -16,7 +17,11 @@ from typing import Any
 
 from pipeline.artifacts import atomic_path
 from pipeline.errors import UserError
+<<<<<<< HEAD
 from pipeline.inputs import forms
+=======
+from pipeline.inputs.paths import refuse_symlink_loop
+>>>>>>> data-checks
 from pipeline.tfenv import keras
 
 
@@ -65,10 +70,34 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
+def _keras_words(exc: Exception) -> str:
+    """Keras' own first line that says something (not "Exception encountered when calling
+    ..."), without its terminal colour codes."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", ln).strip() for ln in str(exc).splitlines()]
+    said = [ln for ln in lines if ln and not ln.startswith("Exception encountered")]
+    return said[0] if said else _first_line(exc)
+
+
+def _keras_archive(path: Path) -> bool:
+    """Whether a .keras zip holds what model.save() writes: a JSON config.json (.h5 files are
+    not checked)."""
+    import json
+    import zipfile
+
+    if path.suffix != ".keras":
+        return True
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return isinstance(json.loads(archive.read("config.json").decode("utf-8")), dict)
+    except (KeyError, ValueError, UnicodeDecodeError, zipfile.BadZipFile, OSError, EOFError):
+        return False
+
+
 def load_model(path: Path | str) -> Any:
     """Load a Keras 3 model (.keras, or .h5 where Keras 3 reads it) with safe mode on unless
     --unsafe; missing, unreadable, unsafe or SavedModel inputs are UserErrors saying what to do."""
     path = Path(path)
+    refuse_symlink_loop(path, "model")
     if not path.exists():
         raise UserError(f"model {path} not found; pass --model PATH to a Keras .keras file")
     if path.is_dir():
@@ -85,6 +114,13 @@ def load_model(path: Path | str) -> Any:
         model = k.saving.load_model(path, safe_mode=not LOADING.unsafe, compile=False)
     except Exception as exc:  # Keras raises many types for a bad file; all mean the same to a user
         message = _first_line(exc)
+        if LOADING.unsafe and "lambda" in str(exc).lower():
+            fix = ("give the Lambda layer an output_shape (keras.layers.Lambda(fn, "
+                   "output_shape=...)) and save the model again"
+                   if "output_shape" in str(exc) else "fix the Lambda's function")
+            raise UserError(f"cannot load Keras model {path}, even with --unsafe: "
+                            f"{_keras_words(exc)} To load it, {fix}, or use a registered "
+                            "layer and pass --custom-objects") from None
         if "safe_mode" in message or "lambda" in message.lower():
             raise UserError(f"cannot load Keras model {path} safely: it holds Python code (a "
                             "Lambda layer or a lambda function). If you trust the file, pass "
@@ -98,6 +134,10 @@ def load_model(path: Path | str) -> Any:
         if path.stat().st_size == 0 or not _readable_archive(path):
             raise UserError(f"{path} is damaged or truncated (not a complete Keras file): save "
                             "the model again with model.save()") from None
+        if not _keras_archive(path):
+            raise UserError(f"{path} is not a Keras model archive (a zip without a readable "
+                            "config.json): save the model with model.save('model.keras')"
+                            ) from None
         raise UserError(f"cannot load Keras model {path}: {message}") from None
     if not isinstance(model, k.Model):
         raise UserError(f"{path} holds a {type(model).__name__}, not a Keras model")

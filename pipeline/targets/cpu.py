@@ -90,6 +90,7 @@ def cpu_checker(target_name: str, runtime: str, runtime_version: str | None,
             checks = []
             notes.append(f"{runtime} {version} is not numbered like TensorFlow: the converter's "
                          "min_runtime_version does not apply; the real load decides")
+        checks.append(rules.int8_rescale(graph, runtime))
         method = "static"
         if installed:
             load = rules.real_load(model, runtime)
@@ -113,12 +114,15 @@ RULES = (
     "(the converter's min_runtime_version metadata, a per-op table, and a real load and invoke "
     "in a separate process when the runtime is installed here)",
     "any quantization mode the runtime runs; int8 is the default",
+    "no int8 ADD/SUB with a degenerate output range (a branch the calibration never reached): "
+    "the runtime's prepare aborts on one",
 )
 # A runtime not numbered like TensorFlow: only the real load can tell.
 RULES_BY_LOAD = (
     "the model loads on the runtime: a real load and invoke in a separate process (its "
     "versions are not TensorFlow's, so the converter's min_runtime_version does not apply)",
     RULES[1],
+    RULES[2],
 )
 
 

@@ -17,6 +17,15 @@ OP_MIN_RUNTIME = {
 }
 
 
+# Int8 ops whose prepare aborts the process (SIGABRT, no message) when the output's rescale
+# factor 2 max(input scales) / (2^20 output scale) reaches 1: TFLite's general ADD/SUB path
+# refuses it in QuantizeMultiplierSmallerThanOneExp. It happens when the calibration never
+# reached a branch (relu(x - 5) on data below 5): its output range is degenerate (scale ~1e-8).
+# Seen with tflite-runtime 2.14.0 (ADD and SUB) and ai-edge-litert 2.3.0 (ADD only).
+RESCALE_ABORTS = {"tflite-runtime": ("ADD", "SUB"), "litert": ("ADD",)}
+RESCALE_SHIFT = 20  # the int8 ADD/SUB kernels' left shift
+
+
 def version_tuple(version: str) -> tuple[int, ...]:
     """'2.14.0' -> (2, 14, 0); non-numeric parts count as 0."""
     return tuple(int(p) if p.isdigit() else 0 for p in version.split("."))
@@ -110,3 +119,28 @@ def real_load(model: Path, runtime: str) -> Rule:
 
     ok, message = edge_client.load_check(model, runtime)
     return Rule(LOAD_RULE, ok, message)
+
+
+def int8_rescale(graph: Graph, runtime: str) -> Rule:
+    """No int8 ADD/SUB whose output rescale factor the runtime's kernel aborts on."""
+    ops = RESCALE_ABORTS.get(runtime, ())
+    bad = []
+    for index, op in enumerate(graph.ops):
+        if op.name not in ops or not op.outputs:
+            continue
+        out = graph.tensors[op.outputs[0]]
+        scales = [graph.tensors[i].scale for i in op.inputs if i >= 0]
+        if out.dtype != "INT8" or not out.scale or None in scales:
+            continue
+        factor = 2 * max(scales) / (2**RESCALE_SHIFT * out.scale)
+        if factor >= 1:
+            bad.append(f"op {index} {op.name} (layer {graph.origin(op)}, output scale "
+                       f"{out.scale:.3g})")
+    if not bad:
+        return Rule("int8_rescale", True, f"every int8 {'/'.join(ops) or 'ADD/SUB'} output "
+                    f"range is one {runtime} prepares")
+    return Rule("int8_rescale", False,
+                f"{'; '.join(bad[:3])}{' and more' if len(bad) > 3 else ''}: a degenerate "
+                "output range (the calibration data never reached this branch); "
+                f"{runtime} aborts (SIGABRT) preparing it. Calibrate on data that reach it, "
+                "or use another approximation or target")

@@ -147,3 +147,17 @@ def test_a_missing_delegate_is_a_clear_error(cli, demo_build: Path, tmp_path: Pa
     r = cli("parity", "--out", out, "--delegate", "/nonexistent/libedgetpu.so.1")
     # Refused before any work (pipeline/preflight.py), where the runner would load it.
     assert r.code == 2 and "--delegate /nonexistent/libedgetpu.so.1: no such file" in r.err, r
+
+
+@pytest.mark.parametrize("raw, words", [
+    ("gather index out of boundsNode number 4 (GATHER) failed to invoke.",
+     "gather index out of bounds; Node number 4 (GATHER) failed to invoke."),
+    ("tensor type mismatch.Node number 2 (ADD) failed to prepare.\n",
+     "tensor type mismatch. Node number 2 (ADD) failed to prepare."),
+    ("Didn't find op for builtin opcode 'GELU'\n  version '2'", "Didn't find op for builtin "
+     "opcode 'GELU' version '2'"),
+])
+def test_runtime_messages_run_together_are_separated(raw: str, words: str) -> None:
+    from edge.runner import runtime_words
+
+    assert runtime_words(raw) == words

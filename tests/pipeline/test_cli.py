@@ -180,7 +180,7 @@ def test_python_dash_m_pipeline() -> None:
 
 @pytest.mark.parametrize("args, message", [
     (["build", "--data", "/nonexistent.npz"], "not found"),
-    (["build", "--approx", "nope"], "unknown GELU approximation 'nope'"),
+    (["build", "--approx", "nope"], "unknown GELU approximation 'nope'; choose one of: auto, lut"),
     (["build", "--target", "nope"], "unknown target 'nope'"),
     (["build", "--target", "coral", "--quantize", "dynamic"], "runs only --quantize int8 or uint8"),
     (["build", "--quantize", "int4"], "Invalid value for '--quantize'"),

@@ -108,3 +108,16 @@ def test_int16x8_refuses_integer_inputs_before_converting() -> None:
     with pytest.raises(UserError, match=r"int16x8 cannot convert a model with integer inputs "
                                         r"\(token_ids\)"):
         convert_model(model, "int16x8", np.zeros((4, 4), np.int32), 1, Quiet())
+
+
+def test_calibration_id_beyond_the_table_is_bad_input_in_words() -> None:
+    """An id the model shifts before its lookup has no up-front check (pipeline.inputs.tables):
+    the calibrator's GATHER fails; the user hears it as bad data, the runtime's run-together
+    messages ("out of boundsNode number") separated."""
+    ids = k.Input((4,), dtype="int32", name="ids")
+    model = k.Model(ids, k.layers.Dense(2)(k.layers.Embedding(10, 8)(ids + 1)))
+    calib = np.zeros((4, 4), np.int32)
+    calib[0, 0] = 50
+    with pytest.raises(UserError, match="index beyond the table") as exc:
+        convert_model(model, "int8", calib, 1, Quiet())
+    assert "boundsNode" not in str(exc.value) and "bounds; Node number" in str(exc.value)
