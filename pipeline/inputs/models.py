@@ -17,11 +17,8 @@ from typing import Any
 
 from pipeline.artifacts import atomic_path
 from pipeline.errors import UserError
-<<<<<<< HEAD
 from pipeline.inputs import forms
-=======
 from pipeline.inputs.paths import refuse_symlink_loop
->>>>>>> data-checks
 from pipeline.tfenv import keras
 
 

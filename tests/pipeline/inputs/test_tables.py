@@ -99,7 +99,7 @@ def test_labels_wider_than_the_output_are_refused(cli, tmp_path: Path) -> None:
 
 
 def _bert_classifier(rows: int, positions: int):
-    keras_hub = pytest.importorskip("keras_hub")
+    import keras_hub  # in the lock (the hub extra): present wherever the tests run
 
     backbone = keras_hub.models.BertBackbone(vocabulary_size=rows, num_layers=1, num_heads=2,
                                              hidden_dim=8, intermediate_dim=16,
@@ -119,7 +119,7 @@ def test_keras_hub_bert_tables_and_positions() -> None:
 
 
 def test_keras_hub_token_and_position_embedding() -> None:
-    keras_hub = pytest.importorskip("keras_hub")
+    import keras_hub  # in the lock (the hub extra): present wherever the tests run
 
     k = keras()
     ids = k.Input((None,), dtype="int32", name="ids")
