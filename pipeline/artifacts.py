@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from edge import custody
+from pipeline import stages
 
 MODEL_FLOAT = "model_float.keras"
 MODEL_APPROX = "model_approx.keras"
@@ -45,14 +46,15 @@ TMP_PREFIX = ".gelu-edge-tmp-"
 ERROR_LOG = "error.log"
 ERROR_STAGE = "error"
 
-# What each stage writes, in stage order.
-STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {
+# What each stage writes; in the stages' order (pipeline.stages.ORDER).
+_OUTPUTS: dict[str, tuple[str, ...]] = {
     "train": (MODEL_FLOAT, TRAIN_RECORD),
     "approximate": (MODEL_APPROX, APPROX_RECORD),
     "convert": (MODEL_TFLITE, CONVERT_RECORD),
     "parity": (GELU_CURVES, PARITY_SAMPLES, PARITY_JSON),
     "report": (PARITY_MD, PARITY_HTML, PLOTS_DIR, MANIFEST),
 }
+STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {name: _OUTPUTS[name] for name in stages.ORDER}
 _STAGE_OF = {name: stage for stage, names in STAGE_OUTPUTS.items() for name in names}
 _hashes: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) -> sha256, this process
 

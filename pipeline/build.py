@@ -1,20 +1,22 @@
-"""`build`: run train -> approximate -> convert -> parity -> report in order, on one context:
-each model is opened once and handed on, the converted graph parsed once."""
+"""`build`, the one orchestrator: check everything that can be checked, then run the stages in
+their order (`pipeline.stages.ORDER`) on one context: each model is opened once and handed on,
+the converted graph parsed once."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline import approximate, convert, places, preflight, presets, report, runstate, train
+from pipeline import preflight, presets, runstate, stages
+from pipeline.device import places
+from pipeline.stages import approximate, convert, parity, report, train
 from pipeline.approximations import auto as approx_auto
 from pipeline.context import Context
 from pipeline.errors import UserError
 from pipeline.inputs.data import load_for_model
 from pipeline.inputs.models import load_model
-from pipeline.parity import prefetch
-from pipeline.parity import stage as parity
-from pipeline.parity.thresholds import Thresholds
+from pipeline.stages.parity import prefetch
+from pipeline.gate.thresholds import Thresholds
 from pipeline.progress import Reporter
 from pipeline.records import ParityRecord
 from pipeline.targets import DEFAULT as DEFAULT_TARGET
@@ -89,24 +91,30 @@ def run(opts: BuildOptions, reporter: Reporter) -> ParityRecord:
                             sensitivity=opts.sensitivity)
 
     ctx = Context(out=opts.out, data=data)
-    runstate.enter("train", source)
-    reporter.info(f"[1/5] {'train' if user_model is None else 'load'} {source}")
-    train.run(ctx, user_model, source, opts.epochs, opts.seed, reporter, opts.preset)
-    runstate.enter("approximate")
-    reporter.info("[2/5] approximate GELU and rewrite")
-    approximate.run(ctx, stage2, reporter)
-    if opts.on.on == places.LOCAL:  # computed beside the converter's one busy core
-        ctx.prefetched = prefetch.start(ctx, opts.samples)
+    options = {
+        "train": train.Options(model=user_model, source=source, preset=opts.preset,
+                               epochs=opts.epochs, seed=opts.seed),
+        "approximate": stage2,
+        "convert": convert.Options(mode=mode, calibration_method=opts.calibration_method,
+                                   target=opts.target, recover=opts.recover,
+                                   thresholds=opts.thresholds),
+        "parity": stage4,
+        "report": report.Options(junit=opts.junit),
+    }
+    titles = {"train": f"{'train' if user_model is None else 'load'} {source}",
+              "approximate": "approximate GELU and rewrite", "convert": f"convert ({mode})",
+              "parity": f"parity and compatibility on target {opts.target!r}",
+              "report": "report"}
+    record = None
     try:
-        runstate.enter("convert")
-        reporter.info(f"[3/5] convert ({mode})")
-        convert.run(ctx, mode, reporter, calibration_method=opts.calibration_method,
-                    target=opts.target, recover=opts.recover, thresholds=opts.thresholds)
-        runstate.enter("parity")
-        reporter.info(f"[4/5] parity and compatibility on target {opts.target!r}")
-        record = parity.run(ctx, stage4, reporter)
+        for i, name in enumerate(stages.ORDER, 1):
+            runstate.enter(name, source if name == "train" else None)
+            reporter.info(f"[{i}/{len(stages.ORDER)}] {titles[name]}")
+            record = stages.module(name).run(ctx, options[name], reporter)
+            if name == "approximate" and opts.on.on == places.LOCAL:
+                # the float models' outputs, computed beside the converter's one busy core
+                ctx.prefetched = prefetch.start(ctx, opts.samples)
     finally:
         prefetch.cancel(ctx.prefetched)
-    runstate.enter("report")
-    reporter.info("[5/5] report")
-    return report.run(opts.out, opts.junit, record)
+    assert isinstance(record, ParityRecord)
+    return record

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pipeline import artifacts
 from pipeline.inputs.data import Dataset
 from pipeline.records.base import Record
 from pipeline.tflite import graph as tflite_graph
+
+if TYPE_CHECKING:  # a type only: the parity stage imports this module
+    from pipeline.stages.parity.prefetch import Prefetch
 
 R = TypeVar("R", bound=Record)
 
@@ -30,8 +33,9 @@ class Context:
     float_model: Any | None = None
     approx_model: Any | None = None
     tflite: bytes | None = None
-    calibrated: Any | None = None  # pipeline.tflite.calibrate.Calibrated, full-integer modes
-    prefetched: Any | None = None  # pipeline.parity.prefetch.Prefetch: float outputs under way
+    # The float models' outputs on the evaluation samples, computed while the converter runs
+    # (build starts it after the approximate stage; parity takes it).
+    prefetched: Prefetch | None = None
     records: dict[type, Record] = field(default_factory=dict)
     _graph: tflite_graph.Graph | None = None
 
@@ -59,11 +63,11 @@ class Context:
     def replaced(self) -> Any:
         """The model with GELU replaced (model_approx.keras), opened once."""
         if self.approx_model is None:
-            from pipeline.approximate import load_rewritten
+            from pipeline import rewrites
             from pipeline.records import ApproximateRecord
 
             path = artifacts.require(self.out, artifacts.MODEL_APPROX, "approximate")
-            self.approx_model = load_rewritten(path, self.record(ApproximateRecord))
+            self.approx_model = rewrites.load(path, self.record(ApproximateRecord))
         return self.approx_model
 
     def tflite_bytes(self) -> bytes:

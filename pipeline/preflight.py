@@ -13,7 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pipeline import artifacts, places
+from pipeline import artifacts
+from pipeline.device import places
 from pipeline.artifacts import TMP_PREFIX
 from pipeline.errors import UserError
 

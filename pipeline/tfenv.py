@@ -88,8 +88,4 @@ def keras() -> ModuleType:
     from pipeline.approximations import register_with_keras
 
     register_with_keras()
-    from pipeline.presets import keras_layers
-
-    del keras_layers  # imported for its registrations
-
     return keras_module

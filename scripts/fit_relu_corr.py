@@ -31,7 +31,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pipeline import approximations, edge_client  # noqa: E402
+from pipeline import approximations
+from pipeline.device import edge_client
 from pipeline.approximations import Approximation, gelu_exact  # noqa: E402
 from pipeline.approximations.measure import CODES, int8_error, single_op_model  # noqa: E402
 from pipeline.approximations.relu_corr import relu_corr  # noqa: E402

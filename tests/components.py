@@ -57,7 +57,7 @@ def _vela() -> str | None:
 @functools.lru_cache(maxsize=1)
 def _network() -> str | None:
     """Can this machine reach its apt archive (the first in its own apt configuration)?"""
-    from pipeline.places import apt_sources
+    from pipeline.device.places import apt_sources
 
     try:
         uri = urlsplit(apt_sources.machine_sources()[0].uri)

@@ -18,7 +18,7 @@ import wheelhouse  # noqa: E402
 from components import IN_CI, TEST_CACHE  # noqa: E402
 
 from pipeline.cli import main  # noqa: E402
-from pipeline.places import emulated_setup  # noqa: E402
+from pipeline.device.places import emulated_setup
 
 
 class CliResult:

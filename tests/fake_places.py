@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import places
-from pipeline.places.base import Place, Session
+from pipeline.device import places
+from pipeline.device.places.base import Place, Session
 from pipeline.progress import Reporter
 from pipeline.tempdirs import temporary_directory
 

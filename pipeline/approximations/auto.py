@@ -21,7 +21,8 @@ import inspect
 from pathlib import Path
 from typing import Any
 
-from pipeline import approximations, artifacts, edge_client, targets
+from pipeline import approximations, artifacts, targets
+from pipeline.device import edge_client
 from pipeline.approximations import measure as approx_measure
 from pipeline.cache import cache_dir, unwritable
 from pipeline.progress import Reporter

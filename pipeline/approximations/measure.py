@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import approximations, artifacts, edge_client, targets
+from pipeline import approximations, artifacts, targets
+from pipeline.device import edge_client
 from pipeline.approximations import Approximation, gelu_exact
 from pipeline.errors import UserError
 from pipeline.progress import Quiet, Reporter

@@ -14,9 +14,10 @@ from typing import Any
 import click
 
 from edge.runtimes import RUNTIMES
-from pipeline import approximations, places, targets
+from pipeline import approximations, targets
+from pipeline.device import places
 from pipeline.errors import CheckFailed, UserError
-from pipeline.parity.thresholds import (
+from pipeline.gate.thresholds import (
     DEFAULT_MAX_ERROR_LSB,
     DEFAULT_MIN_COSINE,
     DEFAULT_MIN_SNR_DB,
@@ -276,8 +277,8 @@ def load_setup(kw: dict[str, Any]) -> None:
 
 
 def on_from(kw: dict[str, Any]) -> Any:
-    from pipeline.parity.budget import parse_duration
-    from pipeline.places import OnOptions
+    from pipeline.device.budget import parse_duration
+    from pipeline.device.places import OnOptions
 
     return OnOptions(on=kw.pop("on"), delegate=kw.pop("delegate"),
                      ssh_config=kw.pop("ssh_config"), remote_python=kw.pop("remote_python"),
@@ -286,14 +287,14 @@ def on_from(kw: dict[str, Any]) -> Any:
 
 
 def thresholds_from(kw: dict[str, Any]) -> Thresholds:
-    from pipeline.parity.thresholds import NAMES, resolve
+    from pipeline.gate.thresholds import NAMES, resolve
 
     return resolve({name: kw[name] for name in NAMES}, kw["config"])
 
 
 def finish(parity: Any) -> None:
     """Print the summary; exit 1 (CheckFailed) unless the gate passed."""
-    from pipeline.report import summary
+    from pipeline.stages.report import summary
 
     click.echo(summary(parity))
     if not parity.passed:

@@ -61,7 +61,7 @@ def train(out: Path, model: Path | None, preset: str, epochs: int | None, seed: 
       gelu-edge train --model my_model.keras --data my_data.npz
     """
     from pipeline import presets
-    from pipeline import train as stage
+    from pipeline.stages import train as stage
     from pipeline.context import Context
     from pipeline.inputs.models import load_model
 
@@ -70,8 +70,8 @@ def train(out: Path, model: Path | None, preset: str, epochs: int | None, seed: 
     default = presets.get(preset).data if model is None else None
     ctx = Context(out=out, data=load_data(kw.pop("data"), kw.pop("calibration"), user_model,
                                           default))
-    stage.run(ctx, user_model, str(model) if model else None, epochs, seed, ClickReporter(),
-              preset)
+    stage.run(ctx, stage.Options(model=user_model, source=str(model) if model else None,
+                                 preset=preset, epochs=epochs, seed=seed), ClickReporter())
     click.echo(f"wrote {out / 'model_float.keras'}")
 
 
@@ -96,7 +96,7 @@ def approximate(out: Path, approx: str, rewrites: str, target: str, runtime: str
       gelu-edge approximate --out build --target coral
       gelu-edge approximate --out build --approx hard --data d.npz --fine-tune-epochs 3
     """
-    from pipeline import approximate as stage
+    from pipeline.stages import approximate as stage
     from pipeline.records import TrainRecord
 
     load_setup(kw)
@@ -129,7 +129,7 @@ def convert(out: Path, quantize: str | None, calibration_method: str, recover: b
       gelu-edge convert --out build
       gelu-edge convert --out build --quantize uint8 --target coral
     """
-    from pipeline import convert as stage
+    from pipeline.stages import convert as stage
     from pipeline.tflite import ranges
 
     load_setup(kw)
@@ -137,8 +137,9 @@ def convert(out: Path, quantize: str | None, calibration_method: str, recover: b
     ranges.parse(calibration_method)
     thresholds = thresholds_from(kw)
     ctx = stage_context(out, kw, "replaced")
-    record = stage.run(ctx, mode, ClickReporter(), calibration_method=calibration_method,
-                       target=target, recover=recover, thresholds=thresholds)
+    record = stage.run(ctx, stage.Options(mode=mode, calibration_method=calibration_method,
+                                          target=target, recover=recover,
+                                          thresholds=thresholds), ClickReporter())
     click.echo(f"wrote {out / 'model.tflite'}")
     failed = [c for c in record.checks if c.fails_gate]
     if failed:
@@ -168,7 +169,7 @@ def parity(out: Path, target: str, runtime: str | None, samples: int | None,
       gelu-edge parity --out build --on ssh://pi@raspberrypi.local
     """
     from pipeline import preflight
-    from pipeline.parity import stage
+    from pipeline.stages import parity as stage
 
     load_setup(kw)
     opts = stage.Options(target=target, runtime=runtime, thresholds=thresholds_from(kw),
@@ -195,9 +196,10 @@ def report(folder: Path | None, out: Path, junit: Path | None) -> None:
       gelu-edge report build
       gelu-edge report build --junit parity-junit.xml
     """
-    from pipeline import report as stage
+    from pipeline.context import Context
+    from pipeline.stages import report as stage
 
-    finish(stage.run(folder or out, junit))
+    finish(stage.run(Context(out=folder or out), stage.Options(junit=junit), ClickReporter()))
 
 
 @cli.command()

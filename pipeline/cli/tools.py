@@ -53,7 +53,7 @@ def target_setup(name: str, force: bool) -> None:
     Examples:
       gelu-edge target setup emulated-pi
     """
-    from pipeline.places import emulated_setup
+    from pipeline.device.places import emulated_setup
 
     root = emulated_setup.setup(ClickReporter(), force=force)
     click.echo(f"emulated-pi ready in {root.path}")
@@ -141,7 +141,7 @@ def diff(old: Path, new: Path, as_json: bool) -> None:
     """
     import json
 
-    from pipeline.report import diff as stage
+    from pipeline.stages.report import diff as stage
 
     result = stage.compare(old, new)
     click.echo(json.dumps(result, indent=2) if as_json else stage.render(result))

@@ -107,6 +107,9 @@ def load_model(path: Path | str) -> Any:
     if path.suffix not in (".keras", ".h5", ".hdf5"):
         raise UserError(f"{path}: expected a Keras .keras file (or a legacy .h5)")
     k = keras()
+    from pipeline.presets import keras_layers  # the presets' layers, registered for loading
+
+    del keras_layers
     try:
         model = k.saving.load_model(path, safe_mode=not LOADING.unsafe, compile=False)
     except Exception as exc:  # Keras raises many types for a bad file; all mean the same to a user

@@ -1,6 +1,6 @@
 """parity.json's `device_vs_host`: the device's int8 outputs against this machine's, how many
 samples ran and what they prove, what the time budget allowed, and where the two machines part
-ways in the graph (pipeline/parity/device.py, budget.py, bound.py, divergence.py)."""
+ways in the graph (pipeline/device/parity.py, budget.py, bound.py, divergence.py)."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ class RoundingReplay(Model):
 
     op_index: int
     values: int
-    device: list[str]  # rounding modes (pipeline/parity/rounding.py) that match exactly
+    device: list[str]  # rounding modes (pipeline/device/rounding.py) that match exactly
     host: list[str]
 
 

@@ -1,6 +1,6 @@
 """parity.json: the gate, where the error comes from, and target compatibility. Every report form
 (Markdown, HTML, JUnit, the manifest, `diff`, the plots) reads this tree by attribute; its JSON
-schema, `pipeline/report/parity.schema.json`, is generated from these types."""
+schema, `pipeline/stages/report/parity.schema.json`, is generated from these types."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ SCHEMA_VERSION = 2
 
 
 class Metrics(Model):
-    """How far one model's outputs are from another's (pipeline/parity/metrics.py)."""
+    """How far one model's outputs are from another's (pipeline/gate/metrics.py)."""
 
     max_abs_error: float
     mean_abs_error: float

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import UserError
+from pipeline.records.approximate import ApproximateRecord
 from pipeline.rewrites import (
     attention_mask,
     grouped_conv,
@@ -73,22 +74,21 @@ def apply_all(model: Any, found: dict[str, list[Match]], opts: Options) -> tuple
     return model, undo_all(undos)
 
 
-def load(path: Path, approx: str, chosen: list[str], target: str,
-         sites: list[Any] | None = None) -> Any:
-    """Load model_approx.keras and apply its rewrites again (GELU's included): what a layer
-    rebuilds from its own config on loading (keras_hub's transformer layers rebuild their
-    sublayers) comes back as it was before the rewrite. `sites` are the approximate record's
-    GELU sites: the ones in layers' own code are routed again from them."""
+def load(path: Path, record: ApproximateRecord) -> Any:
+    """Load model_approx.keras and apply its record's rewrites again (GELU's included): what a
+    layer rebuilds from its own config on loading (keras_hub's transformer layers rebuild their
+    sublayers) comes back as it was before the rewrite, and the GELUs in layers' own code are
+    routed again from the record's sites."""
     from pipeline import approximations
     from pipeline.inputs.models import load_model
     from pipeline.rewrites import gelu
 
     model = load_model(path)
-    opts = Options(target=target)
-    if GELU in chosen:
-        model, _ = gelu.replace(model, approximations.get(approx),
-                                gelu.find(model, None, sites))
-    model, _ = apply_all(model, find_all(model, chosen, opts), opts)
+    opts = Options(target=record.target)
+    if GELU in record.rewrites:
+        model, _ = gelu.replace(model, approximations.get(record.approx),
+                                gelu.find(model, None, record.sites))
+    model, _ = apply_all(model, find_all(model, record.rewrites, opts), opts)
     return model
 
 

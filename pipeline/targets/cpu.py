@@ -62,7 +62,7 @@ def cpu_checker(target_name: str, runtime: str, runtime_version: str | None,
     converter's min_runtime_version cannot be compared and the real load decides."""
 
     def check(model: Path, graph: Graph) -> Compat:
-        from pipeline import edge_client
+        from pipeline.device import edge_client
 
         version, notes, installed = runtime_version, [], True
         try:

@@ -115,7 +115,7 @@ def runtime_op_verdict(op: str, version: int, runtime: str, runtime_version: str
 
 def real_load(model: Path, runtime: str) -> Rule:
     """Load the model with the real runtime in its own process and invoke it once."""
-    from pipeline import edge_client
+    from pipeline.device import edge_client
 
     ok, message = edge_client.load_check(model, runtime)
     return Rule(LOAD_RULE, ok, message)

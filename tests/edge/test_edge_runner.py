@@ -43,7 +43,7 @@ def _edge(*args: str, **kw) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from pipeline.convert import convert_model
+    from pipeline.tflite.converter import convert_model
     from pipeline.progress import Quiet
     from pipeline.tfenv import keras
 

@@ -13,7 +13,7 @@ from helpers import REPO, read_json, save_data
 
 from pipeline import artifacts, tasks
 from pipeline.inputs.data import DEFAULT_DATA
-from pipeline.parity import metrics
+from pipeline.gate import metrics
 from pipeline.records import ApproximateRecord, ParityRecord, TrainRecord
 
 pytestmark = pytest.mark.slow  # end-to-end builds

@@ -14,7 +14,7 @@ from helpers import REPO
 
 from pipeline import approximations, targets
 from pipeline.check import check_model
-from pipeline.convert import convert_model
+from pipeline.tflite.converter import convert_model
 from pipeline.progress import Quiet
 from pipeline.targets.coral import parse_compiler_log
 from pipeline.tfenv import keras, tensorflow

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline import approximations
 from pipeline.approximations.measure import single_op_model
-from pipeline.edge_client import load_check
+from pipeline.device.edge_client import load_check
 
 SHAPE = (1, 64)
 

@@ -13,8 +13,9 @@ import pytest
 from tiny import build_args
 
 from edge import exit_codes
-from pipeline import artifacts, report, tempdirs
-from pipeline.parity import stage as parity_stage
+from pipeline import artifacts, tempdirs
+from pipeline.stages import report
+from pipeline.stages import parity as parity_stage
 
 
 def _copy(build: Path, tmp_path: Path) -> Path:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pipeline import presets
-from pipeline.convert import convert_model
+from pipeline.tflite.converter import convert_model
 from pipeline.progress import Quiet
 from pipeline.records import ParityRecord, TrainRecord
 from pipeline.tfenv import keras

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from rewrite_checks import int8_ops, max_diff, rewritten
 
-from pipeline.convert import convert_model
+from pipeline.tflite.converter import convert_model
 from pipeline.progress import Quiet
 from pipeline.tfenv import keras
 from pipeline.tflite import graph as tflite_graph

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from pipeline import approximations
-from pipeline.approximate import replace_gelu
-from pipeline.convert import convert_model
+from pipeline.stages.approximate import replace_gelu
+from pipeline.tflite.converter import convert_model
 from pipeline.inputs.signature import describe
 from pipeline.progress import Quiet
 from pipeline.rewrites.gelu import find, gelu_form

@@ -1,0 +1,58 @@
+"""`--on emulated-pi` (Raspberry Pi 4, Cortex-A72) and `--on emulated-pi5` (Pi 5, Cortex-A76):
+the project's own `edge/` runner, unchanged, under QEMU user mode in Raspberry Pi OS Bookworm's
+userland (set up on demand by `emulated_setup`)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from edge import exit_codes
+from pipeline.device.places import emulated_setup
+from pipeline.device.places.base import REPO_ROOT, Place, Session
+from pipeline.progress import Reporter
+from pipeline.tempdirs import temporary_directory
+
+CPUS = {"emulated-pi": "cortex-a72", "emulated-pi5": "cortex-a76"}
+
+
+class EmulatedSession(Session):
+    """Runs `python -m edge` with qemu-aarch64-static -L ROOTFS; host paths stay visible."""
+
+    where = "emulated"
+
+    def __init__(self, scratch: Path, root: emulated_setup.Root, cpu: str) -> None:
+        super().__init__(scratch)
+        self.root, self.cpu = root, cpu
+
+    def command(self, args: list[str]) -> tuple[list[str], dict[str, str]]:
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONNOUSERSITE": "1",
+               "PYTHONDONTWRITEBYTECODE": "1",
+               "PYTHONPATH": f"{self.root.site}:{REPO_ROOT}"}
+        return [emulated_setup.qemu(), "-cpu", self.cpu, "-L", str(self.root.path),
+                str(self.root.python), "-m", "edge", *args], env
+
+    def describe(self) -> dict[str, Any]:
+        return {"where": self.where, "cpu": self.cpu, "emulator": "qemu-aarch64-static"}
+
+    def explain_failure(self, returncode: int, stderr: str) -> str | None:
+        if returncode == exit_codes.RUNNER_MISSING and "'litert'" in stderr:
+            return ("the emulated Pi has tflite-runtime 2.14 only: ai-edge-litert 2.3's aarch64 "
+                    "build crashes under QEMU user mode when it loads a model; use --runtime "
+                    "tflite-runtime, or a real device with --on ssh://")
+        return None
+
+
+class EmulatedPi(Place):
+    """A Raspberry Pi emulated on this machine."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.cpu = name, CPUS[name]
+
+    @contextlib.contextmanager
+    def session(self, reporter: Reporter) -> Iterator[Session]:
+        root = emulated_setup.setup(reporter)
+        with temporary_directory("emulated") as tmp:
+            yield EmulatedSession(Path(tmp), root, self.cpu)
