@@ -72,7 +72,7 @@ def qemu() -> str:
     exe = shutil.which("qemu-aarch64-static")
     if exe is None:
         raise UserError("--on emulated-pi needs qemu-aarch64-static: install Debian's "
-                        "qemu-user-static (scripts/system-deps.sh, run by 'make test', does)")
+                        "qemu-user-static (`make system-deps` does, as root or with sudo)")
     return exe
 
 
