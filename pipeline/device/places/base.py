@@ -14,7 +14,7 @@ from typing import Any
 from pipeline.progress import Reporter
 from pipeline.tempdirs import temporary_directory
 
-REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[3]  # the folder that holds edge/ and pipeline/
 
 
 class Session:

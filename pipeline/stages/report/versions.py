@@ -18,7 +18,7 @@ from pipeline import artifacts
 # Packages whose version can change a figure in the report.
 NUMERIC = ("tensorflow", "keras", "numpy", "ml-dtypes", "tflite-runtime", "ai-edge-litert",
            "keras-hub", "ethos-u-vela", "flatbuffers", "gelu-edge")
-LOCK = Path(__file__).resolve().parents[2] / "requirements.lock"  # in a clone of the project
+LOCK = Path(__file__).resolve().parents[3] / "requirements.lock"  # in a clone of the project
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)\s*(?:;\s*([^\\]*?))?\s*\\?$")
 
 
