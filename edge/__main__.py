@@ -35,7 +35,8 @@ import os
 import sys
 import tempfile
 import time
-from typing import NoReturn
+from collections.abc import Callable
+from typing import Any, NamedTuple, NoReturn
 
 STARTED = time.monotonic()  # --deadline counts from here
 
@@ -50,6 +51,18 @@ from edge.exit_codes import SHA256_MATCHED
 
 PROGRESS_EVERY = 50
 RUNTIME_CHOICES = sorted(runtimes.RUNTIMES)
+Arguments = Callable[[argparse.ArgumentParser], None]
+
+
+class Command(NamedTuple):
+    """One `python -m edge` command: its help, its arguments, what it does and what it needs
+    first (`stdlib`: nothing; `runtime`: numpy and the runtime, whose info it gets; `model`: those
+    and --model, checked against --sha256)."""
+
+    help: str
+    arguments: Arguments
+    run: Callable[[argparse.Namespace, dict[str, Any]], None]
+    needs: str = "model"
 
 
 def _fail(code: int, message: str) -> NoReturn:
@@ -76,65 +89,6 @@ def _save_npz(path: str, **arrays: object) -> None:
             os.unlink(tmp)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m edge", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    info = sub.add_parser("info", help="print the runtime, CPU architecture and Python version")
-    info.add_argument("--runtime", choices=RUNTIME_CHOICES, default="tflite-runtime")
-    run = sub.add_parser("run", help="run a model on every sample of an .npy file")
-    run.add_argument("--model", required=True)
-    run.add_argument("--input", required=True, help=".npy, samples on axis 0, float (.npz with "
-                     "x0, x1, ... for a model with several inputs)")
-    run.add_argument("--output", required=True, help=".npz to write (y, y_raw)")
-    run.add_argument("--runtime", choices=RUNTIME_CHOICES, default="tflite-runtime")
-    run.add_argument("--threads", type=int, default=None)
-    run.add_argument("--delegate", default=None, help="external delegate library")
-    run.add_argument("--deadline", type=float, default=None,
-                     help="seconds after start: start no sample after it, save those run")
-    bench = sub.add_parser("bench", help="median latency of one invoke, in ms (JSON)")
-    bench.add_argument("--model", required=True)
-    bench.add_argument("--runtime", choices=RUNTIME_CHOICES, default="tflite-runtime")
-    bench.add_argument("--repeats", type=int, default=20)
-    bench.add_argument("--threads", type=int, default=1)
-    load = sub.add_parser("load", help="load the model and invoke it once on zeros")
-    load.add_argument("--model", required=True)
-    load.add_argument("--runtime", choices=RUNTIME_CHOICES, default="tflite-runtime")
-    load.add_argument("--delegate", default=None, help="external delegate library")
-    tensors = sub.add_parser("tensors", help="save intermediate tensors of every sample")
-    tensors.add_argument("--model", required=True)
-    tensors.add_argument("--input", required=True, help=".npy, samples on axis 0, float")
-    tensors.add_argument("--output", required=True, help=".npz to write (t<index>)")
-    tensors.add_argument("--indices", required=True, help="tensor indices, comma-separated")
-    tensors.add_argument("--runtime", choices=RUNTIME_CHOICES, default="tflite-runtime")
-    hist = sub.add_parser("histograms", help="histograms of intermediate tensors")
-    hist.add_argument("--model", required=True)
-    hist.add_argument("--input", required=True, help=".npy (or .npz x0, x1, ...) samples")
-    hist.add_argument("--ranges", required=True, help=".npz with index, low, high arrays")
-    hist.add_argument("--output", required=True, help=".npz to write (h<index>)")
-    hist.add_argument("--bins", type=int, default=2048)
-    hist.add_argument("--runtime", choices=RUNTIME_CHOICES, default="tflite-runtime")
-    probe = sub.add_parser("probe", help="seconds to load and per invoke, CPUs (JSON)")
-    probe.add_argument("--model", required=True)
-    probe.add_argument("--runtime", choices=RUNTIME_CHOICES, default="tflite-runtime")
-    probe.add_argument("--repeats", type=int, default=3)
-    trace = sub.add_parser("trace", help="one sample, every given tensor kept, raw")
-    trace.add_argument("--model", required=True)
-    trace.add_argument("--input", required=True, help=".npy (or .npz x0, x1, ...); the first "
-                       "sample runs")
-    trace.add_argument("--output", required=True, help=".npz to write (t<index>, y<i>)")
-    trace.add_argument("--indices", required=True, help="tensor indices, comma-separated, or "
-                       "@FILE holding them")
-    trace.add_argument("--kernels", choices=kernels.KERNELS, default=kernels.OPTIMIZED)
-    trace.add_argument("--runtime", choices=RUNTIME_CHOICES, default="tflite-runtime")
-    for sub_parser in (run, bench, load, tensors, hist, probe, trace):
-        sub_parser.add_argument("--sha256", default=None,
-                                help="refuse the model unless its sha256 is this")
-    verify = sub.add_parser("verify", help="check a build folder against its custody ledger")
-    verify.add_argument("folder")
-    return parser
-
-
 def _indices(value: str) -> list[int]:
     """--indices: comma-separated integers, or @FILE holding them (for graphs with thousands)."""
     try:
@@ -146,40 +100,196 @@ def _indices(value: str) -> list[int]:
         _fail(EXIT_BAD_INPUT, f"--indices takes integers or @FILE, got {value[:80]!r}")
 
 
+def _inputs(path: str) -> Any:
+    """The samples of an .npy (one array) or .npz (x0, x1, ...: a list, one per model input)."""
+    import numpy as np
+
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.ndarray):
+            return loaded
+        with loaded:
+            return [loaded[f"x{i}"] for i in range(len(loaded.files))]
+    except (OSError, ValueError, KeyError) as exc:
+        _fail(EXIT_BAD_INPUT, f"cannot read inputs {path}: {exc}")
+
+
+def _args(*specs: tuple[str, dict[str, Any]]) -> Arguments:
+    """A command's arguments from (flag, argparse keywords) pairs."""
+    def add(parser: argparse.ArgumentParser) -> None:
+        for flag, kw in specs:
+            parser.add_argument(flag, **kw)
+    return add
+
+
+MODEL = ("--model", {"required": True})
+RUNTIME = ("--runtime", {"choices": RUNTIME_CHOICES, "default": runtimes.DEFAULT})
+DELEGATE = ("--delegate", {"default": None, "help": "external delegate library"})
+
+
+def _required(flag: str, help: str) -> tuple[str, dict[str, Any]]:
+    return flag, {"required": True, "help": help}
+
+
+def _verify(args: argparse.Namespace, about: dict[str, Any]) -> None:
+    from edge import custody
+
+    found = custody.problems(args.folder)
+    for problem in found:
+        print(f"{args.folder}: {problem}", file=sys.stderr)
+    if found:
+        sys.exit(EXIT_VERIFY_FAILED)
+    print(f"{args.folder}: every file matches {custody.LEDGER}")
+
+
+def _info(args: argparse.Namespace, about: dict[str, Any]) -> None:
+    print(json.dumps(about))
+
+
+def _load(args: argparse.Namespace, about: dict[str, Any]) -> None:
+    from edge.runner import smoke_test
+
+    smoke_test(args.model, args.runtime, args.delegate)
+    print(json.dumps(about))
+
+
+def _bench(args: argparse.Namespace, about: dict[str, Any]) -> None:
+    from edge.bench import median_invoke_ms
+
+    print(json.dumps(median_invoke_ms(args.model, args.runtime, args.repeats,
+                                      num_threads=args.threads)))
+
+
+def _probe(args: argparse.Namespace, about: dict[str, Any]) -> None:
+    from edge.bench import probe
+
+    print(json.dumps({**about, **probe(args.model, args.runtime, args.repeats)}))
+
+
+def _histograms(args: argparse.Namespace, about: dict[str, Any]) -> None:
+    import numpy as np
+
+    from edge.stats import tensor_histograms
+
+    x = _inputs(args.input)
+    with np.load(args.ranges, allow_pickle=False) as r:
+        index, low, high = r["index"], r["low"], r["high"]
+    _save_npz(args.output, **tensor_histograms(
+        args.model, x, args.runtime, [int(i) for i in index], low, high, args.bins, _progress))
+    print(json.dumps(about), flush=True)
+
+
+def _tensors(args: argparse.Namespace, about: dict[str, Any]) -> None:
+    from edge.runner import dump_tensors
+
+    x = _inputs(args.input)
+    indices = _indices(args.indices)
+    _save_npz(args.output, **dump_tensors(args.model, x, args.runtime, indices, _progress))
+    print(json.dumps(about), flush=True)
+
+
+def _trace(args: argparse.Namespace, about: dict[str, Any]) -> None:
+    from edge.trace import trace
+
+    x = _inputs(args.input)
+    found, shared = trace(args.model, x if isinstance(x, list) else [x], args.runtime,
+                          _indices(args.indices), args.kernels)
+    _save_npz(args.output, **found)
+    print(json.dumps({**about, "kernels": args.kernels, "aliases": shared}), flush=True)
+
+
+def _run(args: argparse.Namespace, about: dict[str, Any]) -> None:
+    from edge.runner import run_model
+
+    x = _inputs(args.input)
+    deadline = None if args.deadline is None else STARTED + args.deadline
+    result = run_model(args.model, x, args.runtime, args.threads, _progress, args.delegate,
+                       deadline)
+    _save_npz(args.output, **{k: v for k, v in result.items() if k.startswith("y")})
+    about.update({k: result[k] for k in ("input_quantization", "output_quantization",
+                                          "outputs_quantization", "outputs", "samples")})
+    print(json.dumps(about), flush=True)
+
+
+COMMANDS: dict[str, Command] = {
+    "info": Command("print the runtime, CPU architecture and Python version", _args(RUNTIME),
+                    _info, needs="runtime"),
+    "run": Command("run a model on every sample of an .npy file", _args(
+        MODEL,
+        _required("--input", ".npy, samples on axis 0, float (.npz with x0, x1, ... for a "
+                  "model with several inputs)"),
+        _required("--output", ".npz to write (y, y_raw)"),
+        RUNTIME,
+        ("--threads", {"type": int, "default": None}),
+        DELEGATE,
+        ("--deadline", {"type": float, "default": None,
+                        "help": "seconds after start: start no sample after it, save those run"}),
+    ), _run),
+    "bench": Command("median latency of one invoke, in ms (JSON)", _args(
+        MODEL, RUNTIME, ("--repeats", {"type": int, "default": 20}),
+        ("--threads", {"type": int, "default": 1})), _bench),
+    "load": Command("load the model and invoke it once on zeros", _args(MODEL, RUNTIME, DELEGATE),
+                    _load),
+    "tensors": Command("save intermediate tensors of every sample", _args(
+        MODEL,
+        _required("--input", ".npy, samples on axis 0, float"),
+        _required("--output", ".npz to write (t<index>)"),
+        _required("--indices", "tensor indices, comma-separated"),
+        RUNTIME), _tensors),
+    "histograms": Command("histograms of intermediate tensors", _args(
+        MODEL,
+        _required("--input", ".npy (or .npz x0, x1, ...) samples"),
+        _required("--ranges", ".npz with index, low, high arrays"),
+        _required("--output", ".npz to write (h<index>)"),
+        ("--bins", {"type": int, "default": 2048}),
+        RUNTIME), _histograms),
+    "probe": Command("seconds to load and per invoke, CPUs (JSON)", _args(
+        MODEL, RUNTIME, ("--repeats", {"type": int, "default": 3})), _probe),
+    "trace": Command("one sample, every given tensor kept, raw", _args(
+        MODEL,
+        _required("--input", ".npy (or .npz x0, x1, ...); the first sample runs"),
+        _required("--output", ".npz to write (t<index>, y<i>)"),
+        _required("--indices", "tensor indices, comma-separated, or @FILE holding them"),
+        ("--kernels", {"choices": kernels.KERNELS, "default": kernels.OPTIMIZED}),
+        RUNTIME), _trace),
+    "verify": Command("check a build folder against its custody ledger",
+                      _args(("folder", {})), _verify, needs="stdlib"),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m edge", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, command in COMMANDS.items():
+        sub_parser = sub.add_parser(name, help=command.help)
+        command.arguments(sub_parser)
+        if command.needs == "model":
+            sub_parser.add_argument("--sha256", default=None,
+                                    help="refuse the model unless its sha256 is this")
+    return parser
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of `python -m edge`."""
     args = _parser().parse_args(argv)
-    if args.command == "verify":
-        from edge import custody
-
-        found = custody.problems(args.folder)
-        for problem in found:
-            print(f"{args.folder}: {problem}", file=sys.stderr)
-        if found:
-            sys.exit(EXIT_VERIFY_FAILED)
-        print(f"{args.folder}: every file matches {custody.LEDGER}")
+    command = COMMANDS[args.command]
+    if command.needs == "stdlib":
+        command.run(args, {})
         return
     try:
-        import numpy as np
+        import numpy  # noqa: F401  (checked here: every command but verify needs it)
     except ImportError:
         _fail(EXIT_MISSING, "numpy is not installed for this Python "
               f"({sys.executable}); install it with `pip install 'numpy<2'`")
-    from edge.bench import median_invoke_ms, probe
-    from edge.runner import (
-        DelegateError,
-        ModelLoadError,
-        dump_tensors,
-        run_model,
-        runtime_info,
-        smoke_test,
-    )
+    from edge.runner import DelegateError, ModelLoadError, runtime_info
 
     try:
         about = runtime_info(args.runtime)
     except runtimes.RuntimeMissing as exc:
         _fail(EXIT_MISSING, str(exc))
-    if args.command == "info":
-        print(json.dumps(about))
+    if command.needs == "runtime":
+        command.run(args, about)
         return
     if not os.path.isfile(args.model):
         _fail(EXIT_BAD_INPUT, f"model {args.model} not found")
@@ -190,64 +300,14 @@ def main(argv: list[str] | None = None) -> None:
             _fail(EXIT_DAMAGED, f"{args.model} is not the model that was sent: its sha256 "
                   "differs (damaged on the way?); it was not run")
         print(SHA256_MATCHED, file=sys.stderr, flush=True)
-    cannot = f"{args.runtime} {about['version']} cannot run {args.model}"
     try:
-        if args.command == "load":
-            smoke_test(args.model, args.runtime, args.delegate)
-            print(json.dumps(about))
-            return
-        if args.command == "bench":
-            print(json.dumps(median_invoke_ms(args.model, args.runtime, args.repeats,
-                                              num_threads=args.threads)))
-            return
-        if args.command == "probe":
-            print(json.dumps({**about, **probe(args.model, args.runtime, args.repeats)}))
-            return
-        try:
-            loaded = np.load(args.input, allow_pickle=False)
-            if isinstance(loaded, np.ndarray):
-                x = loaded
-            else:
-                with loaded:
-                    x = [loaded[f"x{i}"] for i in range(len(loaded.files))]
-        except (OSError, ValueError, KeyError) as exc:
-            _fail(EXIT_BAD_INPUT, f"cannot read inputs {args.input}: {exc}")
-        if args.command == "histograms":
-            from edge.stats import tensor_histograms
-
-            with np.load(args.ranges, allow_pickle=False) as r:
-                index, low, high = r["index"], r["low"], r["high"]
-            _save_npz(args.output, **tensor_histograms(
-                args.model, x, args.runtime, [int(i) for i in index], low, high, args.bins,
-                _progress))
-            print(json.dumps(about), flush=True)
-            return
-        if args.command == "tensors":
-            indices = _indices(args.indices)
-            _save_npz(args.output, **dump_tensors(args.model, x, args.runtime, indices, _progress))
-            print(json.dumps(about), flush=True)
-            return
-        if args.command == "trace":
-            from edge.trace import trace
-
-            found, shared = trace(args.model, x if isinstance(x, list) else [x], args.runtime,
-                                  _indices(args.indices), args.kernels)
-            _save_npz(args.output, **found)
-            print(json.dumps({**about, "kernels": args.kernels, "aliases": shared}), flush=True)
-            return
-        deadline = None if args.deadline is None else STARTED + args.deadline
-        result = run_model(args.model, x, args.runtime, args.threads, _progress, args.delegate,
-                           deadline)
+        command.run(args, about)
     except ModelLoadError as exc:
-        _fail(EXIT_LOAD, f"{cannot}: {exc}")
+        _fail(EXIT_LOAD, f"{args.runtime} {about['version']} cannot run {args.model}: {exc}")
     except DelegateError as exc:
         _fail(EXIT_DELEGATE, str(exc))
     except ValueError as exc:
         _fail(EXIT_BAD_INPUT, str(exc))
-    _save_npz(args.output, **{k: v for k, v in result.items() if k.startswith("y")})
-    about.update({k: result[k] for k in ("input_quantization", "output_quantization",
-                                          "outputs_quantization", "outputs", "samples")})
-    print(json.dumps(about), flush=True)
 
 
 if __name__ == "__main__":

@@ -16,9 +16,11 @@ import importlib.util
 import os
 from types import ModuleType
 
+from edge.registry import Registry
 from edge.runtimes import litert, tflite_runtime
 
-RUNTIMES: dict[str, ModuleType] = {m.NAME: m for m in (tflite_runtime, litert)}
+RUNTIMES: Registry[ModuleType] = Registry.of("runtime", (tflite_runtime, litert),
+                                             key=lambda m: m.NAME)
 DEFAULT = tflite_runtime.NAME
 ALLOW_ENV = "GELU_EDGE_RUNTIMES"
 
@@ -42,7 +44,7 @@ def installed() -> list[str]:
 
 def load(name: str) -> tuple[type, str]:
     """(Interpreter class, version) of a runtime; RuntimeMissing if it cannot be imported."""
-    module = RUNTIMES[name]
+    module = RUNTIMES.get(name)
     if not allowed(name):
         raise RuntimeMissing(f"runtime {name!r} is turned off here by "
                              f"{ALLOW_ENV}={os.environ[ALLOW_ENV]}")

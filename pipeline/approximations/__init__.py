@@ -7,17 +7,19 @@ from __future__ import annotations
 
 from pipeline.approximations import hard, lut, poly, pwl, relu_corr, sigmoid, tanh_clip
 from pipeline.approximations.base import Approximation, gelu_exact, gelu_tanh
-from pipeline.errors import UserError
+from pipeline.registry import Registry
 
 _MODULES = (lut, relu_corr, sigmoid, tanh_clip, poly, hard, pwl)
-REGISTRY: dict[str, Approximation] = {m.APPROXIMATION.name: m.APPROXIMATION for m in _MODULES}
+REGISTRY: Registry[Approximation] = Registry.of(
+    "GELU approximation", (m.APPROXIMATION for m in _MODULES),
+    message=Registry.MESSAGE + " (or pwl:N with 2 <= N <= 64 knots)")
 _PWL_VARIANTS: dict[str, Approximation] = {}  # pwl:N made on request, kept out of names()
 _registered_with_keras = False
 
 
 def names() -> list[str]:
     """Names of all registered approximations, in registry order."""
-    return list(REGISTRY)
+    return REGISTRY.names()
 
 
 def get(name: str, also: tuple[str, ...] = ()) -> Approximation:
@@ -33,10 +35,7 @@ def get(name: str, also: tuple[str, ...] = ()) -> Approximation:
         if _registered_with_keras:
             _register_one(approx)
         return approx
-    raise UserError(
-        f"unknown GELU approximation {name!r}; choose one of: {', '.join((*also, *names()))} "
-        "(or pwl:N with 2 <= N <= 64 knots)"
-    )
+    raise REGISTRY.unknown(name, (*also, *names()))
 
 
 def _register_one(approx: Approximation) -> None:

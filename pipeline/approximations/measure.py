@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from edge import runtimes
 from pipeline import approximations, artifacts, targets
 from pipeline.device import edge_client
 from pipeline.approximations import Approximation, gelu_exact
@@ -150,7 +151,7 @@ def accepting_targets(model: bytes, source: str) -> list[str]:
 def installed_runtimes() -> list[str]:
     """Edge runtimes importable here (checked in a separate process)."""
     found = []
-    for name in ("tflite-runtime", "litert"):
+    for name in runtimes.RUNTIMES:
         try:
             edge_client.runtime_info(name)
             found.append(name)

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from edge.runtimes import RUNTIMES
-from pipeline import approximations, targets
+from pipeline import approximations, presets, rewrites, targets
 from pipeline.device import places
 from pipeline.errors import CheckFailed, UserError
 from pipeline.gate.thresholds import (
@@ -25,7 +25,7 @@ from pipeline.gate.thresholds import (
     Thresholds,
 )
 from pipeline.progress import Advance
-from pipeline.tflite import quantize_modes
+from pipeline.tflite import quantize_modes, ranges
 
 EDGE_RUNTIMES = tuple(RUNTIMES)
 PHASE_TICK_S = 15.0  # how often a long step without a count says it is still running
@@ -133,17 +133,18 @@ approx_option = click.option(
     f"cost), {', '.join(approximations.names())}, or pwl:N.")
 rewrites_option = click.option(
     "--rewrites", default="all", show_default=True,
-    help="Graph rewrites to apply: all, none, a list (gelu,layer-norm) or all minus some "
-    "(all,-attention-mask); see 'gelu-edge rewrites'.")
+    help=f"Graph rewrites to apply: all, none, a list of {', '.join(rewrites.names())} "
+    "(gelu,layer-norm) or all minus some (all,-attention-mask); see 'gelu-edge rewrites'.")
 calibration_method_option = click.option(
-    "--calibration-method", default="minmax", show_default=True,
-    help="How int8 ranges are chosen per tensor: minmax (TFLite's own), percentile[:P] "
-    "(default 99.99), mse, or auto (the best of them on held-back calibration samples).")
+    "--calibration-method", default=ranges.DEFAULT, show_default=True,
+    help=f"How int8 ranges are chosen per tensor: {', '.join(ranges.METHODS)} (percentile:P "
+    f"for another percentile), or {ranges.AUTO} (the best of them on held-back calibration "
+    "samples).")
 recover_option = click.option(
     "--recover", is_flag=True,
     help="If the int8 model misses the gate: on a CPU target keep the fewest layers in float "
     "that pass it; on an accelerator try every calibration method (it stays integer).")
-quantize_option = click.option("--quantize", type=click.Choice(list(quantize_modes.MODES)),
+quantize_option = click.option("--quantize", type=click.Choice(quantize_modes.names()),
                                default=None, help="Quantization mode [default: the target's; "
                                "int8 for every target].")
 target_option = click.option("--target", default=targets.DEFAULT, show_default=True,
@@ -158,9 +159,8 @@ samples_option = click.option("--samples", type=click.IntRange(min=1), default=N
                               help="Evaluate only the first N eval samples [default: all; off "
                               "this machine, as many as --device-budget affords].")
 on_options = compose(
-    click.option("--on", "on", default="local", show_default=True,
-                 help="Where the runtime runs: local, emulated-pi (Pi 4, Cortex-A72 under QEMU), "
-                 "emulated-pi5 (Cortex-A76) or ssh://user@host[:port] (a real device)."),
+    click.option("--on", "on", default=places.LOCAL, show_default=True,
+                 help=f"Where the runtime runs: {places.describe()}."),
     click.option("--delegate", default=None,
                  help="External delegate library for the runner, e.g. libedgetpu.so.1."),
     click.option("--ssh-config", type=click.Path(dir_okay=False), default=None,
@@ -216,9 +216,9 @@ loading_options = compose(
 train_options = compose(
     click.option("--model", type=click.Path(path_type=Path), default=None,
                  help="Your trained Keras model (.keras or .h5); default: train --preset."),
-    click.option("--preset", default="demo", show_default=True,
-                 help="Built-in model to train when there is no --model: demo (MLP, "
-                 "regression) or transformer (encoder classifier on the 8x8 digits)."),
+    click.option("--preset", default=presets.DEFAULT, show_default=True,
+                 help="Built-in model to train when there is no --model: "
+                 f"{'; '.join(f'{p.name} ({p.summary})' for p in presets.PRESETS.values())}."),
     click.option("--epochs", type=click.IntRange(min=1), default=None,
                  help="Training epochs for the preset [default: the preset's, 40]."),
     click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),

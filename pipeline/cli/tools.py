@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from edge import runtimes
 from pipeline import approximations, targets
 from pipeline.cli.group import cli
 from pipeline.cli.options import EDGE_RUNTIMES, ClickReporter, parse_range, parse_shape
@@ -187,7 +188,7 @@ def approximations_cmd(int8_range: str, float_range: str, shape: str, no_latency
     names = list(only) or approximations.names()
     for name in names:
         approximations.get(name)
-    runtime = runtime_choice.choose("tflite-runtime", runtime).name
+    runtime = runtime_choice.choose(runtimes.DEFAULT, runtime).name
     results = measure_all(names, float_lo_hi, lo_hi, dims, runtime, ClickReporter(), export)
     if as_json:
         click.echo(json.dumps(to_json(results), indent=2))

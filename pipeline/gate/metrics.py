@@ -12,15 +12,15 @@ from collections.abc import Callable
 import numpy as np
 
 from pipeline.records.parity import Metrics
+from pipeline.registry import Registry
 
 Metric = Callable[[np.ndarray, np.ndarray, float | None], float | None]
-METRICS: dict[str, Metric] = {}
+METRICS: Registry[Metric] = Registry("metric")
 
 
 def metric(fn: Metric) -> Metric:
     """Register a metric under its function name."""
-    METRICS[fn.__name__] = fn
-    return fn
+    return METRICS.add(fn.__name__, fn)
 
 
 def _err(ref: np.ndarray, test: np.ndarray) -> np.ndarray:

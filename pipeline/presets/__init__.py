@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from pipeline.errors import UserError
 from pipeline.presets import demo, transformer
 from pipeline.presets.base import Preset
+from pipeline.registry import Registry
 
-PRESETS: dict[str, Preset] = {m.PRESET.name: m.PRESET for m in (demo, transformer)}
+PRESETS: Registry[Preset] = Registry.of("preset", (m.PRESET for m in (demo, transformer)))
 DEFAULT = demo.PRESET.name
+get = PRESETS.get  # unknown names are a UserError listing the choices
+names = PRESETS.names
 
-
-def get(name: str) -> Preset:
-    """Look up a preset; unknown names are a UserError listing the choices."""
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise UserError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}") from None
-
-
-__all__ = ["Preset", "PRESETS", "DEFAULT", "get"]
+__all__ = ["Preset", "PRESETS", "DEFAULT", "get", "names"]

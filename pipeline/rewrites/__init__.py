@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import UserError
 from pipeline.records.approximate import ApproximateRecord
 from pipeline.rewrites import (
     attention_mask,
@@ -19,12 +18,13 @@ from pipeline.rewrites import (
     layer_norm,
     masked_pooling,
 )
+from pipeline.registry import Registry
 from pipeline.rewrites.base import Match, Options, Rewrite, site_errors, undo_all
 
 GELU = "gelu"
 ALL, NONE = "all", "none"
-REWRITES: dict[str, Rewrite] = {m.REWRITE.name: m.REWRITE for m in (
-    grouped_conv, l2_normalize, masked_pooling, layer_norm, attention_mask)}
+REWRITES: Registry[Rewrite] = Registry.of("rewrite", (m.REWRITE for m in (
+    grouped_conv, l2_normalize, masked_pooling, layer_norm, attention_mask)))
 
 
 def names() -> list[str]:
@@ -34,10 +34,9 @@ def names() -> list[str]:
 
 def get(name: str) -> Rewrite:
     """A rewrite by name (not GELU's, which the approximations registry configures)."""
-    try:
-        return REWRITES[name]
-    except KeyError:
-        raise UserError(f"unknown rewrite {name!r}; choose from: {', '.join(names())}") from None
+    if name in REWRITES:
+        return REWRITES.get(name)
+    raise REWRITES.unknown(name, names())
 
 
 def parse(spec: str) -> list[str]:

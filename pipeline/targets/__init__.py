@@ -7,6 +7,7 @@ Each module declares its targets (data, rules and a checker); `get` also accepts
 from __future__ import annotations
 
 from pipeline.errors import UserError
+from pipeline.registry import Registry
 from pipeline.targets import coral, ethos_u, host, rpi
 from pipeline.targets.base import (
     CPU,
@@ -18,18 +19,17 @@ from pipeline.targets.base import (
     Target,
 )
 
-TARGETS: dict[str, Target] = {t.name: t for m in (rpi, coral, ethos_u, host) for t in m.TARGETS}
+TARGETS: Registry[Target] = Registry.of(
+    "target", (t for m in (rpi, coral, ethos_u, host) for t in m.TARGETS),
+    message=Registry.MESSAGE + " (or ethos-u:CONFIG)")
 DEFAULT = rpi.TARGET.name
 
 
 def get(name: str) -> Target:
     """Look up a target; unknown names are a UserError listing the choices."""
-    if name in TARGETS:
-        return TARGETS[name]
-    if name.startswith("ethos-u:"):
+    if name.startswith("ethos-u:") and name not in TARGETS:
         return ethos_u.make_target(name.split(":", 1)[1])
-    raise UserError(f"unknown target {name!r}; choose one of: {', '.join(TARGETS)} "
-                    "(or ethos-u:CONFIG)")
+    return TARGETS.get(name)
 
 
 def describe_details(compat: Compat) -> list[str]:
@@ -42,7 +42,7 @@ def describe_details(compat: Compat) -> list[str]:
 
 def names() -> list[str]:
     """Registered target names."""
-    return list(TARGETS)
+    return TARGETS.names()
 
 
 __all__ = ["Target", "TARGETS", "DEFAULT", "get", "names", "describe_details", "Compat", "OpVerdict", "Rule",

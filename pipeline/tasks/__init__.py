@@ -6,18 +6,13 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.errors import UserError
+from pipeline.registry import Registry
 from pipeline.tasks import classification, regression
 from pipeline.tasks.base import Task
 
-TASKS: dict[str, Task] = {t.name: t for t in (classification.TASK, regression.TASK)}
-
-
-def get(name: str) -> Task:
-    """A task by name; unknown names are a UserError."""
-    try:
-        return TASKS[name]
-    except KeyError:
-        raise UserError(f"unknown task {name!r}; known: {', '.join(TASKS)}") from None
+TASKS: Registry[Task] = Registry.of("task", (classification.TASK, regression.TASK))
+get = TASKS.get  # unknown names are a UserError listing the choices
+names = TASKS.names
 
 
 def of(labels: np.ndarray) -> Task:
@@ -28,4 +23,4 @@ def of(labels: np.ndarray) -> Task:
     raise UserError(f"labels of dtype {labels.dtype} fit no task ({', '.join(TASKS)})")
 
 
-__all__ = ["Task", "TASKS", "get", "of"]
+__all__ = ["Task", "TASKS", "get", "names", "of"]

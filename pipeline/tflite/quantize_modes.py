@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.errors import UserError
+from pipeline.registry import Registry
 
 Calibration = Callable[[], Iterable[list[Any]]]
 
@@ -55,7 +55,7 @@ def _none(conv: Any, tf: Any, calib: Calibration) -> None:
     """Plain float32 conversion: the converter's defaults."""
 
 
-MODES: dict[str, QuantizeMode] = {m.name: m for m in (
+MODES: Registry[QuantizeMode] = Registry.of("quantization", (
     QuantizeMode("int8", "full integer, int8 weights and activations, int8 input and output",
                  True, True, _int8("int8")),
     QuantizeMode("uint8", "full integer with uint8 input and output (Coral Edge TPU)",
@@ -66,12 +66,6 @@ MODES: dict[str, QuantizeMode] = {m.name: m for m in (
     QuantizeMode("dynamic", "int8 weights, float activations (dynamic range)", False, False, _dynamic),
     QuantizeMode("none", "float32, no quantization (a reference; no accelerator runs it)",
                  False, False, _none),
-)}
-
-
-def get(name: str) -> QuantizeMode:
-    """Look up a mode by name; unknown names are a UserError listing the choices."""
-    try:
-        return MODES[name]
-    except KeyError:
-        raise UserError(f"unknown quantization {name!r}; choose one of: {', '.join(MODES)}") from None
+))
+get = MODES.get  # unknown names are a UserError listing the choices
+names = MODES.names

@@ -5,10 +5,13 @@ calibration samples (pipeline.tflite.calibrate)."""
 from __future__ import annotations
 
 from pipeline.errors import UserError
+from pipeline.registry import Registry
 from pipeline.tflite.ranges import minmax, mse, percentile
 from pipeline.tflite.ranges.base import Method
 
-METHODS: dict[str, Method] = {m.METHOD.name: m.METHOD for m in (minmax, percentile, mse)}
+METHODS: Registry[Method] = Registry.of(
+    "calibration method", (m.METHOD for m in (minmax, percentile, mse)),
+    message=Registry.MESSAGE + " (percentile:P for another percentile)")
 AUTO = "auto"
 DEFAULT = minmax.METHOD.name
 
@@ -19,9 +22,8 @@ def parse(spec: str) -> tuple[Method | None, float | None]:
         return None, None
     name, _, value = spec.partition(":")
     if name not in METHODS:
-        raise UserError(f"unknown calibration method {spec!r}; choose one of "
-                        f"{', '.join([*METHODS, AUTO])} (percentile:P for another percentile)")
-    method = METHODS[name]
+        raise METHODS.unknown(spec, names())
+    method = METHODS.get(name)
     if not value:
         return method, method.default_parameter
     if method.default_parameter is None:
@@ -37,7 +39,7 @@ def parse(spec: str) -> tuple[Method | None, float | None]:
 
 def names() -> list[str]:
     """The choices --calibration-method lists."""
-    return [*METHODS, AUTO]
+    return [*METHODS.names(), AUTO]
 
 
 __all__ = ["Method", "METHODS", "AUTO", "DEFAULT", "parse", "names"]
