@@ -43,6 +43,7 @@ def make() -> dict[str, np.ndarray]:
 
 
 if __name__ == "__main__":
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).with_name("demo_regression.npz")
+    default = Path(__file__).with_name("demo_regression.npz")
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else default
     np.savez_compressed(out, **make())
     print(f"wrote {out}")

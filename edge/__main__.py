@@ -6,24 +6,25 @@
   python -m edge bench --model M.tflite [--runtime NAME] [--repeats N] [--threads N]
   python -m edge probe --model M.tflite [--runtime NAME] [--repeats N]
   python -m edge load --model M.tflite [--runtime NAME]
-  python -m edge tensors --model M.tflite --input X.npy --output T.npz --indices 3,5 [--runtime NAME]
+  python -m edge tensors --model M.tflite --input X.npy --output T.npz --indices 3,5
+      [--runtime NAME]
   python -m edge histograms --model M.tflite --input X.npy --ranges R.npz --output H.npz [--bins N]
   python -m edge trace --model M.tflite --input X.npy --output T.npz --indices 3,5|@FILE
       [--kernels optimized|reference]
   python -m edge verify DIR
 
 `run` prints progress lines (`progress DONE TOTAL`) on stderr and one JSON line with the runtime
-info on stdout. `load` loads the model and invokes it once on zeros. `histograms` counts the values of the tensors R.npz names (index, low, high) in
-equal bins over every sample. `tensors` saves the given tensors
-(intermediate ones too) of every sample, dequantized. `run --deadline S` stops starting
-samples S seconds after the runner started and saves those it ran. `probe` times a few invokes
-(JSON: load_s, invoke_s, cpus). `trace` runs the first sample with every tensor kept and saves
-the given ones raw (int8 codes), on the optimized or the reference kernels; its JSON lists the
-tensors that share a buffer (ops run in place). `--delegate LIB.so` (run,
-load) loads an external delegate such as the Edge TPU's. Exit codes: 0 ok, 2 bad arguments or
-input file, 3 the runtime could not load the model, 4 numpy or the runtime is not installed,
-5 the delegate could not be loaded, 6 the model is not the one the host sent (--sha256 differs),
-1 (verify) the build folder does not match its custody ledger. `verify` needs the standard library
+info on stdout. `load` loads the model and invokes it once on zeros. `histograms` counts the
+values of the tensors R.npz names (index, low, high) in equal bins over every sample. `tensors`
+saves the given tensors (intermediate ones too) of every sample, dequantized. `run --deadline S`
+stops starting samples S seconds after the runner started and saves those it ran. `probe` times
+a few invokes (JSON: load_s, invoke_s, cpus). `trace` runs the first sample with every tensor
+kept and saves the given ones raw (int8 codes), on the optimized or the reference kernels; its
+JSON lists the tensors that share a buffer (ops run in place). `--delegate LIB.so` (run, load)
+loads an external delegate such as the Edge TPU's. Exit codes: 0 ok, 2 bad arguments or input
+file, 3 the runtime could not load the model, 4 numpy or the runtime is not installed, 5 the
+delegate could not be loaded, 6 the model is not the one the host sent (--sha256 differs), 1
+(verify) the build folder does not match its custody ledger. `verify` needs the standard library
 only.
 """
 
@@ -38,16 +39,18 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple, NoReturn
 
-STARTED = time.monotonic()  # --deadline counts from here
-
 from edge import kernels, runtimes  # names only; the runtimes are imported on demand
 from edge.exit_codes import BAD_INPUT as EXIT_BAD_INPUT
-from edge.exit_codes import RUNNER_CANNOT_LOAD as EXIT_LOAD
-from edge.exit_codes import RUNNER_DELEGATE as EXIT_DELEGATE
 from edge.exit_codes import CHECK_FAILED as EXIT_VERIFY_FAILED
+from edge.exit_codes import RUNNER_CANNOT_LOAD as EXIT_LOAD
 from edge.exit_codes import RUNNER_DAMAGED as EXIT_DAMAGED
+from edge.exit_codes import RUNNER_DELEGATE as EXIT_DELEGATE
 from edge.exit_codes import RUNNER_MISSING as EXIT_MISSING
 from edge.exit_codes import SHA256_MATCHED
+
+# --deadline counts from here: after the standard library and edge's own light modules, which
+# load in milliseconds; numpy and the runtime come later, inside the deadline
+STARTED = time.monotonic()
 
 PROGRESS_EVERY = 50
 RUNTIME_CHOICES = sorted(runtimes.RUNTIMES)

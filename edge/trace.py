@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from edge.runner import _each_sample, open_interpreter
 from edge.kernels import OPTIMIZED
+from edge.runner import _each_sample, open_interpreter
 
 
 def _address(interpreter: Any, index: int) -> int | None:

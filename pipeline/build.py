@@ -8,17 +8,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline import preflight, presets, runstate, stages
-from pipeline.device import places
-from pipeline.stages import approximate, convert, parity, report, train
 from pipeline.approximations import auto as approx_auto
 from pipeline.context import Context
+from pipeline.device import places
 from pipeline.errors import UserError
+from pipeline.gate.thresholds import Thresholds
 from pipeline.inputs.data import load_for_model
 from pipeline.inputs.models import load_model
-from pipeline.stages.parity import prefetch
-from pipeline.gate.thresholds import Thresholds
 from pipeline.progress import Reporter
 from pipeline.records import ParityRecord
+from pipeline.stages import approximate, convert, parity, report, train
+from pipeline.stages.parity import prefetch
 from pipeline.targets import DEFAULT as DEFAULT_TARGET
 from pipeline.targets import get as get_target
 from pipeline.tflite import quantize_modes, ranges

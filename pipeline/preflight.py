@@ -14,8 +14,8 @@ import tempfile
 from pathlib import Path
 
 from pipeline import artifacts
-from pipeline.device import places
 from pipeline.artifacts import TMP_PREFIX
+from pipeline.device import places
 from pipeline.errors import UserError
 
 # Free space the temporary folder needs: the converter writes the model there as a SavedModel

@@ -1,4 +1,5 @@
-"""Shared fixtures: the CLI runner, tiny models and data, and one demo build for the whole session."""
+"""Shared fixtures: the CLI runner, tiny models and data, and one demo build for the whole
+session."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import wheelhouse  # noqa: E402
 from components import IN_CI, TEST_CACHE  # noqa: E402
 
 from pipeline.cli import main  # noqa: E402
-from pipeline.device.places import emulated_setup
+from pipeline.device.places import emulated_setup  # noqa: E402
 
 
 class CliResult:
@@ -65,7 +66,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         network = item.get_closest_marker("network")
         cache = network.kwargs.get("cache") if network else None
         reason = components.missing([m.name for m in item.iter_markers()],
-                                    lambda: cache is not None and _warm(cache))
+                                    lambda cache=cache: cache is not None and _warm(cache))
         if reason:
             item.add_marker(pytest.mark.skip(reason=reason))
 

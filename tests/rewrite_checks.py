@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 
 from pipeline import rewrites
-from pipeline.tflite.converter import convert_model
 from pipeline.progress import Quiet
 from pipeline.tflite import graph as tflite_graph
+from pipeline.tflite.converter import convert_model
 from pipeline.tflite.graph import FLOAT_TYPES
 
 

@@ -39,8 +39,9 @@ def test_pip_install_into_a_fresh_environment_runs_the_demo_build(tmp_path: Path
     assert str(venv) in where.stdout, where.stdout  # the installed copy, not the clone
     # What is tested is the installed tool, not the demo's training: a short run does.
     build = subprocess.run([str(venv / "bin" / "gelu-edge"), "build", "--quantize", "int8",
-                            "--epochs", "5", "--samples", "200", "--out", "out"], env=env, cwd=elsewhere, capture_output=True,
-                           text=True, timeout=BUILD_TIMEOUT_S)
+                            "--epochs", "5", "--samples", "200", "--out", "out"], env=env,
+                           cwd=elsewhere, capture_output=True, text=True,
+                           timeout=BUILD_TIMEOUT_S)
     assert build.returncode == 0, build.stderr[-2000:]
     parity = json.loads((elsewhere / "out" / "parity.json").read_text())
     assert parity["passed"] and len(parity["approx"]["sites"]) == 1

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import approximations, artifacts, targets
-from pipeline.device import edge_client
 from pipeline.approximations import measure as approx_measure
 from pipeline.cache import cache_dir, unwritable
+from pipeline.device import edge_client
 from pipeline.progress import Reporter
 from pipeline.records import AutoChoice, Candidate
 from pipeline.targets import runtime_choice

@@ -14,8 +14,8 @@ import numpy as np
 
 from edge import runtimes
 from pipeline import approximations, artifacts, targets
-from pipeline.device import edge_client
 from pipeline.approximations import Approximation, gelu_exact
+from pipeline.device import edge_client
 from pipeline.errors import UserError
 from pipeline.progress import Quiet, Reporter
 from pipeline.tempdirs import temporary_directory
@@ -116,7 +116,8 @@ def int8_error(approx: Approximation, lo: float, hi: float, runtime: str,
     return {
         "max_lsb": float(err.max() / out_scale), "mean_lsb": float(err.mean() / out_scale),
         "max_lsb_without_top_code": float(err[:-1].max() / out_scale),
-        "covered_range": covered, "narrowed": bool(covered[0] > lo + slack or covered[1] < hi - slack),
+        "covered_range": covered,
+        "narrowed": bool(covered[0] > lo + slack or covered[1] < hi - slack),
         "ops": graph.op_counts(), "output_scale": float(out_scale),
         "x": x.ravel().astype(np.float64), "y": arrays["y"].ravel().astype(np.float64),
     }

@@ -18,7 +18,7 @@ KNOT_LO, KNOT_HI = -3.5, 2.5
 FIT_RANGE = (-8.0, 8.0)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def fit(knots: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """(knot positions, slopes) least-squares fitted to exact GELU."""
     k = np.linspace(KNOT_LO, KNOT_HI, knots)

@@ -14,11 +14,13 @@ def render(results: list[Measurement], float_range: tuple[float, float],
     """One row per variant; a note under the table for any variant that narrows its input."""
     runtimes = sorted({rt for r in results for rt in r.latency_ms})
     header = ["variant", f"float rms/max [{float_range[0]:g},{float_range[1]:g}]",
-              f"int8 max (top code aside) / mean LSB ({runtime})", "input covered", "ops", "targets"]
+              f"int8 max (top code aside) / mean LSB ({runtime})", "input covered", "ops",
+              "targets"]
     header += [f"{rt} ms (x lut)" for rt in runtimes]
     rows = []
     for r in results:
-        covered = "—" if r.covered_range is None else f"{r.covered_range[0]:.2f},{r.covered_range[1]:.2f}"
+        covered = ("—" if r.covered_range is None
+                   else f"{r.covered_range[0]:.2f},{r.covered_range[1]:.2f}")
         if r.narrowed:
             covered += " NARROWED"
         row = [r.name, f"{_f(r.float_rms, 5)} / {_f(r.float_max, 4)}",

@@ -8,7 +8,8 @@ import click
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="gelu-edge")
 def cli() -> None:
-    """Ship GELU models to a Raspberry Pi or Coral in int8, and know they still give the right answers.
+    """Ship GELU models to a Raspberry Pi or Coral in int8, and know they still give the right
+    answers.
 
     \b
     Examples:

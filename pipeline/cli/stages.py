@@ -33,8 +33,8 @@ from pipeline.cli.options import (
     target_option,
     threshold_options,
     thresholds_from,
-    writes_out,
     train_options,
+    writes_out,
 )
 from pipeline.errors import CheckFailed
 
@@ -61,9 +61,9 @@ def train(out: Path, model: Path | None, preset: str, epochs: int | None, seed: 
       gelu-edge train --model my_model.keras --data my_data.npz
     """
     from pipeline import presets
-    from pipeline.stages import train as stage
     from pipeline.context import Context
     from pipeline.inputs.models import load_model
+    from pipeline.stages import train as stage
 
     load_setup(kw)
     user_model = load_model(model) if model is not None else None
@@ -96,8 +96,8 @@ def approximate(out: Path, approx: str, rewrites: str, target: str, runtime: str
       gelu-edge approximate --out build --target coral
       gelu-edge approximate --out build --approx hard --data d.npz --fine-tune-epochs 3
     """
-    from pipeline.stages import approximate as stage
     from pipeline.records import TrainRecord
+    from pipeline.stages import approximate as stage
 
     load_setup(kw)
     ctx = stage_context(out, kw, "reference", fine_tune=fine_tune_epochs > 0)
@@ -238,7 +238,7 @@ def build(out: Path, model: Path | None, preset: str, epochs: int | None, seed: 
       gelu-edge build --approx sigmoid --target host --out build-host
       gelu-edge build --model my_model.keras --data my_data.npz --min-snr-db 25
       gelu-edge build --model my_model.keras --calibration images/ --target coral
-      gelu-edge build --model my.keras --custom-objects my_layers.py --data d.npz --fine-tune-epochs 3
+      gelu-edge build --model my.keras --custom-objects layers.py --data d.npz --fine-tune-epochs 3
     """
     from pipeline import build as stage
 

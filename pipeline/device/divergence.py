@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.device.edge_session import Trace
 from pipeline.device import rounding
+from pipeline.device.edge_session import Trace
 from pipeline.records.parity import Divergence, KernelCheck, OpDifference, RoundingReplay
 from pipeline.tflite.graph import Graph, layer_scope
 

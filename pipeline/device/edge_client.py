@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from edge import exit_codes, runtimes
+from pipeline.device.places import Place, Session
 from pipeline.errors import CheckFailed, UserError
 from pipeline.inputs import batch
-from pipeline.device.places import Place, Session
 from pipeline.progress import Quiet, Reporter
 from pipeline.tempdirs import temporary_directory
 
@@ -117,7 +117,7 @@ def runtime_info(runtime: str, timeout: float = 60.0) -> dict[str, Any]:
     return _runtime_info(runtime, os.environ.get(runtimes.ALLOW_ENV, ""), timeout)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _runtime_info(runtime: str, allowed: str, timeout: float) -> dict[str, Any]:
     with LOCAL.session(Quiet()) as session:
         return _call(session, ["info", "--runtime", runtime], timeout, "asking for info")

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from pipeline.device import edge_client
-from pipeline.inputs import batch
 from pipeline.device.places import Session
+from pipeline.inputs import batch
 from pipeline.progress import Quiet, Reporter
 from pipeline.tempdirs import temporary_directory
 

@@ -14,17 +14,16 @@ import numpy as np
 
 from edge.kernels import OPTIMIZED, REFERENCE
 from pipeline import artifacts
-from pipeline.device import places
 from pipeline.context import Context
+from pipeline.device import budget, places
+from pipeline.device.bound import bound
+from pipeline.device.compare import compare_raw
+from pipeline.device.divergence import localise
 from pipeline.device.edge_client import LOCAL
 from pipeline.device.edge_session import Staged, Trace, probe, run_split, trace
 from pipeline.errors import CheckFailed
 from pipeline.inputs import batch
 from pipeline.inputs.data import Dataset
-from pipeline.device import budget
-from pipeline.device.bound import bound
-from pipeline.device.compare import compare_raw
-from pipeline.device.divergence import localise
 from pipeline.progress import Reporter
 from pipeline.records.parity import DeviceBudget, DeviceComparison, Divergence, HostRun
 from pipeline.tflite.graph import Graph

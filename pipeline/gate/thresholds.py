@@ -56,7 +56,8 @@ class Thresholds:
 NAMES = tuple(f.name for f in fields(Thresholds) if f.name not in ("outputs", "sources"))
 
 
-def _table(data: dict[str, Any], where: str) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+def _table(data: dict[str, Any], where: str
+           ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     section = data.get("tool", {}).get("gelu-edge", {}) if "tool" in data else data
     table = section.get("thresholds", {})
     if not isinstance(table, dict):

@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Union
-
 import numpy as np
 
-Inputs = Union[np.ndarray, list[np.ndarray]]
+Inputs = np.ndarray | list[np.ndarray]
 
 
 def as_list(x: Inputs) -> list[np.ndarray]:

@@ -22,7 +22,6 @@ from pipeline.errors import UserError
 from pipeline.inputs import batch
 from pipeline.inputs.signature import Signature
 
-
 IDS, POSITIONS = "ids", "positions"
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.records.approximate import ApproximateRecord
+from pipeline.registry import Registry
 from pipeline.rewrites import (
     attention_mask,
     grouped_conv,
@@ -18,7 +19,6 @@ from pipeline.rewrites import (
     layer_norm,
     masked_pooling,
 )
-from pipeline.registry import Registry
 from pipeline.rewrites.base import Match, Options, Rewrite, site_errors, undo_all
 
 GELU = "gelu"

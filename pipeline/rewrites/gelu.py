@@ -5,8 +5,9 @@ GELU is recognised numerically, not by name: a candidate is any function on a la
 (`keras.ops.gelu(x)`, `keras.activations.gelu(x)` on a KerasTensor) whose output matches exact
 or tanh GELU on a probe grid. That covers `activation="gelu"`, `Activation` layers, Dense /
 Conv / EinsumDense activations, layers nested in custom layers or in nested models, keras_hub's
-transformer layers, and hand-written callables such as the classic tanh GELU with tf.math.pow; and `keras.ops.gelu` called in a subclassed model's or custom
-layer's own `call()` (`pipeline.rewrites.gelu_code`).
+transformer layers, and hand-written callables such as the classic tanh GELU with tf.math.pow;
+and `keras.ops.gelu` called in a subclassed model's or custom layer's own `call()`
+(`pipeline.rewrites.gelu_code`).
 
 A site is a candidate that runs: calling the model once with counters in place tells an
 activation that is computed from one that only configures an inner layer (keras_hub's

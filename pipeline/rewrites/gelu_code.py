@@ -58,7 +58,8 @@ def _install() -> Callable[..., Any]:
 
 @contextlib.contextmanager
 def routed(fn: Callable[[Any, bool], Any]) -> Iterator[None]:
-    """While the block runs in this thread, every backend GELU evaluation is `fn(x, approximate)`."""
+    """While the block runs in this thread, every backend GELU evaluation is
+    `fn(x, approximate)`."""
     _install()
     stack = _stack()
     stack.append(fn)

@@ -45,5 +45,5 @@ def names() -> list[str]:
     return TARGETS.names()
 
 
-__all__ = ["Target", "TARGETS", "DEFAULT", "get", "names", "describe_details", "Compat", "OpVerdict", "Rule",
-           "SUPPORTED", "CPU", "UNSUPPORTED"]
+__all__ = ["Target", "TARGETS", "DEFAULT", "get", "names", "describe_details", "Compat",
+           "OpVerdict", "Rule", "SUPPORTED", "CPU", "UNSUPPORTED"]

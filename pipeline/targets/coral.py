@@ -75,10 +75,12 @@ def _cut(graph: Graph) -> dict[str, object]:
     fails = UNSUPPORTED in verdicts
     for i, op in enumerate(graph.ops):
         if verdicts[i] != SUPPORTED:
-            return {"first_unsupported": {"index": i, "op": op.name}, "ops_on_tpu": 0 if fails else i,
+            return {"first_unsupported": {"index": i, "op": op.name},
+                    "ops_on_tpu": 0 if fails else i,
                     "ops_on_cpu": len(graph.ops) if fails else len(graph.ops) - i,
                     "compiler_rejects_model": fails}
-    return {"compiler_rejects_model": False, "first_unsupported": None, "ops_on_tpu": len(graph.ops), "ops_on_cpu": 0}
+    return {"compiler_rejects_model": False, "first_unsupported": None,
+            "ops_on_tpu": len(graph.ops), "ops_on_cpu": 0}
 
 
 def _compiler(model: Path) -> tuple[rules.Rule, dict[str, tuple[str, str]]] | None:

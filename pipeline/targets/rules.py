@@ -9,7 +9,8 @@ from pipeline.targets.base import LOAD_RULE, Rule
 from pipeline.tflite.graph import FLOAT_TYPES, Graph
 
 # Op versions newer than some runtimes register: (op, version) -> first runtime that loads it.
-# From shared/anchors.md, confirmed by loading with tflite-runtime 2.14 (tests/pipeline/test_check.py).
+# From shared/anchors.md, confirmed by loading with tflite-runtime 2.14
+# (tests/pipeline/test_targets.py).
 OP_MIN_RUNTIME = {
     ("GELU", 1): "2.9.0",
     ("GELU", 2): "2.9.0",

@@ -92,6 +92,10 @@ def _enum_names(enum_cls: type) -> dict[int, str]:
     return {v: k for k, v in vars(enum_cls).items() if not k.startswith("_") and isinstance(v, int)}
 
 
+def _indices(values: Any) -> tuple[int, ...]:
+    return tuple(int(x) for x in values)
+
+
 def parse(data: bytes, source: str = "model") -> Graph:
     """Parse TFLite flatbuffer bytes; anything that is not one is a UserError."""
     if len(data) < 8 or data[4:8] != b"TFL3":
@@ -127,8 +131,8 @@ def parse(data: bytes, source: str = "model") -> Graph:
             o = sub.Operators(i)
             name, version, code = codes[o.OpcodeIndex()]
             ops.append(Op(name=name, version=version, code=code,
-                          inputs=tuple(int(x) for x in o.InputsAsNumpy()) if o.InputsLength() else (),
-                          outputs=tuple(int(x) for x in o.OutputsAsNumpy()) if o.OutputsLength() else ()))
+                          inputs=_indices(o.InputsAsNumpy() if o.InputsLength() else ()),
+                          outputs=_indices(o.OutputsAsNumpy() if o.OutputsLength() else ())))
         metadata = {}
         for i in range(model.MetadataLength()):
             md = model.Metadata(i)

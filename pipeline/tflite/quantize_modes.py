@@ -63,7 +63,8 @@ MODES: Registry[QuantizeMode] = Registry.of("quantization", (
     QuantizeMode("int16x8", "int16 activations, int8 weights, int16 input and output",
                  True, True, _int16x8),
     QuantizeMode("float16", "float16 weights, float compute", False, False, _float16),
-    QuantizeMode("dynamic", "int8 weights, float activations (dynamic range)", False, False, _dynamic),
+    QuantizeMode("dynamic", "int8 weights, float activations (dynamic range)", False, False,
+                 _dynamic),
     QuantizeMode("none", "float32, no quantization (a reference; no accelerator runs it)",
                  False, False, _none),
 ))

@@ -43,9 +43,9 @@ def _edge(*args: str, **kw) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from pipeline.tflite.converter import convert_model
     from pipeline.progress import Quiet
     from pipeline.tfenv import keras
+    from pipeline.tflite.converter import convert_model
 
     k = keras()
     k.utils.set_random_seed(3)

@@ -20,9 +20,9 @@ REPO = Path(__file__).resolve().parents[2]
 def in_place_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """x -> two Dense -> Add -> Softmax -> Dense: tflite-runtime runs the ADD in the first
     Dense's buffer and the SOFTMAX in the same one."""
-    from pipeline.tflite.converter import convert_model
     from pipeline.progress import Quiet
     from pipeline.tfenv import keras
+    from pipeline.tflite.converter import convert_model
 
     k = keras()
     k.utils.set_random_seed(3)

@@ -50,7 +50,9 @@ def test_json_and_hash_roundtrip(tmp_path: Path) -> None:
     path = tmp_path / "a.json"
     artifacts.write_json(path, {"x": 1})
     assert artifacts.read_json(path) == {"x": 1}
-    assert artifacts.sha256_file(path) == __import__("hashlib").sha256(path.read_bytes()).hexdigest()
+    import hashlib
+
+    assert artifacts.sha256_file(path) == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_clearing_removes_nothing_the_ledger_does_not_list(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ import pytest
 from helpers import REPO, read_json, save_data
 
 from pipeline import artifacts, tasks
-from pipeline.inputs.data import DEFAULT_DATA
 from pipeline.gate import metrics
+from pipeline.inputs.data import DEFAULT_DATA
 from pipeline.records import ApproximateRecord, ParityRecord, TrainRecord
 
 pytestmark = pytest.mark.slow  # end-to-end builds

@@ -14,10 +14,10 @@ from helpers import REPO
 
 from pipeline import approximations, targets
 from pipeline.check import check_model
-from pipeline.tflite.converter import convert_model
 from pipeline.progress import Quiet
 from pipeline.targets.coral import parse_compiler_log
 from pipeline.tfenv import keras, tensorflow
+from pipeline.tflite.converter import convert_model
 
 FEATURES = 64  # large enough that dynamic range quantizes the weights (FULLY_CONNECTED v12)
 CALIB_SAMPLES = 64

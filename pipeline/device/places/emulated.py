@@ -16,7 +16,8 @@ from pipeline.progress import Reporter
 from pipeline.tempdirs import temporary_directory
 
 CPUS = {"emulated-pi": "cortex-a72", "emulated-pi5": "cortex-a76"}
-BOARDS = {"emulated-pi": "Pi 4, Cortex-A72 under QEMU", "emulated-pi5": "Pi 5, Cortex-A76 under QEMU"}
+BOARDS = {"emulated-pi": "Pi 4, Cortex-A72 under QEMU",
+          "emulated-pi5": "Pi 5, Cortex-A76 under QEMU"}
 
 
 class EmulatedSession(Session):

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.cache import cache_dir
-from pipeline.errors import UserError
 from pipeline.device.places import apt_sources
+from pipeline.errors import UserError
 from pipeline.progress import Reporter
 
 PACKAGES = ("python3.11-minimal", "libpython3.11-stdlib", "libstdc++6")

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pipeline.errors import UserError
 from pipeline.device.places.base import REPO_ROOT, Place, Session
+from pipeline.errors import UserError
 from pipeline.progress import Reporter
 
 SSH_FAILED = 255  # ssh's own exit status: connection, authentication or host key failure
@@ -176,8 +176,8 @@ class SshDevice(Place):
         if proc.returncode == SSH_FAILED:
             raise UserError(self.ssh_error(stderr))
         if proc.returncode != 0:
-            raise UserError(f"ssh to {self.destination}: {what} failed: "
-                            f"{stderr.strip().splitlines()[-1] if stderr.strip() else 'no message'}")
+            last = stderr.strip().splitlines()[-1] if stderr.strip() else "no message"
+            raise UserError(f"ssh to {self.destination}: {what} failed: {last}")
         return proc.stdout
 
     @contextlib.contextmanager

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pipeline import approximations, artifacts, targets
@@ -21,7 +20,6 @@ from pipeline.tflite import calibrate, quantize_modes, ranges
 from pipeline.tflite import graph as tflite_graph
 from pipeline.tflite.checks import run_checks, unreplaced_gelu
 from pipeline.tflite.converter import DEFAULT_BATCH, convert_model, full_integer, io_tensors
-
 
 
 def _recover(ctx: Context, model: Any, calibrated: calibrate.Calibrated, mode: str,

@@ -30,9 +30,9 @@ import numpy as np
 
 from pipeline.device import edge_client
 from pipeline.errors import CheckFailed
-from pipeline.inputs import batch
 from pipeline.gate import metrics
 from pipeline.gate.thresholds import Thresholds, evaluate
+from pipeline.inputs import batch
 from pipeline.progress import Quiet, Reporter
 from pipeline.records.convert import Recovery, RecoveryStep
 from pipeline.records.parity import TaskResult

@@ -19,22 +19,17 @@ from typing import Any
 import numpy as np
 
 from pipeline import artifacts, targets
-from pipeline.device import edge_client
-from pipeline.device import places
 from pipeline.context import Context
+from pipeline.device import edge_client, places
+from pipeline.device import parity as device
 from pipeline.device.edge_session import Staged, run_split
 from pipeline.errors import CheckFailed
+from pipeline.gate import islands as gate_islands
+from pipeline.gate import metrics
+from pipeline.gate.thresholds import Thresholds, evaluate
 from pipeline.inputs import batch
 from pipeline.inputs.data import Dataset, check_model_input
 from pipeline.inputs.signature import describe
-from pipeline.device import parity as device
-from pipeline.stages.parity import gelu_sites
-from pipeline.stages.parity import islands
-from pipeline.gate import islands as gate_islands
-from pipeline.gate import metrics
-from pipeline.stages.parity import sensitivity
-from pipeline.stages.parity import per_layer as layers
-from pipeline.gate.thresholds import Thresholds, evaluate
 from pipeline.progress import Reporter
 from pipeline.records import ApproximateRecord, CheckResult, ConvertRecord, TrainRecord
 from pipeline.records.parity import (
@@ -50,6 +45,8 @@ from pipeline.records.parity import (
     TaskResult,
     ThresholdRow,
 )
+from pipeline.stages.parity import gelu_sites, islands, sensitivity
+from pipeline.stages.parity import per_layer as layers
 from pipeline.targets import runtime_choice
 from pipeline.targets.cpu import runtime_failure_origin
 from pipeline.tasks.base import Task

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from pipeline.device import edge_client
+from pipeline.gate import metrics
 from pipeline.inputs import batch
 from pipeline.inputs.signature import describe
-from pipeline.gate import metrics
 from pipeline.progress import Reporter
 from pipeline.records.parity import FirstJump, LayerRow, LayerTable
 from pipeline.rewrites import keras_graph

@@ -12,16 +12,16 @@ from typing import Any
 import numpy as np
 
 from pipeline.device import edge_client
-from pipeline.tflite.converter import concrete_function
+from pipeline.gate import metrics
 from pipeline.inputs import batch
 from pipeline.inputs.signature import describe
-from pipeline.gate import metrics
 from pipeline.progress import Quiet, Reporter
 from pipeline.records.parity import SensitivityRow
 from pipeline.tempdirs import temporary_directory
 from pipeline.tfenv import captured_native_output, tensorflow
 from pipeline.tflite import graph as tflite_graph
 from pipeline.tflite import quantize_modes
+from pipeline.tflite.converter import concrete_function
 
 CALIBRATION_SAMPLES = None  # all of x_calib, as the convert stage uses
 

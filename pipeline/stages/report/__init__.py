@@ -14,11 +14,7 @@ from pipeline.errors import UserError
 from pipeline.progress import Reporter
 from pipeline.records import ParityRecord
 from pipeline.records.parity import Metrics
-from pipeline.stages.report import document
-from pipeline.stages.report import html
-from pipeline.stages.report import junit
-from pipeline.stages.report import markdown
-from pipeline.stages.report import plots
+from pipeline.stages.report import document, html, junit, markdown, plots
 from pipeline.stages.report.document import fmt, size
 from pipeline.stages.report.manifest import write_manifest
 

@@ -29,4 +29,5 @@ def render(p: ParityRecord) -> str:
         else:
             ET.SubElement(case, "failure", message=message, type="threshold").text = message
     ET.indent(suites)
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    body = ET.tostring(suites, encoding="unicode")
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + body + "\n"

@@ -144,7 +144,8 @@ def make(out: Path, p: ParityRecord) -> dict[str, str]:
         with np.load(samples_path, allow_pickle=False) as samples:
             _error_histogram(plt, samples, first.quantization.scale,
                              folder / "error_histogram.png")
-            made["Error histogram, quantized vs float"] = f"{artifacts.PLOTS_DIR}/error_histogram.png"
+            made["Error histogram, quantized vs float"] = \
+                f"{artifacts.PLOTS_DIR}/error_histogram.png"
             if first.task.kind is None or tasks.get(first.task.kind).scatter_plot:
                 _scatter(plt, samples, folder / "predicted_vs_reference.png")
                 made["Predicted vs reference"] = f"{artifacts.PLOTS_DIR}/predicted_vs_reference.png"

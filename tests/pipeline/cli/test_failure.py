@@ -14,8 +14,8 @@ from tiny import build_args
 
 from edge import exit_codes
 from pipeline import artifacts, tempdirs
-from pipeline.stages import report
 from pipeline.stages import parity as parity_stage
+from pipeline.stages import report
 
 
 def _copy(build: Path, tmp_path: Path) -> Path:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+
 def test_an_empty_out_is_refused_and_the_current_folder_untouched(
         cli, tiny_inputs: tuple[Path, Path], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.errors import UserError
 from pipeline.device import budget
 from pipeline.device.budget import Costs, parse_duration, plan
+from pipeline.errors import UserError
 
 # MiniLM under QEMU as measured here: 1.34 s per invoke on the emulated Cortex-A72, 4 s to
 # start a runner there; 60 ms per invoke and 1 s per start on x86_64.

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.device.edge_session import Trace
 from pipeline.device.divergence import hidden_tensors, localise, overwritten, verdict
+from pipeline.device.edge_session import Trace
 from pipeline.records.parity import OpDifference, RoundingReplay
 from pipeline.tflite.graph import Graph, Op, Tensor
 

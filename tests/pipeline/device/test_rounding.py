@@ -14,10 +14,9 @@ from components import unavailable
 
 from edge import runtimes
 from edge.kernels import OPTIMIZED
-from pipeline.tflite.converter import convert_model
+from pipeline.device.divergence import localise
 from pipeline.device.edge_client import LOCAL
 from pipeline.device.edge_session import Staged, Trace, trace
-from pipeline.device.divergence import localise
 from pipeline.device.rounding import (
     AWAY_TWICE,
     MODES,
@@ -30,6 +29,7 @@ from pipeline.device.rounding import (
 from pipeline.progress import Quiet
 from pipeline.tfenv import keras
 from pipeline.tflite import graph as tflite_graph
+from pipeline.tflite.converter import convert_model
 
 TIMEOUT_S = 120.0
 POOL = 2048  # candidate inputs, of which a few make the modes' outputs differ

@@ -23,7 +23,8 @@ def test_resolution_order(tmp_path: Path) -> None:
     _pyproject(tmp_path, "[tool.gelu-edge.thresholds]\nmin_snr_db = 25\nmin_cosine = 0.995\n"
                          "[tool.gelu-edge.thresholds.outputs.y]\nmax_error_lsb = 8\n")
     th = resolve({}, project=tmp_path)
-    assert (th.min_snr_db, th.min_cosine, th.outputs) == (25.0, 0.995, {"y": {"max_error_lsb": 8.0}})
+    assert (th.min_snr_db, th.min_cosine, th.outputs) == (
+        25.0, 0.995, {"y": {"max_error_lsb": 8.0}})
     config = tmp_path / "gate.toml"
     config.write_text("[thresholds]\nmin_snr_db = 30\n")
     th = resolve({}, config, project=tmp_path)

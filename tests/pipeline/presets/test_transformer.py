@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from pipeline import presets
-from pipeline.tflite.converter import convert_model
 from pipeline.progress import Quiet
 from pipeline.records import ParityRecord, TrainRecord
 from pipeline.tfenv import keras
 from pipeline.tflite import graph as tflite_graph
+from pipeline.tflite.converter import convert_model
 
 pytestmark = pytest.mark.slow  # end-to-end builds
 

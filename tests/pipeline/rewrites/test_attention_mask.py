@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 from rewrite_checks import int8_ops, max_diff, rewritten
 
-from pipeline.tflite.converter import convert_model
 from pipeline.progress import Quiet
 from pipeline.tfenv import keras
 from pipeline.tflite import graph as tflite_graph
+from pipeline.tflite.converter import convert_model
 
 # exp(-16) of the weight stays on masked positions: 1e-7 relative, then float rounding.
 BOUNDED_MASK_TOL = 1e-5

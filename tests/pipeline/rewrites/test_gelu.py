@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from pipeline import approximations
-from pipeline.stages.approximate import replace_gelu
-from pipeline.tflite.converter import convert_model
 from pipeline.inputs.signature import describe
 from pipeline.progress import Quiet
 from pipeline.rewrites.gelu import find, gelu_form
+from pipeline.stages.approximate import replace_gelu
 from pipeline.tfenv import keras, tensorflow
 from pipeline.tflite import graph as tflite_graph
+from pipeline.tflite.converter import convert_model
 
 k = keras()
 tf = tensorflow()

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from rewrite_checks import int8_ops, max_diff, rewritten
 
-from pipeline.tflite.converter import convert_model
 from pipeline.progress import Quiet
 from pipeline.tfenv import keras
 from pipeline.tflite import graph as tflite_graph
+from pipeline.tflite.converter import convert_model
 
 SAME_FLOAT_TOL = 1e-6
 k = keras()

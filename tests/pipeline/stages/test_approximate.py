@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.stages.approximate import Options, load_rewritten, run
-from pipeline.records import ApproximateRecord
 from pipeline.context import Context
 from pipeline.inputs.data import Dataset
 from pipeline.inputs.models import save_model
 from pipeline.progress import Quiet
+from pipeline.records import ApproximateRecord
+from pipeline.stages.approximate import Options, load_rewritten, run
 from pipeline.tfenv import keras
 
 k = keras()

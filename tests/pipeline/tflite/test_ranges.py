@@ -74,10 +74,10 @@ def test_parse_refuses_in_one_line(spec, says) -> None:
 
 
 def test_auto_keeps_the_method_with_the_best_held_back_snr() -> None:
-    from pipeline.tflite.converter import full_integer
     from pipeline.progress import Quiet
     from pipeline.tfenv import keras
     from pipeline.tflite import graph as tflite_graph
+    from pipeline.tflite.converter import full_integer
 
     k = keras()
     rng = np.random.default_rng(0)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import UserError
 from pipeline.device.places.apt_sources import machine_sources
+from pipeline.errors import UserError
 
 MIRROR = "http://mirror.invalid/debian"  # never contacted: parsing only
 

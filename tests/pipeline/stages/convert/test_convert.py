@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from pipeline import approximations
-from pipeline.tflite.converter import convert_model
 from pipeline.errors import UserError
 from pipeline.progress import Quiet
 from pipeline.tfenv import keras, tensorflow
 from pipeline.tflite import graph as tflite_graph
 from pipeline.tflite import quantize_modes
 from pipeline.tflite.checks import run_checks
+from pipeline.tflite.converter import convert_model
 
 k = keras()
 tf = tensorflow()

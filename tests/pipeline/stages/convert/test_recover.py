@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.stages.convert import recover
 from pipeline.progress import Quiet
 from pipeline.records import ConvertRecord, ParityRecord
+from pipeline.stages.convert import recover
 
 # A layer's damage, in dB of SNR lost when it runs in int8; the fake gate allows BUDGET_DB.
 BUDGET_DB = 1.0
@@ -99,9 +99,9 @@ def test_a_model_the_runtime_cannot_run_is_a_failed_trial_not_a_crash(monkeypatc
 
 
 def test_units_and_their_multiply_accumulates_come_from_the_calibrated_graph() -> None:
-    from pipeline.tflite.converter import full_integer
     from pipeline.tfenv import keras
     from pipeline.tflite import graph as tflite_graph
+    from pipeline.tflite.converter import full_integer
 
     k = keras()
     inp = k.Input((8,))

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.approximations import gelu_exact
-from pipeline.tflite.converter import convert_model
-from pipeline.stages.parity import per_layer as layers
 from pipeline.progress import Quiet
-from pipeline.tflite import graph as tflite_graph
+from pipeline.stages.parity import per_layer as layers
 from pipeline.tfenv import keras
+from pipeline.tflite import graph as tflite_graph
+from pipeline.tflite.converter import convert_model
 
 # The two computations differ only by float32 vs float64 rounding.
 METRIC_RTOL = 1e-4

@@ -16,7 +16,6 @@ from helpers import read_json
 
 from pipeline import artifacts
 from pipeline.records import ParityRecord
-
 from pipeline.stages.report import schema
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
