@@ -70,8 +70,8 @@ sys.exit(code)
 def _measure(cmd: list[str], log: Path) -> dict[str, float]:
     start = time.perf_counter()
     with log.open("w") as out:
-        proc = subprocess.run([sys.executable, "-c", MEASURE, *cmd], cwd=REPO, stdout=subprocess.PIPE,
-                              stderr=out, text=True)
+        proc = subprocess.run([sys.executable, "-c", MEASURE, *cmd], cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=out, text=True)
     lines = proc.stdout.strip().splitlines()
     return {"seconds": round(time.perf_counter() - start, 1),
             "peak_mib": int(lines[-1]) if lines else None, "exit": proc.returncode}
@@ -121,10 +121,11 @@ def main() -> None:
         print(f"bare: {results['bare']['seconds']} s")
     for name in (n for n in BUILDS if n in chosen):
         out = WORK / name
-        cmd = [sys.executable, "-m", "pipeline", "build", "--model", str(WORK / "model/minilm.keras"),
-               "--data", str(WORK / "model/evaluation.npz"), "--calibration",
-               str(WORK / "model/calibration.npz"), "--config", "examples/minilm/gate.toml",
-               "--out", str(out), *BUILDS[name]]
+        cmd = [sys.executable, "-m", "pipeline", "build",
+               "--model", str(WORK / "model/minilm.keras"),
+               "--data", str(WORK / "model/evaluation.npz"),
+               "--calibration", str(WORK / "model/calibration.npz"),
+               "--config", "examples/minilm/gate.toml", "--out", str(out), *BUILDS[name]]
         found = _measure(cmd, WORK / f"{name}.log")
         found.update(_figures(out) if (out / "parity.json").is_file() else {})
         results[name] = found
