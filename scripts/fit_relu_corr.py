@@ -28,15 +28,14 @@ from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
 from pipeline import approximations
+from pipeline.approximations import Approximation, gelu_exact
+from pipeline.approximations.measure import CODES, int8_error, single_op_model
+from pipeline.approximations.relu_corr import relu_corr
 from pipeline.device import edge_client
-from pipeline.approximations import Approximation, gelu_exact  # noqa: E402
-from pipeline.approximations.measure import CODES, int8_error, single_op_model  # noqa: E402
-from pipeline.approximations.relu_corr import relu_corr  # noqa: E402
-from pipeline.progress import Quiet  # noqa: E402
+from pipeline.progress import Quiet
+
+REPO = Path(__file__).resolve().parent.parent
 
 # Symmetric, asymmetric, narrow and wide ranges, including the demo model's GELU site.
 RANGES = [(-8, 8), (-6, 6), (-4, 4), (-5.67, 6.51), (-3, 10), (-2, 6), (-7, 5), (-10, 10),

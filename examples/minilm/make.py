@@ -17,11 +17,15 @@ x_padding_mask) and OUT_DIR/calibration.npz (600 other sentences); then:
 
 from __future__ import annotations
 
-import sys
+import argparse
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import keras
 
 HERE = Path(__file__).resolve().parent
 SEQUENCE_LENGTH = 64
@@ -51,7 +55,7 @@ def tokenize(folder: Path, sentences: list[str]) -> tuple[np.ndarray, np.ndarray
             np.array([e.attention_mask for e in encoded], np.int32))
 
 
-def build(folder: Path):  # noqa: ANN201 (a keras.Model)
+def build(folder: Path) -> keras.Model:
     """token_ids, padding_mask -> BERT -> masked mean pooling -> L2 normalisation."""
     import keras
     import keras_hub
@@ -73,7 +77,7 @@ def sentences(name: str) -> list[str]:
     return [s for s in (HERE / name).read_text(encoding="utf-8").splitlines() if s.strip()]
 
 
-def main(out: Path) -> None:
+def write(out: Path) -> None:
     """Write the model and its data into `out`."""
     import os
 
@@ -88,7 +92,12 @@ def main(out: Path) -> None:
     print(f"wrote {out / 'minilm.keras'}, {out / 'evaluation.npz'}, {out / 'calibration.npz'}")
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path, metavar="OUT_DIR",
+                        help="where minilm.keras, evaluation.npz and calibration.npz go")
+    write(parser.parse_args().out)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: python examples/minilm/make.py OUT_DIR")
-    main(Path(sys.argv[1]))
+    main()

@@ -7,12 +7,13 @@ Usage:
                                   # 600 of a seeded shuffle) and evaluation_sentences.txt (the
                                   # next 600)
 
-Method: every *.py file under the interpreter's stdlib (sorted, excluding test/, idlelib/, lib2to3/,
-site-packages), parsed with `ast` (nothing is imported); module, class and function docstrings are
-collected; paragraphs that look like code (>>>, indented blocks, ':param', many symbols) are dropped;
-text is split into sentences on [.!?] followed by whitespace and an upper-case letter; sentences with
-5-40 words, mostly alphabetic, starting upper-case and ending with '.', are kept; exact and
-case-insensitive duplicates removed (first occurrence wins). Output order: order of discovery.
+Method: every *.py file under the interpreter's stdlib (sorted, excluding test/, idlelib/,
+lib2to3/, site-packages), parsed with `ast` (nothing is imported); module, class and function
+docstrings are collected; paragraphs that look like code (>>>, indented blocks, ':param', many
+symbols) are dropped; text is split into sentences on [.!?] followed by whitespace and an
+upper-case letter; sentences with 5-40 words, mostly alphabetic, starting upper-case and ending
+with '.', are kept; exact and case-insensitive duplicates removed (first occurrence wins).
+Output order: order of discovery.
 """
 import argparse
 import ast
@@ -24,8 +25,10 @@ import sysconfig
 EXCLUDE_DIRS = {"test", "tests", "idlelib", "lib2to3", "site-packages", "__pycache__", "turtledemo",
                 "ensurepip", "tkinter", "pydoc_data", "encodings"}
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 _SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
-_CODEISH = re.compile(r"(>>>|\.\.\. |::|=>|->|\{|\}|\[|\]|==|!=|<=|>=|\$|%\(|\\|\||@|#|`|_\w|\w_|\(\)|\w\.\w+\()")
+_CODEISH = re.compile(r"(>>>|\.\.\. |::|=>|->|\{|\}|\[|\]|==|!=|<=|>=|\$|%\(|\\|\||@|#|`"
+                      r"|_\w|\w_|\(\)|\w\.\w+\()")
 
 
 def iter_py_files(root):
@@ -52,9 +55,9 @@ def docstrings(path):
 def paragraphs(doc):
     for para in re.split(r"\n\s*\n", doc):
         lines = para.split("\n")
-        if any(l.startswith((" ", "\t", ">>>", ":", "-", "*", "+")) for l in lines):
+        if any(line.startswith((" ", "\t", ">>>", ":", "-", "*", "+")) for line in lines):
             continue  # indented code, doctest, field lists, bullet lists
-        yield " ".join(l.strip() for l in lines)
+        yield " ".join(line.strip() for line in lines)
 
 
 def good(s, min_words, max_words):
@@ -101,12 +104,12 @@ def split(sents, n_calib=600, n_eval=600, seed="minilm"):
 
 def load(path):
     with open(path, encoding="utf-8") as f:
-        return [l.rstrip("\n") for l in f if l.strip()]
+        return [line.rstrip("\n") for line in f if line.strip()]
 
 
-if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "sentences.txt"))
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=os.path.join(HERE, "sentences.txt"))
     ap.add_argument("--stdlib", default=sysconfig.get_paths()["stdlib"])
     ap.add_argument("--min-words", type=int, default=5)
     ap.add_argument("--max-words", type=int, default=40)
@@ -123,3 +126,7 @@ if __name__ == "__main__":
             with open(os.path.join(d, name), "w", encoding="utf-8") as f:
                 f.write("\n".join(lst) + "\n")
         print(f"calib {len(c)}, eval {len(e)}")
+
+
+if __name__ == "__main__":
+    main()
