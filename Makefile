@@ -12,7 +12,7 @@ LOCK := requirements.lock
 TOOLS := .tools
 OUT ?= build
 
-.PHONY: install system-deps build test test-fast bench bench-minilm lock clean distclean
+.PHONY: install system-deps build test test-fast lint bench bench-minilm lock clean distclean
 .DEFAULT_GOAL := build
 
 install: $(STAMP)
@@ -34,6 +34,10 @@ system-deps:
 
 test: install
 	$(BIN)/python -m pytest
+
+# ruff, configured in pyproject.toml and pinned in the lock; .ci/run runs it before the tests.
+lint: install
+	$(BIN)/ruff check .
 
 # Under a minute: no QEMU, SSH, browser, Vela or slow end-to-end builds.
 test-fast: install

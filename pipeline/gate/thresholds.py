@@ -18,7 +18,8 @@ from pipeline.records.parity import Metrics, TaskResult, ThresholdRow
 
 # An int8 output has 256 levels; well-quantized small models measure 30-40 dB against float
 # (the demo: about 35 dB). 20 dB (error RMS 10 % of the signal RMS) flags a broken conversion,
-# such as the stock int8 transformer in shared/anchors.md (3-13 dB), without flaking on noise.
+# such as a stock int8 conversion of a small transformer (3-13 dB measured), without flaking
+# on noise.
 DEFAULT_MIN_SNR_DB = 20.0
 # Errors of a few output LSBs are normal after several quantized layers, and a rare sample whose
 # hidden activation lies past the calibrated range reaches 14-18 LSB in the demo. 32 LSB (1/8 of

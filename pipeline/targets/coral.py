@@ -36,7 +36,8 @@ EDGETPU_OPS = {
     "SQUEEZE": "", "STRIDED_SLICE": "", "SUB": "", "TANH": "",
     "QUANTIZE": "only at the model's edges (uint8 <-> int8)",
 }
-# Op versions edgetpu_compiler 16 is reported to reject (shared/anchors.md): op -> newest it knows.
+# Op versions edgetpu_compiler 16 is reported to reject (google-coral/edgetpu issues: CONV_2D v6,
+# QUANTIZE v3, TRANSPOSE_CONV v4, EXP v2): op -> the newest it knows.
 MAX_VERSION = {"CONV_2D": 5, "QUANTIZE": 2, "TRANSPOSE_CONV": 3, "EXP": 1}
 # The compiler fails on op codes from here on: "Op builtin_code out of range: 150" (GELU).
 FIRST_UNKNOWN_CODE = 150

@@ -9,8 +9,9 @@ from pipeline.targets.base import LOAD_RULE, Rule
 from pipeline.tflite.graph import FLOAT_TYPES, Graph
 
 # Op versions newer than some runtimes register: (op, version) -> first runtime that loads it.
-# From shared/anchors.md, confirmed by loading with tflite-runtime 2.14
-# (tests/pipeline/test_targets.py).
+# From TFLite's op-version table (tensorflow/lite/tools/versioning/runtime_version.cc);
+# FULLY_CONNECTED v12 confirmed by loading with tflite-runtime 2.14 (tests/pipeline/
+# test_targets.py, test_dynamic_range_is_rejected_by_rpi_and_accepted_by_litert).
 OP_MIN_RUNTIME = {
     ("GELU", 1): "2.9.0",
     ("GELU", 2): "2.9.0",
