@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from pathlib import Path
+
+from pipeline.tempdirs import can_write_in
 
 
 def cache_dir() -> Path:
@@ -19,10 +19,6 @@ def unwritable() -> str | None:
     folder = cache_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=".probe-", dir=folder)
     except OSError as exc:
         return exc.strerror or str(exc)
-    os.close(fd)
-    with contextlib.suppress(OSError):
-        os.unlink(name)
-    return None
+    return can_write_in(folder)

@@ -5,7 +5,6 @@ UserError (one line, exit 2) saying what to do."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import subprocess
@@ -17,6 +16,7 @@ from pipeline import artifacts
 from pipeline.artifacts import TMP_PREFIX
 from pipeline.device import places
 from pipeline.errors import UserError
+from pipeline.tempdirs import can_write_in
 
 # Free space the temporary folder needs: the converter writes the model there as a SavedModel
 # (a few MB for small models; the demo's is under 1 MB) and LLVM's MLIR files beside it. Less
@@ -35,16 +35,7 @@ def _existing(path: Path) -> Path:
 
 
 def _can_write_in(folder: Path) -> str | None:
-    """None if a file can be created in `folder` (tried: permission bits do not stop root, a
-    read-only mount does), else why not."""
-    try:
-        fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, dir=folder)
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    os.close(fd)
-    with contextlib.suppress(OSError):
-        os.unlink(name)
-    return None
+    return can_write_in(folder, TMP_PREFIX)
 
 
 def writable_folder(folder: Path, flag: str) -> None:

@@ -61,3 +61,16 @@ def sweep_stale(root: Path | None = None) -> list[Path]:
             shutil.rmtree(path, ignore_errors=True)
             gone.append(path)
     return gone
+
+
+def can_write_in(folder: Path, prefix: str = ".gelu-edge-probe-") -> str | None:
+    """None if a file can be created in `folder` (tried, not guessed: permission bits do not
+    stop root, a read-only mount does), else why not."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=prefix, dir=folder)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(name)
+    return None
