@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline import preflight, presets, runstate, stages
+from pipeline import presets, runstate, stages
 from pipeline.approximations import auto as approx_auto
 from pipeline.context import Context
 from pipeline.device import places
@@ -65,8 +65,8 @@ def run(opts: BuildOptions, reporter: Reporter) -> ParityRecord:
     """Run every stage; return the parity record. A failed graph check or threshold does not
     stop the build: the report is written and says what failed (the CLI exits 1)."""
     # Check what can be checked before any stage runs, so bad input costs nothing and leaves
-    # the folder as it was (the CLI has checked the folders it writes: pipeline/preflight.py).
-    preflight.place(opts.on)
+    # the folder as it was (the CLI has checked the folders it writes and the place it runs on
+    # before taking the folder's lock: pipeline/preflight.py).
     user_model = load_model(opts.model) if opts.model is not None else None
     path = opts.data
     if path is None and opts.model is None and opts.calibration is None:

@@ -68,9 +68,10 @@ class ClickReporter:
 
 
 def writes_out(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """A command that writes into --out: the folders it writes (and the temporary folder) are
-    checked first; it holds the folder's lock while it runs (--wait waits for another
-    gelu-edge there instead of stopping), with a temporary folder of its own."""
+    """A command that writes into --out: the folders it writes, the temporary folder and the
+    place it runs on are checked first, so a refused run leaves the folder untouched; it holds
+    the folder's lock while it runs (--wait waits for another gelu-edge there instead of
+    stopping), with a temporary folder of its own."""
     import functools
 
     @click.option("--wait", is_flag=True, help="If another gelu-edge is writing into --out, "
@@ -88,6 +89,8 @@ def writes_out(fn: Callable[..., Any]) -> Callable[..., Any]:
         if kwargs.get("junit") is not None:
             preflight.writable_file(kwargs["junit"], "--junit")
         preflight.temp_folder()
+        if "on" in kwargs:  # --on answers, a local --delegate loads: before the lock is taken
+            preflight.place(on_from(dict(kwargs)))
         with holding(out, wait), tempdirs.private():
             return fn(*args, **kwargs)
     return command

@@ -168,13 +168,11 @@ def parity(out: Path, target: str, runtime: str | None, samples: int | None,
       gelu-edge parity --out build --on emulated-pi
       gelu-edge parity --out build --on ssh://pi@raspberrypi.local
     """
-    from pipeline import preflight
     from pipeline.stages import parity as stage
 
     load_setup(kw)
     opts = stage.Options(target=target, runtime=runtime, thresholds=thresholds_from(kw),
                          samples=samples, on=on_from(kw), sensitivity=sensitivity)
-    preflight.place(opts.on)
     ctx = stage_context(out, kw, "reference")
     result = stage.run(ctx, opts, ClickReporter())
     click.echo(f"wrote {out / 'parity.json'}; `gelu-edge report {out}` writes parity.md, "

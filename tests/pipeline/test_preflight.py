@@ -12,6 +12,7 @@ from tiny import build_args, snapshot
 
 from pipeline import preflight
 from pipeline.errors import UserError
+from pipeline.lock import LOCK
 
 
 def _copy(build: Path, tmp_path: Path) -> Path:
@@ -41,11 +42,13 @@ def test_a_refused_run_leaves_the_earlier_build_as_it_was(cli, tiny_build: Path,
                                                           tmp_path: Path, case: str) -> None:
     out = _copy(tiny_build, tmp_path)
     before = snapshot(out)
+    (out / LOCK).write_text("4242\n")  # the last writer's pid: another process's
     extra, message = REFUSED[case]
     r = cli(*build_args(tiny_inputs, out), *extra(tmp_path))
     assert r.code == 2 and message in r.err and len(r.err.strip().splitlines()) == 1, r
     assert "[1/5]" not in r.err  # refused before any stage
     assert snapshot(out) == before
+    assert (out / LOCK).read_text() == "4242\n"  # refused before the folder's lock was taken
     assert cli("verify", out).code == 0
 
 
