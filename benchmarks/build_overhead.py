@@ -13,7 +13,8 @@ times each; medians and every run go to benchmarks/results/build_overhead.json:
 - bare: the seed's script, timing its TensorFlow import, fit and convert, then the runtime pass.
 `--approx auto` measures the approximations once per machine (15-25 s) and caches the result in
 ~/.cache/gelu-edge; one build is run first, untimed, so every timed build finds the cache warm.
-The machine may be shared: the spread (min, max) of each figure is recorded beside its median.
+The machine may be shared: the spread (min, max) of each figure is recorded beside its median,
+and the load average before and after.
 """
 
 from __future__ import annotations
@@ -181,6 +182,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         build_once(tmp)  # warms the --approx auto cache; not counted
     builds, probes, bares = [], [], []
@@ -200,6 +202,8 @@ def main() -> None:
         "machine": platform.machine(), "cpus": os.cpu_count(), "repeats": args.repeats,
         "command": ["python", "-m", "pipeline", *BUILD_ARGS, "--out", "<tmp>"],
         "approx_cache": "warm (one untimed build first)",
+        # other work on the machine slows both sides; 1-minute load before and after the runs
+        "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "build_s_median": build["wall"]["median"], "bare_s_median": bare["wall"]["median"],
         "build_s": [round(b["wall"], 3) for b in builds],
         "bare_s": [round(b["wall"], 3) for b in bares],
