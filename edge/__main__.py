@@ -4,6 +4,7 @@
   python -m edge run --model M.tflite --input X.npy --output Y.npz [--runtime NAME] [--threads N]
       [--deadline S]
   python -m edge bench --model M.tflite [--runtime NAME] [--repeats N] [--threads N]
+      [--max-seconds S]
   python -m edge probe --model M.tflite [--runtime NAME] [--repeats N]
   python -m edge load --model M.tflite [--runtime NAME]
   python -m edge tensors --model M.tflite --input X.npy --output T.npz --indices 3,5
@@ -160,7 +161,7 @@ def _bench(args: argparse.Namespace, about: dict[str, Any]) -> None:
     from edge.bench import median_invoke_ms
 
     print(json.dumps(median_invoke_ms(args.model, args.runtime, args.repeats,
-                                      num_threads=args.threads)))
+                                      num_threads=args.threads, max_seconds=args.max_seconds)))
 
 
 def _probe(args: argparse.Namespace, about: dict[str, Any]) -> None:
@@ -230,7 +231,9 @@ COMMANDS: dict[str, Command] = {
     ), _run),
     "bench": Command("median latency of one invoke, in ms (JSON)", _args(
         MODEL, RUNTIME, ("--repeats", {"type": int, "default": 20}),
-        ("--threads", {"type": int, "default": 1})), _bench),
+        ("--threads", {"type": int, "default": 1}),
+        ("--max-seconds", {"type": float, "default": None,
+                           "help": "stop timing once the invokes add up to this"})), _bench),
     "load": Command("load the model and invoke it once on zeros", _args(MODEL, RUNTIME, DELEGATE),
                     _load),
     "tensors": Command("save intermediate tensors of every sample", _args(

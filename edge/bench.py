@@ -25,8 +25,10 @@ def _random(inp: dict[str, Any], rng: np.random.Generator) -> np.ndarray:
     return rng.standard_normal(inp["shape"]).astype(dtype)
 
 
-def _invoke_times(interpreter: Any, repeats: int, warmup: int, seed: int) -> list[float]:
-    """Seconds of each of `repeats` invokes on random input, after `warmup` untimed ones."""
+def _invoke_times(interpreter: Any, repeats: int, warmup: int, seed: int,
+                  max_seconds: float | None = None) -> list[float]:
+    """Seconds of each of `repeats` invokes on random input, after `warmup` untimed ones;
+    fewer (at least one) once the timed ones add up to `max_seconds`."""
     rng = np.random.default_rng(seed)
     feeds = [(inp["index"], _random(inp, rng)) for inp in interpreter.get_input_details()]
     times = []
@@ -40,17 +42,21 @@ def _invoke_times(interpreter: Any, repeats: int, warmup: int, seed: int) -> lis
             raise ModelLoadError(runtime_words(exc)) from None
         if i >= warmup:
             times.append(time.perf_counter() - start)
+            if max_seconds is not None and sum(times) >= max_seconds:
+                break
     return times
 
 
 def median_invoke_ms(model_path: str, runtime: str, repeats: int = 20, warmup: int = 3,
-                     num_threads: int = 1, seed: int = 0) -> dict[str, Any]:
-    """Invoke the model `warmup + repeats` times on random input; median and min in ms."""
+                     num_threads: int = 1, seed: int = 0, max_seconds: float | None = None
+                     ) -> dict[str, Any]:
+    """Invoke the model `warmup + repeats` times on random input (the timed ones stop early
+    once they add up to `max_seconds`); median and min in ms, and the repeats timed."""
     _, version = runtimes.load(runtime)
     interpreter = open_interpreter(model_path, runtime, num_threads)
-    times = [1000.0 * t for t in _invoke_times(interpreter, repeats, warmup, seed)]
+    times = [1000.0 * t for t in _invoke_times(interpreter, repeats, warmup, seed, max_seconds)]
     return {"runtime": runtime, "version": version, "median_ms": statistics.median(times),
-            "min_ms": min(times), "repeats": repeats, "threads": num_threads}
+            "min_ms": min(times), "repeats": len(times), "threads": num_threads}
 
 
 def probe(model_path: str, runtime: str, repeats: int = 3, warmup: int = 1) -> dict[str, Any]:

@@ -135,12 +135,15 @@ def load_check(model: Path, runtime: str, timeout: float = 120.0) -> tuple[bool,
     return True, f"loaded and invoked by {runtime} {about['version']} ({about['machine']})"
 
 
-def bench(model: Path, runtime: str, repeats: int = 20, timeout: float = DEFAULT_TIMEOUT_S
-          ) -> dict[str, Any]:
-    """`python -m edge bench` here: median and min ms of one invoke, one thread."""
+def bench(model: Path, runtime: str, repeats: int = 20, timeout: float = DEFAULT_TIMEOUT_S,
+          max_seconds: float | None = None) -> dict[str, Any]:
+    """`python -m edge bench` here: median and min ms of one invoke, one thread (fewer
+    repeats once the timed invokes add up to `max_seconds`)."""
+    cap = [] if max_seconds is None else ["--max-seconds", str(max_seconds)]
     with LOCAL.session(Quiet()) as session:
         return _call(session, ["bench", *model_args(session, model), "--runtime", runtime,
-                               "--repeats", str(repeats)], timeout, f"benchmarking {model}")
+                               "--repeats", str(repeats), *cap], timeout,
+                     f"benchmarking {model}")
 
 
 def _stream(session: Session, args: list[str], total: int, label: str, reporter: Reporter,

@@ -39,6 +39,7 @@ from pipeline.records.parity import TaskResult
 from pipeline.tempdirs import temporary_directory
 from pipeline.tflite import calibrate
 from pipeline.tflite import graph as tflite_graph
+from pipeline.tflite import macs as tflite_macs
 
 # Calibration samples the search measures on. Neighbour agreement is easier among fewer
 # samples, so this is not much smaller than a real evaluation set.
@@ -68,24 +69,6 @@ class Unit:
         return _INDEX.sub("_*", self.scope)
 
 
-def _macs(graph: tflite_graph.Graph, op: tflite_graph.Op) -> int:
-    """Multiply-accumulates of a matrix op (output elements times the reduced length)."""
-    if len(op.inputs) < 2 or not op.outputs:
-        return 0
-    out = int(np.prod(graph.tensors[op.outputs[0]].shape))
-    shape = graph.tensors[op.inputs[1]].shape
-    if op.name == "FULLY_CONNECTED" and shape:
-        return out * int(shape[-1])
-    if op.name == "CONV_2D" and len(shape) == 4:
-        return out * int(np.prod(shape[1:]))
-    if op.name == "DEPTHWISE_CONV_2D" and len(shape) == 4:
-        return out * int(shape[1] * shape[2])
-    if op.name == "BATCH_MATMUL":
-        first = graph.tensors[op.inputs[0]].shape
-        return out * int(first[-1]) if first else 0
-    return 0
-
-
 def units(graph: tflite_graph.Graph) -> list[Unit]:
     """The layers whose ops the quantizer can leave in float, in graph order."""
     found: dict[str, tuple[list[str], list[int]]] = {}
@@ -94,7 +77,7 @@ def units(graph: tflite_graph.Graph) -> list[Unit]:
             continue
         names, macs = found.setdefault(graph.origin(op), ([], []))
         names.extend(graph.tensors[t].name for t in op.outputs)
-        macs.append(_macs(graph, op))
+        macs.append(tflite_macs.macs(graph, op))
     return [Unit(scope, tuple(names), sum(macs)) for scope, (names, macs) in found.items()
             if scope]
 
