@@ -190,6 +190,66 @@ class ModelSize(Model):
     tflite_bytes: int  # model.tflite
 
 
+class MacShare(Model):
+    """The multiply-accumulates of the matrix ops that run in one kind of arithmetic
+    (pipeline/tflite/macs.py): "int8", "int16x8", "hybrid" (float activations, int8 weights,
+    int8 MACs on LiteRT) or "float"."""
+
+    kind: str
+    ops: int
+    macs: int  # one invoke
+
+
+class FloatOpGroup(Model):
+    """Ops of one name that read or write a float tensor, and why they run in float."""
+
+    op: str
+    count: int
+    reason: str
+
+
+class Latency(Model):
+    """One model's invoke on the runtime, one thread, after warm-up invokes."""
+
+    median_ms: float
+    min_ms: float
+    repeats: int  # the invokes timed (fewer than asked once they add up to the time cap)
+    threads: int
+
+
+class Gains(Model):
+    """What int8 buys: the integer share of the multiply-accumulates, the ops left in float,
+    the size and the latency against a float32 TFLite of the same (replaced) model. Latency is
+    measured only when parity runs on this machine, on its CPU: not the target's figure."""
+
+    macs: list[MacShare] = []
+    float_ops: list[FloatOpGroup] = []
+    float_tflite_bytes: int | None = None  # None: not converted (--quantize none, or it failed)
+    runtime: str | None = None  # "tflite-runtime 2.14.0"; None: latency not measured
+    machine: str | None = None  # this machine's CPU architecture
+    quantized_latency: Latency | None = None
+    float_latency: Latency | None = None
+    notes: list[str] = []  # what was not measured, and why
+
+    @property
+    def integer_share(self) -> float | None:
+        """The share of MACs in integer arithmetic (int8, int16x8, hybrid); None without any."""
+        total = sum(m.macs for m in self.macs)
+        integer = sum(m.macs for m in self.macs if m.kind != "float")
+        return integer / total if total else None
+
+    @property
+    def latency_ratio(self) -> float | None:
+        """Quantized median over float median."""
+        q, f = self.quantized_latency, self.float_latency
+        return q.median_ms / f.median_ms if q and f and f.median_ms > 0 else None
+
+    def smaller(self, tflite_bytes: int) -> float | None:
+        """How many times smaller model.tflite is than the float32 TFLite."""
+        return self.float_tflite_bytes / tflite_bytes \
+            if self.float_tflite_bytes and tflite_bytes else None
+
+
 class ParityRecord(Record):
     """What the parity stage measured and decided."""
 
@@ -221,6 +281,7 @@ class ParityRecord(Record):
     layers: LayerTable | None = None
     gelu_sites: list[GeluSiteRow] = []
     sensitivity: list[SensitivityRow] = []
+    gains: Gains | None = None
     # Seconds per stage (train, approximate, convert) and per part of parity.
     timings: dict[str, float] = {}
     # The sha256 of what was measured: model_float.keras, model_approx.keras, model.tflite, data.
@@ -236,3 +297,4 @@ class ParityRecord(Record):
         """Names of the thresholds and checks that failed."""
         return ([t.threshold for t in self.thresholds if not t.passed]
                 + [c.name for c in self.checks if c.fails_gate])
+

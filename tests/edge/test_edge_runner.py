@@ -121,6 +121,14 @@ def test_bench_reports_a_median(tiny_model: Path, runtime: str) -> None:
     assert 0 < result["min_ms"] <= result["median_ms"]
 
 
+def test_bench_stops_timing_at_its_time_cap(tiny_model: Path) -> None:
+    proc = _edge("-m", "edge", "bench", "--model", str(tiny_model), "--repeats", "1000",
+                 "--max-seconds", "0")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["repeats"] == 1 and result["median_ms"] > 0
+
+
 def test_probe_times_a_few_invokes(tiny_model: Path) -> None:
     proc = _edge("-m", "edge", "probe", "--model", str(tiny_model), "--repeats", "2")
     assert proc.returncode == 0, proc.stderr

@@ -36,6 +36,7 @@ from pipeline.records.parity import (
     ApproxInfo,
     DataInfo,
     DeviceComparison,
+    Gains,
     ModelSize,
     OutputParity,
     ParityRecord,
@@ -45,7 +46,7 @@ from pipeline.records.parity import (
     TaskResult,
     ThresholdRow,
 )
-from pipeline.stages.parity import gelu_sites, islands, sensitivity
+from pipeline.stages.parity import gains, gelu_sites, islands, sensitivity
 from pipeline.stages.parity import per_layer as layers
 from pipeline.targets import runtime_choice
 from pipeline.targets.cpu import runtime_failure_origin
@@ -197,6 +198,23 @@ def _diagnostics(ctx: Context, x: batch.Inputs, y_float: list[np.ndarray], runti
     return {"layers": table, "gelu_sites": sites, "sensitivity": rows}
 
 
+def _gains(ctx: Context, converted: ConvertRecord, run: Run, failure: RuntimeFailure | None,
+           on: places.OnOptions, reporter: Reporter) -> Gains:
+    """What int8 buys; latency only on this machine's runtime, on its CPU alone."""
+    skip = None
+    if on.on != places.LOCAL:
+        skip = (f"parity ran with --on {on.on}; latency is measured only when parity runs on "
+                "this machine (--on local)")
+    elif failure is not None:
+        skip = "the runtime could not run model.tflite"
+    elif on.delegate:
+        skip = f"parity ran with a delegate ({on.delegate}): CPU latency is not its latency"
+    where = gains.Where(runtime=run.runtime.name, machine=run.runtime.machine, skip=skip)
+    return gains.measure(ctx.graph(), ctx.out / artifacts.MODEL_TFLITE, converted.quantize,
+                         converted.recovery, ctx.replaced(), ctx.data.x_calib, converted.batch,
+                         where, reporter)
+
+
 def _far_share(data: Dataset, n: int, y_float: list[np.ndarray],
                y_q: list[np.ndarray] | None) -> list[str]:
     """What the evaluation samples far outside the calibration range do to the figures."""
@@ -328,6 +346,8 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
     artifacts.clear_from(ctx.out, "parity")
     diagnostics = {} if failure else _diagnostics(ctx, x, y_float, runtime, opts, reporter,
                                                   clock)
+    gained = _gains(ctx, converted, result, failure, opts.on, reporter)
+    clock.lap("gains")
     trained = ctx.record(TrainRecord)
     timings = {"train": trained.seconds, "approximate": approximated.seconds,
                "convert": converted.seconds, **clock.laps}
@@ -348,7 +368,8 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
                       warnings=list(data.warnings) + _far_share(data, n, y_float, y_q)),
         fine_tune=approximated.fine_tune, thresholds=gate,
         threshold_sources=list(opts.thresholds.sources), checks=checks, ops=converted.ops,
-        calibration=converted.calibration, recovery=converted.recovery, timings=timings,
+        calibration=converted.calibration, recovery=converted.recovery, gains=gained,
+        timings=timings,
         measured=_measured(ctx),
         **diagnostics)
     artifacts.write_npz(ctx.out / artifacts.PARITY_SAMPLES,

@@ -14,7 +14,7 @@ from pipeline.errors import UserError
 from pipeline.progress import Reporter
 from pipeline.records import ParityRecord
 from pipeline.records.parity import Metrics
-from pipeline.stages.report import document, html, junit, markdown, plots
+from pipeline.stages.report import document, gains, html, junit, markdown, plots
 from pipeline.stages.report.document import fmt, size
 from pipeline.stages.report.manifest import write_manifest
 
@@ -53,6 +53,9 @@ def summary(p: ParityRecord) -> str:
         f = p.runtime_failure
         rows.append(("runtime failed", f.message + (f" (op {f.op}, layer {f.layer})"
                                                     if f.op else "")))
+    gained = gains.line(p)
+    if gained:
+        rows.append(("int8 buys", gained))
     cmp = p.device_vs_host
     if cmp:
         rows.append(("device vs this machine", f"{cmp.differing_outputs} of {cmp.outputs} "

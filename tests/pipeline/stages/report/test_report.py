@@ -149,3 +149,17 @@ def test_a_parity_json_from_another_version_is_a_clear_error(cli, demo_build: Pa
     r = cli("report", out)
     assert r.code == 2 and "does not match what gelu-edge writes (passed" in r.err, r
     assert len(r.err.strip().splitlines()) == 1
+
+
+def test_the_report_says_what_int8_buys(demo_build: Path) -> None:
+    from pipeline.stages.report import gains, summary
+
+    parity = ParityRecord.load(demo_build)
+    g = parity.gains
+    assert g is not None and g.integer_share == 1.0 and g.float_ops == []
+    assert g.quantized_latency and g.float_latency and g.machine
+    line = gains.line(parity)
+    assert line and line.startswith("int8 MACs 100 %, ") and "(this machine)" in line
+    assert line in summary(parity)
+    text = (demo_build / "parity.md").read_text()
+    assert "## What int8 buys" in text and "this machine's CPU, not the target's" in text
