@@ -28,9 +28,11 @@ MAX_BENCH_SECONDS = 1.0
 WHOLE_MODEL_FLOAT = {
     "none": "the whole model is float32 (--quantize none)",
     "float16": "the whole model computes in float (--quantize float16: float16 weights)",
-    "dynamic": "float activations (--quantize dynamic): its matrix ops take int8 weights and "
-               "multiply in int8 (hybrid kernels)",
+    "dynamic": "float activations (--quantize dynamic)",
 }
+HYBRID = ("hybrid (--quantize dynamic): float activations, int8 weights, int8 "
+          "multiply-accumulates on LiteRT")
+DYNAMIC_FLOAT_WEIGHTS = "--quantize dynamic left its weights in float"
 KEPT_BY_RECOVER = "kept in float by --recover"
 FLOAT_IO = "the model's float input or output"
 ISLAND = "a float island the converter left (DEQUANTIZE/QUANTIZE around it)"
@@ -72,7 +74,9 @@ def float_op_groups(graph: Graph, mode: str, kept_float: list[str]) -> list[Floa
         op = graph.ops[i]
         floats = {t for t in op.inputs + op.outputs
                   if t >= 0 and graph.tensors[t].dtype in FLOAT_TYPES}
-        if whole:
+        if mode == "dynamic" and op.name in tflite_macs.MAC_OPS:
+            reason = HYBRID if tflite_macs.kind(graph, op) == "hybrid" else DYNAMIC_FLOAT_WEIGHTS
+        elif whole:
             reason = whole
         elif _kept(graph.origin(op), kept_float):
             reason = KEPT_BY_RECOVER

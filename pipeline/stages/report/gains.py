@@ -26,8 +26,12 @@ def line(p: ParityRecord) -> str | None:
     if g is None:
         return None
     parts = [f"{_mac_label(g)} {_percent(g.integer_share)}"]
+    q = g.quantized_latency
     if g.latency_ratio is not None:
         parts.append(f"{g.latency_ratio:.2f}x float latency on {g.runtime} (this machine)")
+    elif q is not None:
+        parts.append(f"{q.median_ms:.3g} ms on {g.runtime} (this machine), no float model to "
+                     "compare with")
     else:
         parts.append("latency not measured")
     smaller = g.smaller(p.size.tflite_bytes)

@@ -51,8 +51,7 @@ def test_dynamic_range_ops_are_named_hybrid(dense) -> None:
     assert gains.mac_shares(graph) == [MacShare(kind="hybrid", ops=2,
                                                 macs=FIRST_MACS + SECOND_MACS)]
     groups = gains.float_op_groups(graph, "dynamic", [])
-    assert {g.op for g in groups} == {"FULLY_CONNECTED"}
-    assert all(g.reason == gains.WHOLE_MODEL_FLOAT["dynamic"] for g in groups)
+    assert [(g.op, g.count, g.reason) for g in groups] == [("FULLY_CONNECTED", 2, gains.HYBRID)]
 
 
 def test_a_float_model_computes_no_mac_in_int8(dense) -> None:
@@ -118,3 +117,14 @@ def test_latency_elsewhere_is_said_to_be_unmeasured(dense, tmp_path: Path) -> No
     assert found.quantized_latency is None and found.float_latency is None
     assert found.runtime is None and found.float_tflite_bytes
     assert any("latency not measured: parity ran with --on pi" in n for n in found.notes)
+
+
+def test_a_float_build_has_no_float_model_to_compare_with(dense, tmp_path: Path) -> None:
+    model, calib = dense
+    path = tmp_path / "model.tflite"
+    path.write_bytes(convert_model(model, "none", calib, 1, Quiet()))
+    found = gains.measure(tflite_graph.read(path), path, "none", None, model, calib, 1,
+                          gains.Where(RUNTIME, "x86_64"), Quiet())
+    assert found.quantized_latency and found.quantized_latency.median_ms > 0
+    assert found.float_latency is None and found.float_tflite_bytes is None
+    assert found.integer_share == 0.0 and any("--quantize none" in n for n in found.notes)
