@@ -199,10 +199,14 @@ def _diagnostics(ctx: Context, x: batch.Inputs, y_float: list[np.ndarray], runti
 
 
 def _gains(ctx: Context, converted: ConvertRecord, run: Run, failure: RuntimeFailure | None,
-           on: places.OnOptions, reporter: Reporter) -> Gains:
-    """What int8 buys; latency only on this machine's runtime, on its CPU alone."""
+           on: places.OnOptions, accelerator: bool, reporter: Reporter) -> Gains:
+    """What int8 buys; latency only on this machine's runtime, on its CPU alone, and only for a
+    CPU target (an accelerator's speed is not its host CPU's)."""
     skip = None
-    if on.on != places.LOCAL:
+    if accelerator:
+        skip = ("the target is an accelerator: this machine's CPU latency says nothing about "
+                "it")
+    elif on.on != places.LOCAL:
         skip = (f"parity ran with --on {on.on}; latency is measured only when parity runs on "
                 "this machine (--on local)")
     elif failure is not None:
@@ -346,7 +350,8 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
     artifacts.clear_from(ctx.out, "parity")
     diagnostics = {} if failure else _diagnostics(ctx, x, y_float, runtime, opts, reporter,
                                                   clock)
-    gained = _gains(ctx, converted, result, failure, opts.on, reporter)
+    gained = _gains(ctx, converted, result, failure, opts.on,
+                    targets.get(opts.target).accelerator, reporter)
     clock.lap("gains")
     trained = ctx.record(TrainRecord)
     timings = {"train": trained.seconds, "approximate": approximated.seconds,

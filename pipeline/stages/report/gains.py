@@ -36,8 +36,14 @@ def line(p: ParityRecord) -> str | None:
         parts.append("latency not measured")
     smaller = g.smaller(p.size.tflite_bytes)
     if smaller is not None:
-        parts.append(f"{smaller:.1f}x smaller")
+        parts.append(_size_ratio(smaller))
     return ", ".join(parts)
+
+
+def _size_ratio(smaller: float) -> str:
+    """'4.1x smaller' or, for a model whose int8 file is not smaller (tiny models: the
+    flatbuffer's own bytes and the quantization parameters dominate), '1.1x larger'."""
+    return f"{smaller:.1f}x smaller" if smaller >= 1 else f"{1 / smaller:.1f}x larger"
 
 
 def _ms(value: float | None) -> str:
@@ -63,7 +69,7 @@ def blocks(p: ParityRecord) -> list[Block]:
         ["model_float.keras", size(p.size.keras_bytes), f"{p.size.keras_bytes:,} bytes"],
         ["model.tflite", size(p.size.tflite_bytes), f"{p.size.tflite_bytes:,} bytes"],
         ["float32 TFLite", size(g.float_tflite_bytes) if g.float_tflite_bytes else "—",
-         f"{g.float_tflite_bytes:,} bytes; model.tflite is {smaller:.1f}x smaller"
+         f"{g.float_tflite_bytes:,} bytes; model.tflite is {_size_ratio(smaller)}"
          if g.float_tflite_bytes and smaller else "not converted"],
     ]
     found = [Block("h2", "What int8 buys"),
