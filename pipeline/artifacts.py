@@ -32,6 +32,7 @@ MODEL_TFLITE = "model.tflite"
 TRAIN_RECORD = "train.json"
 APPROX_RECORD = "approximate.json"
 CONVERT_RECORD = "convert.json"
+QUANT_PLAN = "quant_plan.json"
 PARITY_JSON = "parity.json"
 PARITY_MD = "parity.md"
 PARITY_SAMPLES = "parity_samples.npz"
@@ -50,7 +51,7 @@ ERROR_STAGE = "error"
 _OUTPUTS: dict[str, tuple[str, ...]] = {
     "train": (MODEL_FLOAT, TRAIN_RECORD),
     "approximate": (MODEL_APPROX, APPROX_RECORD),
-    "convert": (MODEL_TFLITE, CONVERT_RECORD),
+    "convert": (MODEL_TFLITE, QUANT_PLAN, CONVERT_RECORD),
     "parity": (GELU_CURVES, PARITY_SAMPLES, PARITY_JSON),
     "report": (PARITY_MD, PARITY_HTML, PLOTS_DIR, MANIFEST),
 }

@@ -38,6 +38,7 @@ class BuildOptions:
     quantize: str | None = None  # None: the target's default
     calibration_method: str = ranges.DEFAULT
     recover: bool = False
+    integer_only: bool = False  # --integer-only: every op int8 on a CPU target too
     target: str = DEFAULT_TARGET
     runtime: str | None = None
     preset: str = presets.DEFAULT
@@ -80,11 +81,12 @@ def run(opts: BuildOptions, reporter: Reporter) -> ParityRecord:
             raise UserError(f"{data.path}: preset {opts.preset!r} trains on x_train/y_train; "
                             "pass --model for your own trained model")
     source = str(opts.model) if opts.model is not None else f"{opts.preset} preset"
+    mode = quantize_mode(opts.target, opts.quantize)
     stage2 = approximate.Options(approx=opts.approx, target=opts.target, runtime=opts.runtime,
                                  fine_tune_epochs=opts.fine_tune_epochs, source=source,
-                                 rewrites=opts.rewrites)
+                                 rewrites=opts.rewrites, mode=mode,
+                                 integer_only=opts.integer_only)
     approximate.check_options(stage2, data)
-    mode = quantize_mode(opts.target, opts.quantize)
     ranges.parse(opts.calibration_method)
     stage4 = parity.Options(target=opts.target, runtime=opts.runtime,
                             thresholds=opts.thresholds, samples=opts.samples, on=opts.on,
@@ -96,8 +98,8 @@ def run(opts: BuildOptions, reporter: Reporter) -> ParityRecord:
                                epochs=opts.epochs, seed=opts.seed),
         "approximate": stage2,
         "convert": convert.Options(mode=mode, calibration_method=opts.calibration_method,
-                                   target=opts.target, recover=opts.recover,
-                                   thresholds=opts.thresholds),
+                                   target=opts.target, runtime=opts.runtime,
+                                   recover=opts.recover, thresholds=opts.thresholds),
         "parity": stage4,
         "report": report.Options(junit=opts.junit),
     }

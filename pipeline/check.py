@@ -9,9 +9,10 @@ from pipeline.targets.base import Compat
 from pipeline.tflite import graph as tflite_graph
 
 
-def check_model(model: Path, target_name: str) -> Compat:
-    """Parse the model (UserError if it is not a TFLite flatbuffer) and run the target's check."""
-    target = targets.get(target_name)
+def check_model(model: Path, target_name: str, runtime: str | None = None) -> Compat:
+    """Parse the model (UserError if it is not a TFLite flatbuffer) and run the target's check
+    (with `runtime`: the target as that runtime's users have it)."""
+    target = targets.get(target_name, runtime)
     graph = tflite_graph.read(model)
     return target.check(Path(model), graph)
 

@@ -147,6 +147,16 @@ recover_option = click.option(
     "--recover", is_flag=True,
     help="If the int8 model misses the gate: on a CPU target keep the fewest layers in float "
     "that pass it; on an accelerator try every calibration method (it stays integer).")
+integer_only_option = click.option(
+    "--integer-only", is_flag=True,
+    help="Every op int8, on a CPU target too. By default a CPU target's int8 model with layer "
+    "norm, softmax or attention runs its matrix ops in int8 (int8 weights and "
+    "multiply-accumulates, float in and out) and the rest in float; accelerator targets are "
+    "always integer-only.")
+plan_option = click.option(
+    "--plan", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+    help="Apply this quant_plan.json (what a build decided: placement, ranges, float layers, "
+    "recipe) instead of deciding again: the same model.tflite from the same model and data.")
 quantize_option = click.option("--quantize", type=click.Choice(quantize_modes.names()),
                                default=None, help="Quantization mode [default: the target's; "
                                "int8 for every target].")
@@ -154,7 +164,8 @@ target_option = click.option("--target", default=targets.DEFAULT, show_default=T
                              help=f"Deployment target: {', '.join(targets.names())} "
                              "(or ethos-u:CONFIG); see 'gelu-edge targets'.")
 runtime_option = click.option("--runtime", type=click.Choice(EDGE_RUNTIMES), default=None,
-                              help="Runtime for parity [default: the target's].")
+                              help="The runtime the model is for, and parity runs on "
+                              "[default: the target's].")
 sensitivity_option = click.option(
     "--sensitivity", type=click.IntRange(min=0), default=0, show_default=True,
     help="For the N worst layers, measure the end-to-end SNR with that layer kept in float.")

@@ -16,6 +16,7 @@ from pipeline.cli.options import (
     check_quantize,
     data_option,
     finish,
+    integer_only_option,
     junit_option,
     load_data,
     load_setup,
@@ -23,6 +24,7 @@ from pipeline.cli.options import (
     on_from,
     on_options,
     out_option,
+    plan_option,
     quantize_option,
     recover_option,
     rewrites_option,
@@ -81,12 +83,14 @@ def train(out: Path, model: Path | None, preset: str, epochs: int | None, seed: 
 @data_option
 @approx_option
 @rewrites_option
+@quantize_option
+@integer_only_option
 @target_option
 @runtime_option
 @fine_tune_option
 @loading_options
-def approximate(out: Path, approx: str, rewrites: str, target: str, runtime: str | None,
-                fine_tune_epochs: int, **kw: Any) -> None:
+def approximate(out: Path, approx: str, rewrites: str, quantize: str | None, integer_only: bool,
+                target: str, runtime: str | None, fine_tune_epochs: int, **kw: Any) -> None:
     """Choose the GELU approximation (auto: for the target) and replace every GELU in
     OUT/model_float.keras; save OUT/model_approx.keras.
 
@@ -103,6 +107,7 @@ def approximate(out: Path, approx: str, rewrites: str, target: str, runtime: str
     ctx = stage_context(out, kw, "reference", fine_tune=fine_tune_epochs > 0)
     opts = stage.Options(approx=approx, target=target, runtime=runtime,
                          fine_tune_epochs=fine_tune_epochs, rewrites=rewrites,
+                         mode=check_quantize(target, quantize), integer_only=integer_only,
                          source=ctx.record(TrainRecord).source)
     stage.check_options(opts, ctx.data)
     stage.run(ctx, opts, ClickReporter())
@@ -117,10 +122,12 @@ def approximate(out: Path, approx: str, rewrites: str, target: str, runtime: str
 @calibration_method_option
 @recover_option
 @target_option
+@runtime_option
+@plan_option
 @threshold_options
 @loading_options
 def convert(out: Path, quantize: str | None, calibration_method: str, recover: bool,
-            target: str, **kw: Any) -> None:
+            target: str, runtime: str | None, plan: Path | None, **kw: Any) -> None:
     """Convert OUT/model_approx.keras to OUT/model.tflite and check the graph (exit 1 when a
     check fails; the model and convert.json are written either way).
 
@@ -128,6 +135,7 @@ def convert(out: Path, quantize: str | None, calibration_method: str, recover: b
     Examples:
       gelu-edge convert --out build
       gelu-edge convert --out build --quantize uint8 --target coral
+      gelu-edge convert --out build --plan build/quant_plan.json
     """
     from pipeline.stages import convert as stage
     from pipeline.tflite import ranges
@@ -138,8 +146,8 @@ def convert(out: Path, quantize: str | None, calibration_method: str, recover: b
     thresholds = thresholds_from(kw)
     ctx = stage_context(out, kw, "replaced")
     record = stage.run(ctx, stage.Options(mode=mode, calibration_method=calibration_method,
-                                          target=target, recover=recover,
-                                          thresholds=thresholds), ClickReporter())
+                                          target=target, runtime=runtime, recover=recover,
+                                          thresholds=thresholds, plan=plan), ClickReporter())
     click.echo(f"wrote {out / 'model.tflite'}")
     failed = [c for c in record.checks if c.fails_gate]
     if failed:
@@ -208,6 +216,7 @@ def report(folder: Path | None, out: Path, junit: Path | None) -> None:
 @approx_option
 @rewrites_option
 @quantize_option
+@integer_only_option
 @calibration_method_option
 @recover_option
 @target_option
@@ -220,9 +229,10 @@ def report(folder: Path | None, out: Path, junit: Path | None) -> None:
 @loading_options
 @fine_tune_option
 def build(out: Path, model: Path | None, preset: str, epochs: int | None, seed: int,
-          approx: str, rewrites: str, quantize: str | None, calibration_method: str,
-          recover: bool, target: str, runtime: str | None, samples: int | None,
-          sensitivity: int, junit: Path | None, fine_tune_epochs: int, **kw: Any) -> None:
+          approx: str, rewrites: str, quantize: str | None, integer_only: bool,
+          calibration_method: str, recover: bool, target: str, runtime: str | None,
+          samples: int | None, sensitivity: int, junit: Path | None, fine_tune_epochs: int,
+          **kw: Any) -> None:
     """Run every stage: train, approximate, convert, parity, report.
 
     Exit 0 when the model is built and within thresholds, 1 when a graph check or threshold
@@ -231,6 +241,7 @@ def build(out: Path, model: Path | None, preset: str, epochs: int | None, seed: 
     \b
     Examples:
       gelu-edge build --quantize int8
+      gelu-edge build --model minilm.keras --data eval.npz --integer-only
       gelu-edge build --preset transformer --out build-transformer
       gelu-edge build --target coral --out build-coral
       gelu-edge build --approx sigmoid --target host --out build-host
@@ -244,7 +255,7 @@ def build(out: Path, model: Path | None, preset: str, epochs: int | None, seed: 
     opts = stage.BuildOptions(
         out=out, data=kw.pop("data"), model=model, calibration=kw.pop("calibration"),
         fine_tune_epochs=fine_tune_epochs, approx=approx, rewrites=rewrites, quantize=quantize,
-        calibration_method=calibration_method, recover=recover,
+        calibration_method=calibration_method, recover=recover, integer_only=integer_only,
         target=target, runtime=runtime, preset=preset, epochs=epochs, seed=seed,
         samples=samples, on=on_from(kw), sensitivity=sensitivity, thresholds=thresholds_from(kw),
         junit=junit,

@@ -18,8 +18,11 @@ from pipeline.targets import runtime_choice
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--target", required=True,
               help=f"One of: {', '.join(targets.names())} (or ethos-u:CONFIG).")
+@click.option("--runtime", type=click.Choice(EDGE_RUNTIMES), default=None,
+              help="The runtime the device has [default: the target's]; rpi with "
+              "tflite-runtime checks against tflite-runtime 2.14.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def check(model: Path, target: str, as_json: bool) -> None:
+def check(model: Path, target: str, runtime: str | None, as_json: bool) -> None:
     """Check MODEL.tflite against a target: per-op verdict and reason, model rules, summary.
 
     Exit 0 when fully compatible, 1 when not, 2 on bad input.
@@ -32,7 +35,7 @@ def check(model: Path, target: str, as_json: bool) -> None:
 
     from pipeline.check import check_model, render
 
-    compat = check_model(model, target)
+    compat = check_model(model, target, runtime)
     click.echo(compat.model_dump_json(indent=2) if as_json else render(compat))
     if not compat.compatible:
         raise CheckFailed(f"{model} is not compatible with target {compat.target} (see above)")

@@ -94,6 +94,9 @@ class ApproximateRecord(Record):
     target: str = "rpi"  # some rewrites take the target's form
     rewrites: list[str] = ["gelu"]  # the rewrites applied, in order
     rewrite_sites: list[RewriteSite] = []
+    # where int8 goes (pipeline.tflite.placement): decided here, since the rewrites depend on it
+    placement: str = "integer"
+    placement_reason: str = ""
     seconds: float = 0.0  # how long the stage took
 
     @property

@@ -79,6 +79,7 @@ class Recovery(Model):
     decision_margin: float = 0.0  # share of the agreement limits' headroom also required there
     int8_snr_db: float | None  # the all-int8 model's worst output SNR there (None: not run)
     recovered_snr_db: float | None
+    float_nodes: list[str] = []  # the output tensors of the kept layers' ops
     int8_figures: str = ""  # the gate's other figures there, all int8
     recovered_figures: str = ""
     float_mac_share: float = 0.0  # share of the matrix ops' multiply-accumulates kept in float
@@ -109,7 +110,18 @@ class ConvertRecord(Record):
     parameters: int
     calibration: Calibration | None = None  # full-integer modes
     recovery: Recovery | None = None  # --recover
+    # where int8 went (quant_plan.json holds the whole plan): "integer" (every op) or
+    # "matmuls" (the matrix ops, dynamic-range; the rest float), and why
+    placement: str = "integer"
+    placement_reason: str = ""
+    int8_mac_share: float | None = None  # of the matrix ops' MACs, static or dynamic-range
     seconds: float = 0.0  # how long the stage took
+
+    @property
+    def arithmetic(self) -> str:
+        """The --quantize mode whose arithmetic the model runs: a matmuls-placed int8 model
+        computes as a dynamic-range one (int8 weights and MACs, float activations)."""
+        return "dynamic" if self.placement == "matmuls" else self.quantize
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -259,6 +259,8 @@ class ParityRecord(Record):
     schema_version: int = SCHEMA_VERSION
     passed: bool
     quantize: str
+    placement: str = "integer"  # where int8 went (quant_plan.json): integer or matmuls
+    placement_reason: str = ""
     target: str
     approx: ApproxInfo
     compat: Compat

@@ -52,6 +52,10 @@ class Rewrite:
     targets: tuple[str, ...] | None  # the targets it suits; None: every target
     find: Callable[[Any, Options], list[Match]]
     apply: Callable[[Any, list[Match], Options], tuple[Any, Undo]]
+    # Also needed where the op runs in float (a form some runtime or compiler cannot load);
+    # False: it only makes the op int8-friendly, and a build that keeps the op in float
+    # (the matmuls placement) leaves it out.
+    float_too: bool = False
 
     def suits(self, target: str) -> bool:
         """True when the rewrite is meant for this target."""

@@ -75,6 +75,7 @@ REWRITE = Rewrite(
             "compiler)",
     int8_ops=frozenset({"DEPTHWISE_CONV_2D"}),
     targets=None,
+    float_too=True,
     find=find,
     apply=apply,
 )

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import approximations, artifacts, rewrites
+from pipeline import approximations, artifacts, rewrites, targets
 from pipeline.approximations import Approximation
 from pipeline.approximations import auto as approx_auto
 from pipeline.context import Context
@@ -24,6 +24,7 @@ from pipeline.records import ApproximateRecord, FineTune, Site
 from pipeline.records.approximate import RewriteSite
 from pipeline.rewrites import gelu
 from pipeline.tfenv import keras
+from pipeline.tflite import placement
 
 # Samples one eager call of the model runs on, to see which GELU functions are computed.
 PROBE_SAMPLES = 2
@@ -45,6 +46,8 @@ class Options:
     fine_tune_epochs: int = 0
     source: str | None = None  # the user's model file, for messages
     rewrites: str = "all"  # --rewrites: all, none, a list, all,-name
+    mode: str = "int8"  # --quantize: the placement depends on it
+    integer_only: bool = False  # --integer-only: every op int8 on a CPU target too
 
 
 def check_options(opts: Options, data: Dataset) -> None:
@@ -157,6 +160,14 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ApproximateRecord:
     else:
         forms = ", ".join(sorted({s.form for s in sites}))
         reporter.info(f"replaced {len(sites)} GELU site(s) ({forms}) with {approx.name!r}")
+    where = placement.decide(reference, opts.mode, targets.get(opts.target).accelerator,
+                             opts.integer_only)
+    if where.kind == placement.MATMULS:
+        dropped = [n for n in chosen if n != rewrites.GELU and not rewrites.get(n).float_too]
+        chosen = [n for n in chosen if n not in dropped]
+        if dropped:
+            reporter.info(f"rewrites {', '.join(dropped)} left out: they make ops int8-friendly, "
+                          "and those ops run in float here (placement matmuls)")
     ropts = rewrites.Options(target=opts.target)
     found = rewrites.find_all(reference, chosen, ropts)
     rewrite_sites = _rewrite_sites(reference, found, small)
@@ -166,7 +177,8 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ApproximateRecord:
     record = ApproximateRecord(approx=approx.name, sites=sites, auto=choice,
                                target=opts.target,
                                rewrites=chosen,
-                               rewrite_sites=rewrite_sites)
+                               rewrite_sites=rewrite_sites,
+                               placement=where.kind, placement_reason=where.reason)
     artifacts.clear_from(ctx.out, "approximate")
     with artifacts.atomic_path(ctx.out / artifacts.MODEL_APPROX) as tmp:
         model, undo_gelu = gelu.replace(reference, approx, gelus)

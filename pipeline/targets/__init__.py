@@ -25,11 +25,14 @@ TARGETS: Registry[Target] = Registry.of(
 DEFAULT = rpi.TARGET.name
 
 
-def get(name: str) -> Target:
-    """Look up a target; unknown names are a UserError listing the choices."""
+def get(name: str, runtime: str | None = None) -> Target:
+    """Look up a target; unknown names are a UserError listing the choices. With `runtime`
+    (--runtime), the target as that runtime's users have it (`rpi` with tflite-runtime 2.14),
+    where it has such a variant."""
     if name.startswith("ethos-u:") and name not in TARGETS:
         return ethos_u.make_target(name.split(":", 1)[1])
-    return TARGETS.get(name)
+    target = TARGETS.get(name)
+    return rpi.VARIANTS.get(name, {}).get(runtime or "", target)
 
 
 def describe_details(compat: Compat) -> list[str]:

@@ -114,15 +114,16 @@ def test_float_model_is_rejected_by_accelerators(models) -> None:
         assert not compat.compatible and not _rule(compat, "full_integer").passed, name
 
 
-def test_dynamic_range_is_rejected_by_rpi_and_accepted_by_litert(models) -> None:
-    rpi = check_model(models["dynamic"], "rpi")
+def test_dynamic_range_is_rejected_by_tflite_runtime_and_accepted_by_litert(models) -> None:
+    rpi = check_model(models["dynamic"], "rpi", "tflite-runtime")
     assert not rpi.compatible and not _rule(rpi, "min_runtime_version").passed
     load = _rule(rpi, "runtime_load")
     assert not load.passed and "'FULLY_CONNECTED' version '12'" in load.message
     fc = next(v for v in rpi.ops if v.op == "FULLY_CONNECTED")
     assert fc.version == 12 and fc.verdict == targets.UNSUPPORTED
-    litert = check_model(models["dynamic"], "litert")
-    assert litert.compatible and _rule(litert, "runtime_load").passed, litert.model_dump()
+    for name in ("litert", "rpi"):  # rpi's runtime is LiteRT
+        litert = check_model(models["dynamic"], name)
+        assert litert.compatible and _rule(litert, "runtime_load").passed, litert.model_dump()
 
 
 def test_coral_shape_rules(models) -> None:
@@ -191,7 +192,7 @@ def test_targets_command_lists_every_target(cli) -> None:
     rows = {row["name"]: row for row in json.loads(r.out)}
     assert set(rows) == set(targets.names())
     assert rows["coral"]["quantize_modes"] == ["int8", "uint8"] and rows["coral"]["accelerator"]
-    assert rows["rpi"]["runtime"] == "tflite-runtime"
+    assert rows["rpi"]["runtime"] == "litert"
 
 
 def test_check_imports_no_tensorflow(models) -> None:

@@ -2,34 +2,38 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pipeline import approximations, artifacts, targets
 from pipeline.context import Context
+from pipeline.errors import UserError
 from pipeline.gate import islands
 from pipeline.gate.thresholds import Thresholds
 from pipeline.inputs import batch as batches
 from pipeline.inputs.signature import describe
 from pipeline.progress import Reporter
 from pipeline.records import ApproximateRecord, ConvertRecord
-from pipeline.records.convert import Recovery
+from pipeline.records.convert import Calibration, Recovery
+from pipeline.records.plan import QuantPlan
+from pipeline.stages.convert import plans
 from pipeline.targets import runtime_choice
-from pipeline.tflite import calibrate, quantize_modes, ranges
+from pipeline.tflite import calibrate, placement, quantize_modes, ranges
 from pipeline.tflite import graph as tflite_graph
 from pipeline.tflite.checks import run_checks, unreplaced_gelu
 from pipeline.tflite.converter import DEFAULT_BATCH, convert_model, full_integer, io_tensors
 
 
 def _recover(ctx: Context, model: Any, calibrated: calibrate.Calibrated, mode: str,
-             chosen: dict[int, tuple[float, float]], thresholds: Thresholds, target: str,
+             chosen: dict[int, tuple[float, float]], thresholds: Thresholds, runtime: str,
              reporter: Reporter) -> tuple[bytes, Recovery]:
     """--recover on a CPU target: the fewest layers in float that pass the gate."""
     from pipeline.stages.convert import recover
 
     task = ctx.data.tasks[0] if len(ctx.data.tasks) == 1 else None
-    runtime = runtime_choice.choose(targets.get(target).runtime).name
     judge = recover.judge_for(model, calibrated, mode, chosen, ctx.data.x_calib, thresholds,
                               task.agreement if task else None, runtime)
     graph = tflite_graph.parse(calibrated.data, "calibrated model")
@@ -51,36 +55,84 @@ class Options:
     mode: str = "int8"  # --quantize
     calibration_method: str = ranges.DEFAULT
     target: str = targets.DEFAULT
+    runtime: str | None = None  # --runtime: the plan's hybrid weights suit it
     recover: bool = False
     thresholds: Thresholds = Thresholds()  # the gate --recover searches for
     batch: int = DEFAULT_BATCH
+    plan: Path | None = None  # --plan: apply this quant_plan.json instead of deciding
+
+
+def _make(ctx: Context, opts: Options, model: Any, approximated: ApproximateRecord,
+          reporter: Reporter) -> tuple[bytes, QuantPlan, Calibration | None, Recovery | None]:
+    """Decide and apply a plan: the approximate stage's placement, then (integer) the ranges
+    --calibration-method chooses and --recover's float layers, or (matmuls) the recipe."""
+    target = targets.get(opts.target, opts.runtime)
+    runtime = runtime_choice.choose(target.runtime, opts.runtime).name
+    calib_x = ctx.data.x_calib
+    if approximated.placement == placement.MATMULS and opts.mode in calibrate.IO_TYPES:
+        plan = plans.matmuls_plan(opts.mode, approximated.placement_reason, runtime, opts.batch,
+                                  approximated.rewrites)
+        if opts.recover or opts.calibration_method != ranges.DEFAULT:
+            reporter.info("int8 matrix ops with float in and out need no activation ranges: "
+                          "--calibration-method and --recover apply to --integer-only builds")
+        reporter.info(f"placement {plan.placement}: {plan.why}")
+        return plans.matmuls(model, plan, calib_x, reporter), plan, None, None
+    plan = QuantPlan(mode=opts.mode, placement=placement.INTEGER,
+                     why=approximated.placement_reason or "", runtime=runtime, batch=opts.batch,
+                     rewrites=approximated.rewrites)
+    if opts.mode not in calibrate.IO_TYPES:
+        return convert_model(model, opts.mode, calib_x, opts.batch, reporter), plan, None, None
+    method = ranges.AUTO if opts.recover and target.accelerator else opts.calibration_method
+    data, calibrated, calibration, chosen = full_integer(
+        model, opts.mode, calib_x, opts.batch, method, reporter)
+    recovery = None
+    plan = plan.model_copy(update={
+        "calibration_method": calibration.method, "ranges": chosen,
+        "calibration_samples": (batches.count(calib_x) - calibration.held_back
+                                if calibration.held_back else 0)})
+    if opts.recover and not target.accelerator:
+        data, recovery = _recover(ctx, model, calibrated, opts.mode, chosen, opts.thresholds,
+                                  runtime, reporter)
+        plan = plan.model_copy(update={"keep_float": recovery.kept_float,
+                                       "float_nodes": recovery.float_nodes})
+    return data, plan, calibration, recovery
 
 
 def run(ctx: Context, opts: Options, reporter: Reporter) -> ConvertRecord:
-    """Convert the replaced model, write model.tflite and convert.json, and check the graph. A
-    failed check does not stop the stage: its record says which, and the gate fails on it."""
+    """Convert the replaced model, write model.tflite, quant_plan.json and convert.json, and
+    check the graph. A failed check does not stop the stage: its record says which, and the
+    gate fails on it."""
     start = time.monotonic()
-    mode_name, batch, calibration_method, target, recover, thresholds = (
-        opts.mode, opts.batch, opts.calibration_method, opts.target, opts.recover,
-        opts.thresholds)
+    mode_name, batch, target = opts.mode, opts.batch, opts.target
     mode = quantize_modes.get(mode_name)
     approximated = ctx.record(ApproximateRecord)
     approx = approximations.get(approximated.approx)
     model = ctx.replaced()
     calib_x = ctx.data.x_calib
     calibration = recovery = None
-    if mode_name in calibrate.IO_TYPES:
-        method = ranges.AUTO if recover and targets.get(target).accelerator \
-            else calibration_method
-        data, calibrated, calibration, chosen = full_integer(
-            model, mode_name, calib_x, batch, method, reporter)
-        if recover and not targets.get(target).accelerator:
-            data, recovery = _recover(ctx, model, calibrated, mode_name, chosen, thresholds,
-                                      target, reporter)
+    if opts.plan is not None:
+        plan = plans.read(opts.plan, approximated.rewrites)
+        if plan.mode != mode_name:
+            raise UserError(f"{opts.plan} is a plan for --quantize {plan.mode}, not "
+                            f"{mode_name}")
+        data = plans.apply(plan, model, calib_x, reporter)
+        made = hashlib.sha256(data).hexdigest()
+        if made == plan.model_sha256:
+            reporter.info(f"applied {opts.plan}: the same model.tflite as the plan's "
+                          f"(sha256 {made[:12]})")
+        else:
+            reporter.warn(f"applied {opts.plan}: model.tflite differs from the plan's "
+                          f"(sha256 {made[:12]} against {plan.model_sha256[:12]}): another "
+                          "model_approx.keras, other calibration samples or another "
+                          "TensorFlow")
     else:
-        data = convert_model(model, mode_name, calib_x, batch, reporter)
+        data, plan, calibration, recovery = _make(ctx, opts, model, approximated, reporter)
+    plan = plans.finish(plan, data)
     graph = tflite_graph.parse(data, "converted model")
-    checks = run_checks(graph, mode, approx)
+    # A matmuls-placed model has float ops by design: it is checked as the dynamic-range model
+    # it computes like.
+    checks = run_checks(graph, quantize_modes.get("dynamic") if plan.placement ==
+                        placement.MATMULS else mode, approx)
     kept = recovery.kept_float if recovery is not None else []
     note = (f"{len(kept)} layer(s) kept in float by --recover "
             f"({100 * recovery.float_mac_share:.1f} % of the multiply-accumulates; the "
@@ -97,6 +149,7 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ConvertRecord:
                       "keras.ops.gelu node")
     artifacts.clear_from(ctx.out, "convert")
     artifacts.write_bytes(ctx.out / artifacts.MODEL_TFLITE, data)
+    plan.save(ctx.out)
     ctx.converted(data, graph)
     inputs, outputs = io_tensors(graph, describe(model))
     record = ctx.keep(ConvertRecord(
@@ -106,6 +159,8 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ConvertRecord:
         min_runtime_version=graph.metadata.get("min_runtime_version"), checks=checks,
         inputs=inputs, outputs=outputs, tflite_bytes=len(data),
         parameters=int(model.count_params()), calibration=calibration, recovery=recovery,
+        placement=plan.placement, placement_reason=plan.why,
+        int8_mac_share=plan.int8_mac_share,
         seconds=time.monotonic() - start))
     ops = ", ".join(f"{k} x{v}" for k, v in record.ops.items())
     reporter.info(f"converted ({mode.name}, {len(data) / 1024:.0f} KiB): {ops}")

@@ -182,7 +182,8 @@ def search(judge: Judge, graph: tflite_graph.Graph, reporter: Reporter) -> tuple
     int8_ms = _latency(int8_model, judge.runtime)
     total = sum(u.macs for u in every)
     record = Recovery(
-        kept_float=[u.scope for u in kept], passed_on_decision=final.passed,
+        kept_float=[u.scope for u in kept], float_nodes=[n for u in kept for n in u.nodes],
+        passed_on_decision=final.passed,
         decision_samples=batch.count(judge.x), decision_margin=DECISION_MARGIN,
         int8_snr_db=first.snr_db,
         recovered_snr_db=final.snr_db, int8_figures=first.figures,

@@ -192,7 +192,7 @@ def _diagnostics(ctx: Context, x: batch.Inputs, y_float: list[np.ndarray], runti
     if opts.sensitivity:
         ok_rows = [row for row in table.layers if row.match == "ok"]
         names = [(row.layer, row.tensor_name) for row in ok_rows[:opts.sensitivity]]
-        rows = sensitivity.run(ctx.replaced(), ctx.graph(), ctx.record(ConvertRecord).quantize,
+        rows = sensitivity.run(ctx.replaced(), ctx.graph(), ctx.record(ConvertRecord).arithmetic,
                                names, x, y_float, ctx.data.x_calib, runtime, reporter)
         clock.lap("sensitivity")
     return {"layers": table, "gelu_sites": sites, "sensitivity": rows}
@@ -214,7 +214,7 @@ def _gains(ctx: Context, converted: ConvertRecord, run: Run, failure: RuntimeFai
     elif on.delegate:
         skip = f"parity ran with a delegate ({on.delegate}): CPU latency is not its latency"
     where = gains.Where(runtime=run.runtime.name, machine=run.runtime.machine, skip=skip)
-    return gains.measure(ctx.graph(), ctx.out / artifacts.MODEL_TFLITE, converted.quantize,
+    return gains.measure(ctx.graph(), ctx.out / artifacts.MODEL_TFLITE, converted.arithmetic,
                          converted.recovery, ctx.replaced(), ctx.data.x_calib, converted.batch,
                          where, reporter)
 
@@ -267,7 +267,7 @@ def _samples(x: batch.Inputs, labels: list[np.ndarray] | None, y_float: list[np.
 
 def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
     """Compare the three models on the eval split; write parity_samples.npz and parity.json."""
-    target = targets.get(opts.target)
+    target = targets.get(opts.target, opts.runtime)
     opts.on.place()  # a malformed --on fails before any work
     artifacts.verify(ctx.out, before="parity")
     choice = runtime_choice.choose(target.runtime, opts.runtime)
@@ -359,7 +359,8 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
     record = ParityRecord(
         passed=failure is None and all(r.passed for r in gate)
         and not any(c.fails_gate for c in checks),
-        quantize=converted.quantize, target=target.name,
+        quantize=converted.quantize, placement=converted.placement,
+        placement_reason=converted.placement_reason, target=target.name,
         approx=ApproxInfo(name=approximated.approx, sites=approximated.sites,
                           auto=approximated.auto, rewrites=approximated.rewrites,
                           rewrite_sites=approximated.rewrite_sites),

@@ -28,10 +28,11 @@ MAX_BENCH_SECONDS = 1.0
 WHOLE_MODEL_FLOAT = {
     "none": "the whole model is float32 (--quantize none)",
     "float16": "the whole model computes in float (--quantize float16: float16 weights)",
-    "dynamic": "float activations (--quantize dynamic)",
+    "dynamic": "float activations (--quantize dynamic, or int8 with the matrix ops placed "
+               "int8: int8 weights and multiply-accumulates there)",
 }
-HYBRID = ("hybrid (--quantize dynamic): float activations, int8 weights, int8 "
-          "multiply-accumulates on LiteRT")
+HYBRID = ("hybrid (dynamic range): int8 weights and multiply-accumulates, the float input "
+          "quantized on the fly, float output")
 DYNAMIC_FLOAT_WEIGHTS = "--quantize dynamic left its weights in float"
 KEPT_BY_RECOVER = "kept in float by --recover"
 FLOAT_IO = "the model's float input or output"

@@ -39,6 +39,8 @@ def summary(p: ParityRecord) -> str:
         ("runtime", f"{p.runtime.name} {p.runtime.version} ({p.runtime.machine or '?'}, "
                     f"{p.runtime.where})"),
         ("approx", f"{p.approx.name} ({p.approx.replaced} replaced)"),
+        ("placement", p.placement if p.placement == "integer" else
+         f"{p.placement}: the matrix ops int8 (dynamic range), the rest float"),
         ("model", f"{p.size.parameters:,} parameters, {size(p.size.keras_bytes)} .keras, "
                   f"{size(p.size.tflite_bytes)} .tflite"),
         ("samples", p.samples),

@@ -32,7 +32,8 @@ def _setup(p: ParityRecord) -> list[Block]:
     blocks = [
         Block("h1", f"gelu-edge parity: {'PASSED' if p.passed else 'FAILED'}"),
         Block("list", items=[
-            f"target: `{p.target}`, quantize: `{p.quantize}`",
+            f"target: `{p.target}`, quantize: `{p.quantize}`, placement: `{p.placement}`"
+            + (f" ({p.placement_reason})" if p.placement_reason else ""),
             f"runtime: {rt.name} {rt.version} on {rt.machine or 'unknown'} ({where})",
             f"GELU approximation: `{p.approx.name}`, {p.approx.replaced} site(s) replaced",
             f"model: {p.size.parameters:,} parameters; model_float.keras "

@@ -1,0 +1,52 @@
+"""quant_plan.json: every precision decision a build made, in one artifact that `gelu-edge
+convert --plan FILE` applies again to make the same model.tflite."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pipeline import artifacts
+from pipeline.records.base import Model, Record
+
+FORMAT = 1
+
+
+class OpPrecision(Model):
+    """One matrix op of the converted model and the arithmetic it runs in."""
+
+    op: str  # FULLY_CONNECTED, ...
+    layer: str  # the Keras layer it comes from
+    precision: str  # int8, int16x8, hybrid (int8 weights and MACs, float in and out), float
+    macs: int  # multiply-accumulates per sample
+
+
+class QuantPlan(Record):
+    """How model.tflite was quantized: the placement and why, the rewrites, the ranges and the
+    method that chose them, the layers kept in float, the recipe, and what each matrix op runs."""
+
+    FILE: ClassVar[str] = artifacts.QUANT_PLAN
+    STAGE: ClassVar[str] = "convert"
+
+    format: int = FORMAT
+    mode: str  # --quantize
+    placement: str  # integer | matmuls (pipeline.tflite.placement)
+    why: str
+    runtime: str  # the runtime the plan was made for (hybrid weights differ per runtime)
+    batch: int
+    rewrites: list[str]  # the rewrites model_approx.keras carries (approximate.json)
+    calibration_method: str | None = None  # the method that set the ranges (auto's choice)
+    calibration_samples: int = 0  # the first N calibration samples calibrated (0: all)
+    # integer placement: calibrated tensor index -> the range the method chose for it (tensors
+    # not listed keep their recorded min/max)
+    ranges: dict[int, tuple[float, float]] = {}
+    keep_float: list[str] = []  # layers --recover left in float
+    float_nodes: list[str] = []  # the output tensors of their ops (what the quantizer skips)
+    recipe: list[dict[str, Any]] = []  # matmuls placement: ai-edge-quantizer's recipe
+    ops: list[OpPrecision] = []  # the matrix ops of the model made
+    model_sha256: str = ""  # of the model.tflite this plan made
+
+    @property
+    def int8_mac_share(self) -> float:
+        """Share of the matrix ops' MACs in int8 arithmetic (static or dynamic-range)."""
+        total = sum(o.macs for o in self.ops)
+        return sum(o.macs for o in self.ops if o.precision != "float") / total if total else 0.0

@@ -1,0 +1,45 @@
+"""The `matmuls` placement's model: ai-edge-quantizer's dynamic-range recipe applied to the
+matrix ops of a float TFLite model (int8 weights, per channel or per tensor as the runtime
+needs; the runtime's hybrid kernels quantize the input on the fly, multiply-accumulate in int8
+and write float). Every other op stays float. The recipe is kept in the quantization plan, so
+the same float model and recipe give the same bytes."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from typing import Any
+
+from pipeline.errors import CheckFailed
+from pipeline.tfenv import captured_native_output
+from pipeline.tflite import placement
+
+WEIGHT_BITS = 8
+
+
+def recipe(granularity: str, ops: tuple[str, ...] = placement.MATRIX_OPS) -> list[dict[str, Any]]:
+    """ai-edge-quantizer's recipe for int8 dynamic-range matrix ops (JSON-able)."""
+    return [{"regex": ".*", "operation": op, "algorithm_key": "min_max_uniform_quantize",
+             "op_config": {"weight_tensor_config": {"num_bits": WEIGHT_BITS, "symmetric": True,
+                                                    "granularity": granularity,
+                                                    "dtype": "INT"},
+                           "compute_precision": "INTEGER", "explicit_dequantize": False,
+                           "skip_checks": False, "min_weight_elements": 0}}
+            for op in ops]
+
+
+def quantize(float_model: bytes, plan_recipe: list[dict[str, Any]]) -> bytes:
+    """The float model with the recipe applied."""
+    from ai_edge_quantizer import quantizer
+
+    q = quantizer.Quantizer(bytearray(float_model))
+    q.load_quantization_recipe(plan_recipe)
+    # The quantizer prints a size summary and a progress bar.
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+            captured_native_output():
+        try:
+            result = q.quantize()
+        except (ValueError, RuntimeError) as exc:
+            raise CheckFailed(f"ai-edge-quantizer could not apply the int8 matrix-op recipe: "
+                              f"{str(exc).splitlines()[0]}") from None
+    return bytes(result.quantized_model)

@@ -1,0 +1,129 @@
+"""The quantization plan end to end on a tiny transformer and a tiny MLP: the placement a build
+chooses, what each matrix op runs, the rewrites it leaves out, and `convert --plan` making the
+same model.tflite again."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.records import ConvertRecord, ParityRecord
+from pipeline.tfenv import keras
+from pipeline.tflite import graph as tflite_graph
+
+SAMPLES = 48
+# The float and the matmuls-placed outputs of the tiny transformer: int8 weights and MACs only.
+MIN_MATMULS_COSINE = 0.99
+
+
+def _transformer_inputs(folder: Path) -> tuple[Path, Path]:
+    k = keras()
+    inp = k.Input((6, 16), name="x")
+    x = k.layers.LayerNormalization(name="ln")(inp + k.layers.MultiHeadAttention(
+        2, 8, name="mha")(inp, inp))
+    y = k.layers.Dense(4, name="out")(k.layers.Dense(32, activation="gelu", name="up")(x))
+    k.Model(inp, y).save(folder / "t.keras")
+    rng = np.random.default_rng(0)
+    np.savez(folder / "t.npz", x=rng.normal(size=(SAMPLES, 6, 16)).astype(np.float32))
+    return folder / "t.keras", folder / "t.npz"
+
+
+def _build(cli, tmp_path: Path, out: str, *extra: str):
+    model, data = _transformer_inputs(tmp_path)
+    return cli("build", "--model", model, "--data", data, "--out", tmp_path / out,
+               "--approx", "lut", "--min-snr-db", "0", *extra)
+
+
+def _plan(out: Path) -> dict:
+    return json.loads((out / "quant_plan.json").read_text())
+
+
+def test_a_transformer_runs_its_matrix_ops_in_int8_and_the_rest_in_float(cli, tmp_path) -> None:
+    result = _build(cli, tmp_path, "b")
+    assert result.code == 0, result
+    out = tmp_path / "b"
+    plan = _plan(out)
+    assert plan["placement"] == "matmuls" and plan["runtime"] == "litert"
+    precisions = {(o["op"], o["precision"]) for o in plan["ops"]}
+    assert ("FULLY_CONNECTED", "hybrid") in precisions
+    assert all(o["precision"] in ("hybrid", "float") for o in plan["ops"])
+    # the attention's activation x activation matmuls have no weights to make int8
+    assert {o["op"] for o in plan["ops"] if o["precision"] == "float"} <= {"BATCH_MATMUL"}
+    approx = json.loads((out / "approximate.json").read_text())
+    assert "layer-norm" not in approx["rewrites"] and "attention-mask" not in approx["rewrites"]
+    graph = tflite_graph.read(out / "model.tflite")
+    assert "QUANTIZE" not in graph.op_counts()
+    weights = [graph.tensors[op.inputs[1]] for op in graph.ops if op.name == "FULLY_CONNECTED"]
+    assert all(w.dtype == "INT8" for w in weights)
+    converted = ConvertRecord.load(out)
+    assert converted.placement == "matmuls" and converted.int8_mac_share > 0.5
+    parity = ParityRecord.load(out)
+    assert parity.placement == "matmuls"
+    assert parity.first.metrics.cosine >= MIN_MATMULS_COSINE
+    assert "placement" in (out / "parity.md").read_text()
+
+
+def test_convert_with_the_plan_makes_the_same_model(cli, tmp_path) -> None:
+    assert _build(cli, tmp_path, "b").code == 0
+    out = tmp_path / "b"
+    before = hashlib.sha256((out / "model.tflite").read_bytes()).hexdigest()
+    assert _plan(out)["model_sha256"] == before
+    saved = tmp_path / "plan.json"
+    saved.write_bytes((out / "quant_plan.json").read_bytes())
+    model, data = tmp_path / "t.keras", tmp_path / "t.npz"
+    result = cli("convert", "--out", out, "--data", data, "--plan", saved)
+    assert result.code == 0, result
+    assert "the same model.tflite" in result.out + result.err
+    assert hashlib.sha256((out / "model.tflite").read_bytes()).hexdigest() == before
+    assert model.exists()
+
+
+def test_tflite_runtime_gets_one_weight_scale_per_tensor(cli, tmp_path) -> None:
+    result = _build(cli, tmp_path, "b", "--runtime", "tflite-runtime")
+    assert result.code in (0, 1), result
+    out = tmp_path / "b"
+    assert _plan(out)["runtime"] == "tflite-runtime"
+    graph = tflite_graph.read(out / "model.tflite")
+    for op in graph.ops:
+        if op.name == "FULLY_CONNECTED":
+            assert graph.tensors[op.inputs[1]].dtype == "INT8"
+            assert np.size(graph.tensors[op.inputs[1]].scale) == 1
+
+
+def test_integer_only_makes_every_op_int8(cli, tmp_path) -> None:
+    result = _build(cli, tmp_path, "b", "--integer-only")
+    assert result.code in (0, 1), result
+    plan = _plan(tmp_path / "b")
+    assert plan["placement"] == "integer"
+    assert {o["precision"] for o in plan["ops"]} == {"int8"}
+
+
+@pytest.mark.parametrize("method", ["percentile", "auto"])
+def test_an_integer_plan_with_chosen_ranges_makes_the_same_model(cli, tmp_path, method) -> None:
+    from tests import tiny
+
+    inputs = tiny.save_inputs(tmp_path)
+    out = tmp_path / "b"
+    result = cli(*tiny.build_args(inputs, out), "--calibration-method", method)
+    assert result.code in (0, 1), result  # the gate is not what this test is about
+    plan = _plan(out)
+    assert plan["placement"] == "integer"
+    # percentile moves ranges; auto calibrates on part of the samples (the rest compare methods)
+    assert plan["ranges"] if method == "percentile" else plan["calibration_samples"] > 0
+    before = (out / "model.tflite").read_bytes()
+    result = cli("convert", "--out", out, "--data", inputs[1], "--plan", out / "quant_plan.json")
+    assert result.code == 0, result
+    assert (out / "model.tflite").read_bytes() == before
+
+
+def test_a_plan_for_another_model_is_refused_in_one_line(cli, tmp_path) -> None:
+    assert _build(cli, tmp_path, "b").code == 0
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": 1}')
+    result = cli("convert", "--out", tmp_path / "b", "--data", tmp_path / "t.npz", "--plan", bad)
+    assert result.code == 2 and "quantization plan" in result.err
+    assert "Traceback" not in result.err
