@@ -37,6 +37,7 @@ class Emulator:
     origin: str  # where it came from, for parity.json and messages
     litert_refusal: str | None = None  # the one-line reason LiteRT cannot run under it
     sha256: str | None = None  # of a fetched binary; None for this machine's own (apt updates it)
+    package_sha256: str | None = None  # of the .deb it was unpacked from (provenance)
 
     @property
     def litert(self) -> bool:
@@ -53,7 +54,8 @@ class Emulator:
         inside = self.path.is_relative_to(base)
         return {"path": str(self.path.relative_to(base) if inside else self.path),
                 "version": self.version, "origin": self.origin,
-                "litert_refusal": self.litert_refusal, "sha256": self.sha256}
+                "litert_refusal": self.litert_refusal, "sha256": self.sha256,
+                "package_sha256": self.package_sha256}
 
     @classmethod
     def from_record(cls, record: dict[str, Any], base: Path) -> Emulator:
@@ -63,7 +65,8 @@ class Emulator:
         if not path.is_absolute() and not record.get("sha256"):
             raise ValueError("a fetched emulator without its sha256")
         return cls(base / path, str(record["version"]), str(record["origin"]),
-                   record.get("litert_refusal"), record.get("sha256"))
+                   record.get("litert_refusal"), record.get("sha256"),
+                   record.get("package_sha256"))
 
 
 def version_of(exe: Path) -> str:
@@ -117,14 +120,20 @@ def fetch(work: Path, reporter: Reporter) -> Emulator:
         deb = apt.download(PACKAGE, f"apt-get download {PACKAGE} ({apt.label})")
         exe = work / FOLDER / "qemu-aarch64"
         _extract(deb, exe)
+        package_sha256 = sha256_file(str(deb))
     finally:
         shutil.rmtree(apt.work, ignore_errors=True)  # indexes and the .deb are not kept
-    version = version_of(exe)  # statically linked: it must run on this machine as it is
-    if _major(version) < LITERT_MIN_MAJOR:
-        raise UserError(f"{deb.name} is QEMU {version}, not {LITERT_MIN_MAJOR} or later")
+    try:
+        version = version_of(exe)  # statically linked: it must run on this machine as it is
+        if _major(version) < LITERT_MIN_MAJOR:
+            raise UserError(f"{deb.name} is QEMU {version}, not {LITERT_MIN_MAJOR} or later")
+    except UserError:
+        shutil.rmtree(exe.parent)  # not the emulator after all: keep nothing of it
+        raise
     name, package_version = deb.name.split("_")[:2]
     origin = f"Debian {SUITE} {name} {package_version.replace('%3a', ':')}"
-    return Emulator(exe, version, origin, sha256=sha256_file(str(exe)))
+    return Emulator(exe, version, origin, sha256=sha256_file(str(exe)),
+                    package_sha256=package_sha256)
 
 
 def fallback(reason: str) -> Emulator:
