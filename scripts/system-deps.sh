@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the emulated-Pi and SSH parity paths (and their tests) need:
-# qemu-user-static (qemu-aarch64-static), openssh-client and openssh-server (sshd, ssh-keygen),
+# qemu-user-static (qemu-aarch64-static, QEMU 7.2: the fallback when Debian trixie's QEMU 10,
+# which the emulated Pi's setup fetches itself, cannot be reached; the tests of that fallback
+# use it), openssh-client and openssh-server (sshd, ssh-keygen),
 # and chromium, which the tests use to open parity.html headless.
 # Installs only what is missing, with the machine's own apt configuration.
 set -euo pipefail

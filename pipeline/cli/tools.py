@@ -51,7 +51,8 @@ def target_group() -> None:
 @click.option("--force", is_flag=True, help="Set up again even if the cache verifies.")
 def target_setup(name: str, force: bool) -> None:
     """Set up the emulated Raspberry Pi (Debian bookworm arm64 Python 3.11, tflite-runtime 2.14,
-    numpy 1.x, under QEMU) in the user's cache folder; verified by sha256 on every use.
+    ai-edge-litert 2.3, numpy 1.x, under QEMU 10 from Debian trixie) in the user's cache folder;
+    verified by sha256 on every use.
 
     \b
     Examples:

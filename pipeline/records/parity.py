@@ -89,6 +89,7 @@ class RuntimeInfo(Model):
     on: str  # the --on value
     python: str
     cpu: str | None = None  # the emulated CPU
+    emulator: str | None = None  # the emulator and its version, e.g. "qemu-aarch64 10.0.13 (...)"
     delegate: str | None = None
     stands_in_for: str | None = None  # the target's runtime, not installed here
     note: str | None = None  # what running on a stand-in means for the target's users

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from edge import exit_codes
+from edge.runtimes import ALLOW_ENV, RUNTIMES, litert
 from pipeline.device.places import emulated_setup
 from pipeline.device.places.base import REPO_ROOT, Place, Session
 from pipeline.progress import Reporter
@@ -21,7 +22,9 @@ BOARDS = {"emulated-pi": "Pi 4, Cortex-A72 under QEMU",
 
 
 class EmulatedSession(Session):
-    """Runs `python -m edge` with qemu-aarch64-static -L ROOTFS; host paths stay visible."""
+    """Runs `python -m edge` with qemu-aarch64 -L ROOTFS; host paths stay visible. Under an
+    emulator that cannot run LiteRT (the QEMU 7.2 fallback) the runner is told LiteRT is off
+    ($GELU_EDGE_RUNTIMES), so `--runtime litert` fails at once and is explained."""
 
     where = "emulated"
 
@@ -33,17 +36,20 @@ class EmulatedSession(Session):
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONNOUSERSITE": "1",
                "PYTHONDONTWRITEBYTECODE": "1",
                "PYTHONPATH": f"{self.root.site}:{REPO_ROOT}"}
-        return [emulated_setup.qemu(), "-cpu", self.cpu, "-L", str(self.root.path),
+        if not self.root.emulator.litert:
+            env[ALLOW_ENV] = ",".join(name for name in RUNTIMES if name != litert.NAME)
+        return [str(self.root.emulator.path), "-cpu", self.cpu, "-L", str(self.root.path),
                 str(self.root.python), "-m", "edge", *args], env
 
     def describe(self) -> dict[str, Any]:
-        return {"where": self.where, "cpu": self.cpu, "emulator": "qemu-aarch64-static"}
+        emulator = self.root.emulator
+        return {"where": self.where, "cpu": self.cpu,
+                "emulator": f"qemu-aarch64 {emulator.version} ({emulator.origin})"}
 
     def explain_failure(self, returncode: int, stderr: str) -> str | None:
-        if returncode == exit_codes.RUNNER_MISSING and "'litert'" in stderr:
-            return ("the emulated Pi has tflite-runtime 2.14 only: ai-edge-litert 2.3's aarch64 "
-                    "build crashes under QEMU user mode when it loads a model; use --runtime "
-                    "tflite-runtime, or a real device with --on ssh://")
+        refusal = self.root.emulator.litert_refusal
+        if refusal and returncode == exit_codes.RUNNER_MISSING and f"'{litert.NAME}'" in stderr:
+            return refusal
         return None
 
 

@@ -113,7 +113,8 @@ def _task(task: Task | None, y_true: np.ndarray | None, y_float: np.ndarray,
 def _runtime(about: dict[str, Any], on: places.OnOptions) -> RuntimeInfo:
     return RuntimeInfo(name=about["name"], version=about["version"], machine=about["machine"],
                        where=about.get("where", "local"), on=on.on, python=about["python"],
-                       cpu=about.get("cpu"), delegate=on.delegate)
+                       cpu=about.get("cpu"), emulator=about.get("emulator"),
+                       delegate=on.delegate)
 
 
 def _run_here(ctx: Context, x: batch.Inputs, runtime: str, on: places.OnOptions,

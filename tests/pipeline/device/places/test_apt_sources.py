@@ -45,3 +45,12 @@ def test_one_line_sources_with_options(tmp_path: Path) -> None:
 def test_no_debian_archive_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="no Debian archive"):
         machine_sources(_etc(tmp_path))
+
+
+def test_suite_and_architecture_are_parameters(tmp_path: Path) -> None:
+    """The emulated Pi's QEMU comes from trixie for this machine's own architecture."""
+    etc = _etc(tmp_path, sources_list=(f"deb {MIRROR} bookworm main\n"
+                                       f"deb {MIRROR}-security bookworm-security main\n"))
+    plain, security = machine_sources(etc, suite="trixie", arch="amd64")
+    assert plain.suites == ("trixie",) and security.suites == ("trixie-security",)
+    assert "Architectures: amd64\n" in plain.deb822()
