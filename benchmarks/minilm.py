@@ -89,13 +89,28 @@ def _figures(build: Path) -> dict[str, object]:
                                                    if c["name"] == "no_float_island"],
             "recovery": convert.get("recovery"), "calibration": convert.get("calibration",
                                                                           {}).get("method"),
+            "placement": convert.get("placement"), "int8_mac_share": convert.get("int8_mac_share"),
+            "runtime": parity["runtime"]["name"], "latency_vs_float": _ratio(parity.get("gains")),
+            "tflite_mib": round(convert["tflite_bytes"] / 2**20, 1),
             "timings": parity.get("timings")}
 
 
+def _ratio(gains: dict | None) -> float | None:
+    """One-thread median latency of model.tflite over the float32 TFLite's, on the runtime."""
+    if not gains or not gains.get("quantized_latency") or not gains.get("float_latency"):
+        return None
+    return round(gains["quantized_latency"]["median_ms"] / gains["float_latency"]["median_ms"], 3)
+
+
 BUILDS = {
+    # the default: LiteRT, the matrix ops int8 (dynamic range), the rest float
     "rpi_int8": ["--target", "rpi"],
-    "rpi_auto_calibration": ["--target", "rpi", "--calibration-method", "auto"],
-    "rpi_recover": ["--target", "rpi", "--calibration-method", "auto", "--recover"],
+    # Pis that stay on tflite-runtime 2.14: per-tensor hybrid weights
+    "rpi_tflite_runtime": ["--target", "rpi", "--runtime", "tflite-runtime"],
+    # every op int8 (what an integer-only target needs; issue 24 makes it accurate)
+    "rpi_integer_only": ["--target", "rpi", "--integer-only", "--calibration-method", "auto"],
+    "rpi_integer_only_recover": ["--target", "rpi", "--integer-only",
+                                 "--calibration-method", "auto", "--recover"],
     "coral": ["--target", "coral", "--calibration-method", "auto"],
 }
 

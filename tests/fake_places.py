@@ -19,21 +19,23 @@ from pipeline.progress import Reporter
 from pipeline.tempdirs import temporary_directory
 
 NAME = "fake"
-# Runs `python -m edge ARGS` with tflite-runtime's invoke slowed by INVOKE_S seconds (in the
+# Runs `python -m edge ARGS` with each runtime's invoke slowed by INVOKE_S seconds (in the
 # commands listed in SLOW, all when empty).
 SHIM = """
 import sys, time
-from edge.runtimes import tflite_runtime
+from edge.runtimes import litert, tflite_runtime
 INVOKE_S, SLOW = {invoke_s!r}, {slow!r}
-real = tflite_runtime.load
-def load():
-    cls, version = real()
-    class Slow(cls):
-        def invoke(self):
-            time.sleep(INVOKE_S)
-            return super().invoke()
-    return (Slow if not SLOW or sys.argv[1] in SLOW else cls), version
-tflite_runtime.load = load
+def slowed(real):
+    def load():
+        cls, version = real()
+        class Slow(cls):
+            def invoke(self):
+                time.sleep(INVOKE_S)
+                return super().invoke()
+        return (Slow if not SLOW or sys.argv[1] in SLOW else cls), version
+    return load
+for module in (litert, tflite_runtime):
+    module.load = slowed(module.load)
 from edge.__main__ import main
 main(sys.argv[1:])
 """

@@ -42,7 +42,7 @@ def choose(target_runtime: str, requested: str | None = None) -> RuntimeChoice:
     if target_runtime in available or stand_in is None or stand_in not in available:
         return RuntimeChoice(target_runtime)
     note = (f"{target_runtime} was not used ({_why_missing(target_runtime)}): parity ran on "
-            f"{stand_in} instead. Raspberry Pi OS Bookworm users run tflite-runtime 2.14, whose "
+            f"{stand_in} instead. the target's users run tflite-runtime 2.14, whose "
             "kernels can differ from LiteRT's in the last bit and which cannot load op versions "
             "newer than TensorFlow 2.14 (the static op-version check still applies); to measure "
             "tflite-runtime itself use --on emulated-pi or a device with --on ssh://")

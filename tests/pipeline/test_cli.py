@@ -31,7 +31,7 @@ def test_demo_build_artifacts(demo_build: Path) -> None:
     parity = ParityRecord.load(demo_build)
     assert parity.passed is True and parity.quantize == "int8" and parity.target == "rpi"
     assert parity.approx.name == "lut" and parity.approx.replaced == 1
-    assert parity.runtime.name == "tflite-runtime" and parity.runtime.where == "local"
+    assert parity.runtime.name == "litert" and parity.runtime.where == "local"  # rpi: LiteRT
     assert parity.runtime.version == "2.14.0"
     assert parity.samples >= 1000
     assert parity.ops == {"FULLY_CONNECTED": 2, "GELU": 1}
@@ -114,6 +114,7 @@ def test_threshold_failure_exits_1_with_report(cli, tmp_path: Path, demo_build: 
     out = tmp_path / "b"
     for name in (artifacts.MODEL_FLOAT, artifacts.MODEL_APPROX, artifacts.MODEL_TFLITE,
                  artifacts.TRAIN_RECORD, artifacts.APPROX_RECORD, artifacts.CONVERT_RECORD,
+                 artifacts.QUANT_PLAN,
                  artifacts.LEDGER):
         (out / name).parent.mkdir(exist_ok=True)
         (out / name).write_bytes((demo_build / name).read_bytes())
@@ -161,7 +162,7 @@ def test_a_float_island_fails_an_accelerator_and_warns_on_a_cpu(cli, tmp_path: P
     check = [c for c in ParityRecord.load(tmp_path / "rpi").checks
              if c.name == "no_float_island"][0]
     assert check.severity == "warning" and not check.fails_gate
-    assert "On tflite-runtime they take" in check.message and "% of an invoke" in check.message
+    assert "On litert they take" in check.message and "% of an invoke" in check.message
 
 
 def _run_module(*args: str) -> subprocess.CompletedProcess:

@@ -127,8 +127,8 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ConvertRecord:
                           "TensorFlow")
     else:
         data, plan, calibration, recovery = _make(ctx, opts, model, approximated, reporter)
-    plan = plans.finish(plan, data)
     graph = tflite_graph.parse(data, "converted model")
+    plan = plans.finish(plan, data, graph)
     # A matmuls-placed model has float ops by design: it is checked as the dynamic-range model
     # it computes like.
     checks = run_checks(graph, quantize_modes.get("dynamic") if plan.placement ==

@@ -27,9 +27,9 @@ def matrix_ops(graph: tflite_graph.Graph) -> list[OpPrecision]:
             for op in graph.ops if (m := tflite_macs.macs(graph, op))]
 
 
-def finish(plan: QuantPlan, data: bytes) -> QuantPlan:
-    """The plan with what the model it made runs per matrix op, and that model's hash."""
-    graph = tflite_graph.parse(data, "converted model")
+def finish(plan: QuantPlan, data: bytes, graph: tflite_graph.Graph) -> QuantPlan:
+    """The plan with what the model it made (`data`, parsed: `graph`) runs per matrix op, and
+    that model's hash."""
     return plan.model_copy(update={"ops": matrix_ops(graph),
                                    "model_sha256": hashlib.sha256(data).hexdigest()})
 

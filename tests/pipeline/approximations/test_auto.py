@@ -97,7 +97,7 @@ def test_a_changed_variant_is_measured_again_alone(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(approx_measure, "measure_all", counting)
     approx_auto.choose("rpi", None, Quiet())
     assert measured == ["sigmoid"]
-    cache = approx_auto._cache_path("tflite-runtime")
+    cache = approx_auto._cache_path("litert")  # rpi's runtime
     assert read_json(cache)["variants"]["sigmoid"]["fingerprint"] == "changed"
 
 

@@ -27,7 +27,7 @@ def test_litert_stands_in_when_tflite_runtime_is_missing(monkeypatch: pytest.Mon
     assert runtimes.installed() == ["litert"]
     choice = runtime_choice.choose("tflite-runtime")
     assert (choice.name, choice.stands_in_for) == ("litert", "tflite-runtime")
-    assert "GELU_EDGE_RUNTIMES=litert" in choice.note and "Bookworm" in choice.note
+    assert "GELU_EDGE_RUNTIMES=litert" in choice.note and "tflite-runtime 2.14" in choice.note
     # An explicit --runtime is never replaced; a runtime without a stand-in stays.
     assert runtime_choice.choose("tflite-runtime", "tflite-runtime").name == "tflite-runtime"
     assert runtime_choice.choose("litert").stands_in_for is None
@@ -41,15 +41,17 @@ def test_the_runner_refuses_a_runtime_turned_off() -> None:
     assert "turned off here by GELU_EDGE_RUNTIMES=litert" in proc.stderr
 
 
-def test_rpi_parity_on_the_litert_only_path_says_so(cli, demo_build: Path, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_parity_on_the_litert_only_path_says_so(cli, demo_build: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """coral's parity runs on tflite-runtime's CPU kernels; where only LiteRT is, it stands in
+    (the demo's GELU op fails coral's check: exit 1, the report is written all the same)."""
     out = tmp_path / "build"
     shutil.copytree(demo_build, out)
     monkeypatch.setenv(runtimes.ALLOW_ENV, "litert")
-    r = cli("parity", "--out", out)
-    assert r.code == 0, r
+    r = cli("parity", "--out", out, "--target", "coral")
+    assert r.code in (0, 1), r
     assert "parity ran on litert instead" in r.err
     rt = read_json(out / "parity.json")["runtime"]
     assert (rt["name"], rt["stands_in_for"]) == ("litert", "tflite-runtime")
-    assert cli("report", "--out", out).code == 0
+    assert cli("report", "--out", out).code in (0, 1)
     assert "runtime stand-in: tflite-runtime was not used" in (out / "parity.md").read_text()
