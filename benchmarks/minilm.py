@@ -87,8 +87,8 @@ def _figures(build: Path) -> dict[str, object]:
             "neighbour_agreement": metrics.get("neighbour_agreement"),
             "ops": parity["ops"], "float_checks": [c["message"] for c in parity["checks"]
                                                    if c["name"] == "no_float_island"],
-            "recovery": convert.get("recovery"), "calibration": convert.get("calibration",
-                                                                          {}).get("method"),
+            "recovery": convert.get("recovery"), "calibration": (convert.get("calibration")
+                                                                   or {}).get("method"),
             "placement": convert.get("placement"), "int8_mac_share": convert.get("int8_mac_share"),
             "runtime": parity["runtime"]["name"], "latency_vs_float": _ratio(parity.get("gains")),
             "tflite_mib": round(convert["tflite_bytes"] / 2**20, 1),
