@@ -110,7 +110,7 @@ def test_sensitivity_and_recover_on_every_form(cli, saved, tmp_path: Path, name:
     out = tmp_path / "b"
     extra = ("--custom-objects", model_forms.USER_LAYERS) if form.custom else ()
     r = cli("build", "--model", model, "--data", data, "--out", out, "--approx", "lut",
-            "--recover", "--sensitivity", "2", "--min-snr-db", "60", *extra)
+            "--recover", "--integer-only", "--sensitivity", "2", "--min-snr-db", "60", *extra)
     assert r.code in (0, 1) and "Traceback" not in r.err, r
     assert "recover:" in r.err
     parity = ParityRecord.load(out)
