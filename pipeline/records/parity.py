@@ -21,6 +21,7 @@ from pipeline.records.device import (  # noqa: F401 (parity.json's device_vs_hos
     OpDifference,
     RoundingReplay,
 )
+from pipeline.records.plan import SmoothSite
 
 SCHEMA_VERSION = 2
 
@@ -262,6 +263,7 @@ class ParityRecord(Record):
     quantize: str
     placement: str = "integer"  # where int8 went (quant_plan.json): integer or matmuls
     placement_reason: str = ""
+    smoothing: list[SmoothSite] = []  # the smoothed inputs of the int8 matrix ops
     target: str
     approx: ApproxInfo
     compat: Compat

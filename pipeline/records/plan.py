@@ -20,6 +20,19 @@ class OpPrecision(Model):
     macs: int  # multiply-accumulates per sample
 
 
+class SmoothSite(Model):
+    """One smoothed input of int8 matrix ops (pipeline.tflite.smooth): its alpha, the emulated
+    int8 error of its consumers' outputs without and with it, and the float difference the
+    transform made (it is exact up to float rounding)."""
+
+    tensor: str  # the activation, by its name in the float TFLite model
+    consumers: list[str]  # the FULLY_CONNECTED ops reading it (their output tensors)
+    alpha: float
+    error_before: float  # relative error power of the consumers' outputs, int8 emulated
+    error_after: float
+    float_max_rel: float | None = None  # max |smoothed - float| / max |float| of the consumers
+
+
 class QuantPlan(Record):
     """How model.tflite was quantized: the placement and why, the rewrites, the ranges and the
     method that chose them, the layers kept in float, the recipe, and what each matrix op runs."""
@@ -42,6 +55,8 @@ class QuantPlan(Record):
     keep_float: list[str] = []  # layers --recover left in float
     float_nodes: list[str] = []  # the output tensors of their ops (what the quantizer skips)
     recipe: list[dict[str, Any]] = []  # matmuls placement: ai-edge-quantizer's recipe
+    smoothing: list[SmoothSite] = []  # matmuls placement: the smoothed inputs
+    smoothing_factors: dict[str, list[float]] = {}  # tensor -> s (its channels divided by)
     ops: list[OpPrecision] = []  # the matrix ops of the model made
     model_sha256: str = ""  # of the model.tflite this plan made
 

@@ -14,7 +14,7 @@ from pipeline.errors import UserError
 from pipeline.inputs import batch as batches
 from pipeline.progress import Reporter
 from pipeline.records.plan import FORMAT, OpPrecision, QuantPlan
-from pipeline.tflite import calibrate, hybrid, placement
+from pipeline.tflite import calibrate, hybrid, placement, smooth
 from pipeline.tflite import graph as tflite_graph
 from pipeline.tflite import macs as tflite_macs
 from pipeline.tflite.converter import convert_model
@@ -34,11 +34,20 @@ def finish(plan: QuantPlan, data: bytes, graph: tflite_graph.Graph) -> QuantPlan
                                    "model_sha256": hashlib.sha256(data).hexdigest()})
 
 
-def matmuls(model: Any, plan: QuantPlan, calib_x: batches.Inputs, reporter: Reporter) -> bytes:
-    """The matmuls placement: the float conversion, then the plan's recipe."""
+def matmuls(model: Any, plan: QuantPlan, calib_x: batches.Inputs, reporter: Reporter,
+            choose: bool = False) -> tuple[bytes, QuantPlan]:
+    """The matmuls placement: the float conversion, smoothed (with `choose`: factors chosen on
+    the calibration samples and verified; else the plan's), then the plan's recipe."""
     data = convert_model(model, "none", calib_x, plan.batch, reporter)
+    if choose:
+        sites, factors = smooth.choose(data, calib_x, reporter)
+        plan = plan.model_copy(update={"smoothing": sites, "smoothing_factors": factors})
+    smoothed = smooth.apply(data, plan.smoothing_factors) if plan.smoothing_factors else data
+    if choose and plan.smoothing:
+        plan = plan.model_copy(update={"smoothing": smooth.verify(data, smoothed, plan.smoothing,
+                                                                  calib_x)})
     with reporter.phase("int8 matrix ops (ai-edge-quantizer, dynamic range)"):
-        return hybrid.quantize(data, plan.recipe)
+        return hybrid.quantize(smoothed, plan.recipe), plan
 
 
 def matmuls_plan(mode: str, why: str, runtime: str, batch: int, rewrites: list[str]
@@ -52,7 +61,7 @@ def matmuls_plan(mode: str, why: str, runtime: str, batch: int, rewrites: list[s
 def apply(plan: QuantPlan, model: Any, calib_x: batches.Inputs, reporter: Reporter) -> bytes:
     """The model a plan makes, with no search: the recorded placement, ranges and float layers."""
     if plan.placement == placement.MATMULS:
-        return matmuls(model, plan, calib_x, reporter)
+        return matmuls(model, plan, calib_x, reporter)[0]
     calib = batches.take(calib_x, slice(0, plan.calibration_samples)) \
         if plan.calibration_samples else calib_x
     calibrated = calibrate.Calibrated.read(convert_model(model, plan.mode, calib, plan.batch,

@@ -361,7 +361,8 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
         passed=failure is None and all(r.passed for r in gate)
         and not any(c.fails_gate for c in checks),
         quantize=converted.quantize, placement=converted.placement,
-        placement_reason=converted.placement_reason, target=target.name,
+        placement_reason=converted.placement_reason, smoothing=converted.smoothing,
+        target=target.name,
         approx=ApproxInfo(name=approximated.approx, sites=approximated.sites,
                           auto=approximated.auto, rewrites=approximated.rewrites,
                           rewrite_sites=approximated.rewrite_sites),

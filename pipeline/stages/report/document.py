@@ -198,6 +198,22 @@ def _rewrites(p: ParityRecord) -> list[Block]:
     return blocks
 
 
+def _smoothing(p: ParityRecord) -> list[Block]:
+    if not p.smoothing:
+        return []
+    return [Block("h2", "Smoothing"),
+            Block("p", "Inputs of the int8 matrix ops whose channels were divided by factors "
+                       "moved into the weights (SmoothQuant; exact in float, so only where the "
+                       "int8 grid falls changes). Per input: the alpha chosen, the emulated "
+                       "int8 error power of its consumers' outputs (relative) without and with "
+                       "it, and the largest float difference it made at those outputs "
+                       "(relative). The factors are in quant_plan.json."),
+            Block("table", header=["input", "consumers", "alpha", "int8 error before",
+                                   "after", "float max rel"],
+                  rows=[[s.tensor.split(";")[-1], len(s.consumers), s.alpha, s.error_before,
+                         s.error_after, s.float_max_rel] for s in p.smoothing])]
+
+
 def _calibration(p: ParityRecord) -> list[Block]:
     c = p.calibration
     if c is None:
@@ -320,6 +336,6 @@ def _plots(plots: dict[str, str]) -> list[Block]:
 def build(p: ParityRecord, plots: dict[str, str]) -> list[Block]:
     """The whole report, in reading order: verdict, gate, where the error comes from, plots."""
     return [*_setup(p), *_gate(p), *gains.blocks(p), *_io(p), *_outputs(p), *_budget(p),
-            *_task(p), *_layers(p), *_sites(p), *_rewrites(p), *_calibration(p),
+            *_task(p), *_layers(p), *_sites(p), *_rewrites(p), *_smoothing(p), *_calibration(p),
             *_recovery(p), *_sensitivity(p), *device.blocks(p), *_compat(p), *_auto(p),
             *_plots(plots), *_ops(p)]
