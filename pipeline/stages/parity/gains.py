@@ -34,6 +34,8 @@ WHOLE_MODEL_FLOAT = {
 HYBRID = ("hybrid (dynamic range): int8 weights and multiply-accumulates, the float input "
           "quantized on the fly, float output")
 DYNAMIC_FLOAT_WEIGHTS = "--quantize dynamic left its weights in float"
+ACTIVATIONS_ONLY = ("both operands are activations (attention's scores and weighted sum): "
+                    "dynamic-range kernels need constant weights")
 KEPT_BY_RECOVER = "kept in float by --recover"
 FLOAT_IO = "the model's float input or output"
 ISLAND = "a float island the converter left (DEQUANTIZE/QUANTIZE around it)"
@@ -76,7 +78,12 @@ def float_op_groups(graph: Graph, mode: str, kept_float: list[str]) -> list[Floa
         floats = {t for t in op.inputs + op.outputs
                   if t >= 0 and graph.tensors[t].dtype in FLOAT_TYPES}
         if mode == "dynamic" and op.name in tflite_macs.MAC_OPS:
-            reason = HYBRID if tflite_macs.kind(graph, op) == "hybrid" else DYNAMIC_FLOAT_WEIGHTS
+            if tflite_macs.kind(graph, op) == "hybrid":
+                reason = HYBRID
+            elif not any(graph.is_constant(t) for t in op.inputs[:2] if t >= 0):
+                reason = ACTIVATIONS_ONLY
+            else:
+                reason = DYNAMIC_FLOAT_WEIGHTS
         elif whole:
             reason = whole
         elif _kept(graph.origin(op), kept_float):

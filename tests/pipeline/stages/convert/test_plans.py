@@ -65,6 +65,8 @@ def test_a_transformer_runs_its_matrix_ops_in_int8_and_the_rest_in_float(cli, tm
     assert parity.placement == "matmuls"
     assert parity.first.metrics.cosine >= MIN_MATMULS_COSINE
     assert "placement" in (out / "parity.md").read_text()
+    reasons = {g.op: g.reason for g in parity.gains.float_ops}
+    assert "both operands are activations" in reasons["BATCH_MATMUL"]
 
 
 def test_convert_with_the_plan_makes_the_same_model(cli, tmp_path) -> None:
