@@ -46,6 +46,19 @@ def _size_ratio(smaller: float) -> str:
     return f"{smaller:.1f}x smaller" if smaller >= 1 else f"{1 / smaller:.1f}x larger"
 
 
+def slower_than_float(p: ParityRecord) -> str | None:
+    """What to do when model.tflite measured slower than float on tflite-runtime 2.14, or None."""
+    g = p.gains
+    if g is None or g.latency_ratio is None or g.latency_ratio < 1.0 or \
+            not g.runtime.startswith("tflite-runtime"):
+        return None
+    return (f"On {g.runtime} this model runs slower than float ({g.latency_ratio:.2f}x): that "
+            "runtime's int8 and hybrid kernels are slower than its float ones, and it cannot "
+            "run per-channel hybrid weights correctly. ai-edge-litert (LiteRT), the `rpi` "
+            "target's default runtime, installs on Raspberry Pi OS Bookworm and Trixie; build "
+            "without --runtime tflite-runtime to measure the model it gets.")
+
+
 def _ms(value: float | None) -> str:
     return "—" if value is None else f"{value:.3g} ms"
 
@@ -74,6 +87,9 @@ def blocks(p: ParityRecord) -> list[Block]:
     ]
     found = [Block("h2", "What int8 buys"),
              Block("table", header=["", "value", "how"], rows=rows)]
+    slower = slower_than_float(p)
+    if slower:
+        found.append(Block("p", slower))
     if g.notes:
         found.append(Block("list", items=list(g.notes)))
     if g.float_ops:
