@@ -24,6 +24,7 @@ import numpy as np
 from pipeline.inputs import batch as batches
 from pipeline.progress import Reporter
 from pipeline.records.plan import SmoothSite
+from pipeline.tflite import placement
 from pipeline.tflite.graph import schema
 
 ALPHAS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)  # 0.0: the weights' side alone
@@ -33,6 +34,8 @@ FULLY_CONNECTED, MUL = 9, 18
 FLOAT32 = 0
 S_LIMITS = (1e-4, 1e4)
 INT8_MAX = 127.0
+# Runtimes whose hybrid kernels quantize each input row with a zero point (XNNPACK's).
+ASYMMETRIC_INPUTS = ("litert",)
 
 
 @dataclass
@@ -107,17 +110,30 @@ def _statistics(data: bytes, model: Any, calib_x: batches.Inputs,
     return list(found.values())
 
 
-def _int8_error(x: np.ndarray, weights: list[np.ndarray], s: np.ndarray) -> float:
-    """Relative error power of the FULLY_CONNECTED outputs with the input divided by s (one
-    symmetric int8 scale per row, as the hybrid kernels quantize it) and the weights' columns
-    multiplied by s (int8 per output channel)."""
-    xs = x / s
-    step = np.maximum(np.abs(xs).max(axis=1, keepdims=True), 1e-12) / INT8_MAX
-    xq = np.round(xs / step) * step
+def _quantize_rows(x: np.ndarray, asymmetric: bool) -> np.ndarray:
+    """Each row of x through int8 with a scale (and zero point) of its own, as the hybrid
+    kernels quantize their input: asymmetric in XNNPACK (LiteRT), symmetric in TFLite's own."""
+    if asymmetric:
+        lo = np.minimum(x.min(axis=1, keepdims=True), 0.0)
+        hi = np.maximum(x.max(axis=1, keepdims=True), 0.0)
+        step = np.maximum(hi - lo, 1e-12) / 255.0
+        zero = np.round(-128.0 - lo / step)
+        return (np.clip(np.round(x / step) + zero, -128, 127) - zero) * step
+    step = np.maximum(np.abs(x).max(axis=1, keepdims=True), 1e-12) / INT8_MAX
+    return np.round(x / step) * step
+
+
+def _int8_error(x: np.ndarray, weights: list[np.ndarray], s: np.ndarray, asymmetric: bool,
+                per_channel: bool) -> float:
+    """Relative error power of the FULLY_CONNECTED outputs with the input divided by s (int8
+    per row) and the weights' columns multiplied by s (int8 per output channel, or one scale
+    for the whole tensor)."""
+    xq = _quantize_rows(x / s, asymmetric)
     err = ref = 0.0
     for w in weights:
         ws = w * s[None, :]
-        wstep = np.maximum(np.abs(ws).max(axis=1, keepdims=True), 1e-12) / INT8_MAX
+        wmax = np.abs(ws).max(axis=1, keepdims=True) if per_channel else np.abs(ws).max()
+        wstep = np.maximum(wmax, 1e-12) / INT8_MAX
         wq = np.round(ws / wstep) * wstep
         y = x @ w.T
         err += float(np.sum((xq @ wq.T - y) ** 2))
@@ -125,28 +141,30 @@ def _int8_error(x: np.ndarray, weights: list[np.ndarray], s: np.ndarray) -> floa
     return err / max(ref, 1e-30)
 
 
-def _factors(entry: _Input, weights: list[np.ndarray]) -> tuple[float | None, np.ndarray, float,
-                                                                  float]:
+def _factors(entry: _Input, weights: list[np.ndarray], asymmetric: bool, per_channel: bool
+             ) -> tuple[float | None, np.ndarray, float, float]:
     """(alpha or None for no smoothing, s, error without, error with) for one input."""
     x = np.concatenate(entry.rows)
     wmax = np.max([np.abs(w).max(axis=0) for w in weights], axis=0)
     ones = np.ones_like(entry.amax)
-    before = _int8_error(x, weights, ones)
+    before = _int8_error(x, weights, ones, asymmetric, per_channel)
     best: tuple[float | None, np.ndarray, float] = (None, ones, before)
     for alpha in ALPHAS:
         s = np.where((entry.amax > 0) & (wmax > 0),
                      entry.amax ** alpha / np.maximum(wmax, 1e-12) ** (1 - alpha), 1.0)
         s = np.clip(s, *S_LIMITS).astype(np.float32)
-        error = _int8_error(x, weights, s)
+        error = _int8_error(x, weights, s, asymmetric, per_channel)
         if error < best[2]:
             best = (alpha, s, error)
     return best[0], best[1], before, best[2]
 
 
-def choose(data: bytes, calib_x: batches.Inputs, reporter: Reporter
+def choose(data: bytes, calib_x: batches.Inputs, runtime: str, reporter: Reporter
            ) -> tuple[list[SmoothSite], dict[str, list[float]]]:
-    """The smoothing of each FULLY_CONNECTED input that lowers its emulated int8 error: the
-    sites, and each site's factors by tensor name."""
+    """The smoothing of each FULLY_CONNECTED input that lowers its emulated int8 error on the
+    runtime's hybrid kernels: the sites, and each site's factors by tensor name."""
+    asymmetric = runtime in ASYMMETRIC_INPUTS
+    per_channel = placement.weights(runtime) == "CHANNELWISE"
     model = schema().ModelT.InitFromPackedBuf(bytearray(data), 0)
     graph = model.subgraphs[0]
     inputs = _fc_inputs(model)
@@ -157,7 +175,7 @@ def choose(data: bytes, calib_x: batches.Inputs, reporter: Reporter
     sites, factors = [], {}
     for entry in entries:
         weights = [_weights(model, graph, op.inputs[1]) for op in entry.users]
-        alpha, s, before, after = _factors(entry, weights)
+        alpha, s, before, after = _factors(entry, weights, asymmetric, per_channel)
         if alpha is None:
             continue
         name = _name(graph, entry.tensor)

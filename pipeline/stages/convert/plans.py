@@ -40,7 +40,7 @@ def matmuls(model: Any, plan: QuantPlan, calib_x: batches.Inputs, reporter: Repo
     the calibration samples and verified; else the plan's), then the plan's recipe."""
     data = convert_model(model, "none", calib_x, plan.batch, reporter)
     if choose:
-        sites, factors = smooth.choose(data, calib_x, reporter)
+        sites, factors = smooth.choose(data, calib_x, plan.runtime, reporter)
         plan = plan.model_copy(update={"smoothing": sites, "smoothing_factors": factors})
     smoothed = smooth.apply(data, plan.smoothing_factors) if plan.smoothing_factors else data
     if choose and plan.smoothing:

@@ -51,7 +51,7 @@ def _run(data: bytes, x: np.ndarray) -> np.ndarray:
 
 def test_smoothing_is_exact_in_float_and_lowers_the_int8_error() -> None:
     data, x = _float_model(), _data()
-    sites, factors = smooth.choose(data, x, Quiet())
+    sites, factors = smooth.choose(data, x, "litert", Quiet())
     site = next(s for s in sites if s.tensor == "input_layer")  # the input with the outliers
     assert site.error_before / site.error_after >= EMULATED_GAIN, site
     assert np.argsort(factors[site.tensor])[-2:].tolist() == sorted(OUTLIERS)
@@ -71,6 +71,6 @@ def test_a_model_without_outliers_may_stay_as_it_is() -> None:
     """No smoothing is always a candidate: a site is kept only where it lowers the error."""
     data = _float_model()
     x = np.random.default_rng(2).normal(size=(SAMPLES, FEATURES)).astype(np.float32)
-    sites, factors = smooth.choose(data, x, Quiet())
+    sites, factors = smooth.choose(data, x, "litert", Quiet())
     assert all(s.error_after < s.error_before for s in sites)
     assert set(factors) == {s.tensor for s in sites}
