@@ -60,8 +60,11 @@ def summary(p: ParityRecord) -> str:
         rows.append(("int8 buys", gained))
     cmp = p.device_vs_host
     if cmp:
+        quantized = any(t.scale for t in p.output_tensors)
+        what = (f"int8 outputs differ (max {fmt(cmp.max_diff_lsb)} LSB)" if quantized else
+                f"float outputs differ (max {fmt(cmp.max_diff_lsb)})")
         rows.append(("device vs this machine", f"{cmp.differing_outputs} of {cmp.outputs} "
-                     f"int8 outputs differ (max {fmt(cmp.max_diff_lsb)} LSB)"))
+                     f"{what}"))
     if p.failed:
         rows.append(("failed", ", ".join(p.failed)))
         jump = p.layers.first_jump if p.layers else None
