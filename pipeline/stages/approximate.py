@@ -55,6 +55,9 @@ def check_options(opts: Options, data: Dataset) -> None:
     if opts.approx != approx_auto.AUTO:
         approximations.get(opts.approx, also=(approx_auto.AUTO,))
     rewrites.parse(opts.rewrites)
+    if opts.integer_only and opts.mode not in placement.INTEGER_MODES:
+        raise UserError(f"--integer-only makes every op int8: it goes with --quantize "
+                        f"{' or '.join(placement.INTEGER_MODES)}, not {opts.mode}")
     if opts.fine_tune_epochs:
         if data.x_train is None or data.y_train is None:
             raise UserError("--fine-tune-epochs needs --data with labels (x and y)")

@@ -25,6 +25,7 @@ from typing import Any
 from pipeline.registry import Registry
 
 INTEGER, MATMULS = "integer", "matmuls"
+INTEGER_MODES = ("int8", "uint8")  # the --quantize modes a placement applies to
 # Keras layer classes (and their subclasses, keras_hub's included) whose ops int8 breaks.
 FRAGILE = ("LayerNormalization", "RMSNormalization", "GroupNormalization",
            "MultiHeadAttention", "Softmax")
@@ -79,7 +80,7 @@ def fragile_layers(model: Any) -> dict[str, int]:
 def decide(model: Any, mode: str, accelerator: bool, integer_only: bool) -> Placement:
     """The placement for a build: `integer` unless a CPU target's int8 build holds ops that
     int8 breaks and the user did not ask for --integer-only."""
-    if mode not in ("int8", "uint8"):
+    if mode not in INTEGER_MODES:
         return Placement(INTEGER, f"--quantize {mode} sets every op's precision itself")
     if accelerator:
         return Placement(INTEGER, "the target runs integer models only")

@@ -129,3 +129,11 @@ def test_a_plan_for_another_model_is_refused_in_one_line(cli, tmp_path) -> None:
     result = cli("convert", "--out", tmp_path / "b", "--data", tmp_path / "t.npz", "--plan", bad)
     assert result.code == 2 and "quantization plan" in result.err
     assert "Traceback" not in result.err
+
+
+def test_integer_only_with_a_float_mode_is_refused_before_any_work(cli, tmp_path) -> None:
+    model, data = _transformer_inputs(tmp_path)
+    result = cli("build", "--model", model, "--data", data, "--out", tmp_path / "b",
+                 "--quantize", "dynamic", "--integer-only")
+    assert result.code == 2 and "--integer-only" in result.err
+    assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
