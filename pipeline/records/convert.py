@@ -7,7 +7,7 @@ from typing import ClassVar
 from pydantic import computed_field
 
 from pipeline.records.base import Model, Record
-from pipeline.records.plan import SmoothSite
+from pipeline.records.plan import AttentionChoice, SmoothSite
 
 
 class CheckResult(Model):
@@ -117,6 +117,7 @@ class ConvertRecord(Record):
     placement_reason: str = ""
     int8_mac_share: float | None = None  # of the matrix ops' MACs, static or dynamic-range
     smoothing: list[SmoothSite] = []  # the smoothed inputs of the int8 matrix ops
+    attention: AttentionChoice | None = None  # attention's matmuls: int8 or float, measured
     seconds: float = 0.0  # how long the stage took
 
     @property

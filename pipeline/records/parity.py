@@ -21,7 +21,7 @@ from pipeline.records.device import (  # noqa: F401 (parity.json's device_vs_hos
     OpDifference,
     RoundingReplay,
 )
-from pipeline.records.plan import SmoothSite
+from pipeline.records.plan import AttentionChoice, SmoothSite
 
 SCHEMA_VERSION = 2
 
@@ -264,6 +264,7 @@ class ParityRecord(Record):
     placement: str = "integer"  # where int8 went (quant_plan.json): integer or matmuls
     placement_reason: str = ""
     smoothing: list[SmoothSite] = []  # the smoothed inputs of the int8 matrix ops
+    attention: AttentionChoice | None = None  # attention's matmuls: int8 or float, measured
     target: str
     approx: ApproxInfo
     compat: Compat

@@ -33,6 +33,19 @@ class SmoothSite(Model):
     float_max_rel: float | None = None  # max |smoothed - float| / max |float| of the consumers
 
 
+class AttentionChoice(Model):
+    """Attention's activation x activation matmuls: static int8 or float, as measured."""
+
+    ops: int
+    mac_share: float  # of the model's matrix-op MACs
+    chosen: str  # int8 | float
+    int8_ms: float  # one-thread median latency of the model with them static int8
+    float_ms: float  # and with them float
+    int8_snr_db: float  # output SNR against the float model on calibration samples
+    float_snr_db: float
+    why: str
+
+
 class QuantPlan(Record):
     """How model.tflite was quantized: the placement and why, the rewrites, the ranges and the
     method that chose them, the layers kept in float, the recipe, and what each matrix op runs."""
@@ -57,6 +70,8 @@ class QuantPlan(Record):
     recipe: list[dict[str, Any]] = []  # matmuls placement: ai-edge-quantizer's recipe
     smoothing: list[SmoothSite] = []  # matmuls placement: the smoothed inputs
     smoothing_factors: dict[str, list[float]] = {}  # tensor -> s (its channels divided by)
+    attention: AttentionChoice | None = None  # matmuls placement with activation matmuls
+    static_ranges: dict[str, tuple[float, float]] = {}  # tensor name -> range (static int8 ops)
     ops: list[OpPrecision] = []  # the matrix ops of the model made
     model_sha256: str = ""  # of the model.tflite this plan made
 

@@ -28,8 +28,26 @@ def recipe(granularity: str, ops: tuple[str, ...] = placement.MATRIX_OPS) -> lis
             for op in ops]
 
 
-def quantize(float_model: bytes, plan_recipe: list[dict[str, Any]]) -> bytes:
-    """The float model with the recipe applied."""
+def static_recipe(ops: tuple[str, ...]) -> list[dict[str, Any]]:
+    """ai-edge-quantizer's recipe for static int8 ops (int8 activations from calibrated ranges,
+    int8 weights per channel where they have weights)."""
+    return [{"regex": ".*", "operation": op, "algorithm_key": "min_max_uniform_quantize",
+             "op_config": {"activation_tensor_config": {"num_bits": 8, "symmetric": False,
+                                                        "granularity": "TENSORWISE",
+                                                        "dtype": "INT"},
+                           "weight_tensor_config": {"num_bits": WEIGHT_BITS, "symmetric": True,
+                                                    "granularity": "CHANNELWISE",
+                                                    "dtype": "INT"},
+                           "compute_precision": "INTEGER", "explicit_dequantize": False,
+                           "skip_checks": False, "min_weight_elements": 0}}
+            for op in ops]
+
+
+def quantize(float_model: bytes, plan_recipe: list[dict[str, Any]],
+             ranges: dict[str, tuple[float, float]] | None = None) -> bytes:
+    """The float model with the recipe applied; `ranges` (tensor name -> min, max) for the
+    static ops."""
+    import numpy as np
     from ai_edge_quantizer import quantizer
 
     q = quantizer.Quantizer(bytearray(float_model))
@@ -38,7 +56,8 @@ def quantize(float_model: bytes, plan_recipe: list[dict[str, Any]]) -> bytes:
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
             captured_native_output():
         try:
-            result = q.quantize()
+            result = q.quantize({name: {"min": np.array([lo]), "max": np.array([hi])}
+                                 for name, (lo, hi) in ranges.items()} if ranges else None)
         except (ValueError, RuntimeError) as exc:
             raise CheckFailed(f"ai-edge-quantizer could not apply the int8 matrix-op recipe: "
                               f"{str(exc).splitlines()[0]}") from None

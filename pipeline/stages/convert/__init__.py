@@ -82,6 +82,10 @@ def _make(ctx: Context, opts: Options, model: Any, approximated: ApproximateReco
                 sum(s.error_after for s in plan.smoothing), 1e-30)
             reporter.info(f"smoothing: {len(plan.smoothing)} matrix-op input(s) smoothed, their "
                           f"emulated int8 error {gain:.1f}x lower (quant_plan.json has each)")
+        if plan.attention is not None:
+            reporter.info(f"attention matmuls ({plan.attention.ops}, "
+                          f"{100 * plan.attention.mac_share:.1f} % of the MACs) in "
+                          f"{plan.attention.chosen}: {plan.attention.why}")
         return data, plan, None, None
     plan = QuantPlan(mode=opts.mode, placement=placement.INTEGER,
                      why=approximated.placement_reason or "", runtime=runtime, batch=opts.batch,
@@ -167,6 +171,7 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ConvertRecord:
         parameters=int(model.count_params()), calibration=calibration, recovery=recovery,
         placement=plan.placement, placement_reason=plan.why,
         int8_mac_share=plan.int8_mac_share, smoothing=plan.smoothing,
+        attention=plan.attention,
         seconds=time.monotonic() - start))
     ops = ", ".join(f"{k} x{v}" for k, v in record.ops.items())
     reporter.info(f"converted ({mode.name}, {len(data) / 1024:.0f} KiB): {ops}")

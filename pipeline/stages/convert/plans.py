@@ -14,7 +14,7 @@ from pipeline.errors import UserError
 from pipeline.inputs import batch as batches
 from pipeline.progress import Reporter
 from pipeline.records.plan import FORMAT, OpPrecision, QuantPlan
-from pipeline.tflite import calibrate, hybrid, placement, smooth
+from pipeline.tflite import attention, calibrate, hybrid, placement, smooth
 from pipeline.tflite import graph as tflite_graph
 from pipeline.tflite import macs as tflite_macs
 from pipeline.tflite.converter import convert_model
@@ -47,7 +47,13 @@ def matmuls(model: Any, plan: QuantPlan, calib_x: batches.Inputs, reporter: Repo
         plan = plan.model_copy(update={"smoothing": smooth.verify(data, smoothed, plan.smoothing,
                                                                   calib_x)})
     with reporter.phase("int8 matrix ops (ai-edge-quantizer, dynamic range)"):
-        return hybrid.quantize(smoothed, plan.recipe), plan
+        made = hybrid.quantize(smoothed, plan.recipe, plan.static_ranges)
+    if choose:
+        choice, made, recipe, static = attention.choose(smoothed, made, plan.recipe, calib_x,
+                                                        plan.runtime, reporter)
+        plan = plan.model_copy(update={"attention": choice, "recipe": recipe,
+                                       "static_ranges": static})
+    return made, plan
 
 
 def matmuls_plan(mode: str, why: str, runtime: str, batch: int, rewrites: list[str]

@@ -362,6 +362,7 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
         and not any(c.fails_gate for c in checks),
         quantize=converted.quantize, placement=converted.placement,
         placement_reason=converted.placement_reason, smoothing=converted.smoothing,
+        attention=converted.attention,
         target=target.name,
         approx=ApproxInfo(name=approximated.approx, sites=approximated.sites,
                           auto=approximated.auto, rewrites=approximated.rewrites,

@@ -198,6 +198,16 @@ def _rewrites(p: ParityRecord) -> list[Block]:
     return blocks
 
 
+def _attention(p: ParityRecord) -> list[Block]:
+    a = p.attention
+    if a is None:
+        return []
+    return [Block("h2", "Attention matmuls"),
+            Block("p", f"{a.ops} activation x activation BATCH_MATMUL(s), "
+                       f"{100 * a.mac_share:.1f} % of the matrix ops' multiply-accumulates, run "
+                       f"in {a.chosen}: {a.why}.")]
+
+
 def _smoothing(p: ParityRecord) -> list[Block]:
     if not p.smoothing:
         return []
@@ -336,6 +346,6 @@ def _plots(plots: dict[str, str]) -> list[Block]:
 def build(p: ParityRecord, plots: dict[str, str]) -> list[Block]:
     """The whole report, in reading order: verdict, gate, where the error comes from, plots."""
     return [*_setup(p), *_gate(p), *gains.blocks(p), *_io(p), *_outputs(p), *_budget(p),
-            *_task(p), *_layers(p), *_sites(p), *_rewrites(p), *_smoothing(p), *_calibration(p),
-            *_recovery(p), *_sensitivity(p), *device.blocks(p), *_compat(p), *_auto(p),
-            *_plots(plots), *_ops(p)]
+            *_task(p), *_layers(p), *_sites(p), *_rewrites(p), *_smoothing(p), *_attention(p),
+            *_calibration(p), *_recovery(p), *_sensitivity(p), *device.blocks(p), *_compat(p),
+            *_auto(p), *_plots(plots), *_ops(p)]
