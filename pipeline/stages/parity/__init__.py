@@ -46,6 +46,7 @@ from pipeline.records.parity import (
     TaskResult,
     ThresholdRow,
 )
+from pipeline.records.plan import QuantPlan
 from pipeline.stages.parity import gains, gelu_sites, islands, sensitivity
 from pipeline.stages.parity import per_layer as layers
 from pipeline.targets import runtime_choice
@@ -193,8 +194,8 @@ def _diagnostics(ctx: Context, x: batch.Inputs, y_float: list[np.ndarray], runti
     if opts.sensitivity:
         ok_rows = [row for row in table.layers if row.match == "ok"]
         names = [(row.layer, row.tensor_name) for row in ok_rows[:opts.sensitivity]]
-        rows = sensitivity.run(ctx.replaced(), ctx.graph(), ctx.record(ConvertRecord).arithmetic,
-                               names, x, y_float, ctx.data.x_calib, runtime, reporter)
+        rows = sensitivity.run(ctx.replaced(), ctx.graph(), ctx.record(QuantPlan), names, x,
+                               y_float, ctx.data.x_calib, runtime, reporter)
         clock.lap("sensitivity")
     return {"layers": table, "gelu_sites": sites, "sensitivity": rows}
 

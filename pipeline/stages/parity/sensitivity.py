@@ -1,7 +1,9 @@
 """`--sensitivity N`: for the N worst layers, the end-to-end metric with that one layer kept in
 float (AIMET-style), to tell the user what a fix would buy. The selectively quantized models
-come from TFLite's QuantizationDebugger (`denylisted_nodes`); they run on the target runtime in
-its own process like every other model (their inputs and outputs are float)."""
+are quantized from the plan (quant_plan.json: the same calibration samples, ranges and float
+layers as model.tflite, plus the one layer), through the converter's own quantizer
+(`denylisted_nodes`); they run on the target runtime in its own process like every other
+model."""
 
 from __future__ import annotations
 
@@ -14,16 +16,13 @@ import numpy as np
 from pipeline.device import edge_client
 from pipeline.gate import metrics
 from pipeline.inputs import batch
-from pipeline.inputs.signature import describe
 from pipeline.progress import Quiet, Reporter
 from pipeline.records.parity import SensitivityRow
+from pipeline.records.plan import QuantPlan
 from pipeline.tempdirs import temporary_directory
-from pipeline.tfenv import captured_native_output, tensorflow
+from pipeline.tflite import calibrate, placement, quantize_modes
 from pipeline.tflite import graph as tflite_graph
-from pipeline.tflite import quantize_modes
-from pipeline.tflite.converter import concrete_function
-
-CALIBRATION_SAMPLES = None  # all of x_calib, as the convert stage uses
+from pipeline.tflite.converter import convert_model
 
 
 def _layer_nodes(graph: tflite_graph.Graph, layer: str, tensor_name: str) -> list[str]:
@@ -34,36 +33,25 @@ def _layer_nodes(graph: tflite_graph.Graph, layer: str, tensor_name: str) -> lis
             if pattern.search(name) or name == tensor_name]
 
 
-def _keep_float(approx_model: Any, quantize: str, calib_x: batch.Inputs, nodes: list[str]
-                ) -> bytes:
-    tf = tensorflow()
-    signature = describe(approx_model)
-    fn = concrete_function(approx_model, signature, batch.sample_shapes(calib_x), 1)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([fn])
-    calib = [a[:CALIBRATION_SAMPLES].astype(t.dtype, copy=False)
-             for a, t in zip(batch.as_list(calib_x), signature.inputs)]
-
-    def representative() -> Any:
-        for i in range(len(calib[0])):
-            yield [a[i:i + 1] for a in calib]
-
-    quantize_modes.get(quantize).configure(converter, tf, representative)
-    options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=nodes)
-    with captured_native_output():
-        debugger = tf.lite.experimental.QuantizationDebugger(
-            converter=converter, debug_dataset=representative, debug_options=options)
-        return debugger.get_nondebug_quantized_model()
+def _calibrated(approx_model: Any, plan: QuantPlan, calib_x: batch.Inputs
+                ) -> calibrate.Calibrated:
+    """The replaced model calibrated on the samples the plan calibrated on, as convert did."""
+    calib = batch.take(calib_x, slice(0, plan.calibration_samples)) \
+        if plan.calibration_samples else calib_x
+    return calibrate.Calibrated.read(convert_model(approx_model, plan.mode, calib, plan.batch,
+                                                   Quiet(), calibrate_only=True))
 
 
-def run(model: Any, graph: tflite_graph.Graph, quantize: str,
+def run(model: Any, graph: tflite_graph.Graph, plan: QuantPlan,
         worst_layers: list[tuple[str, str]], x: batch.Inputs, y_float: list[np.ndarray],
         calib_x: batch.Inputs, runtime: str, reporter: Reporter) -> list[SensitivityRow]:
     """One row per (layer, its output tensor's name): the end-to-end SNR and max error with
-    that layer of the replaced `model` in float."""
-    mode = quantize_modes.get(quantize)
-    if not mode.full_integer:
+    that layer of the replaced `model` in float, the rest as the plan made model.tflite (its
+    ranges and its float layers)."""
+    if plan.placement != placement.INTEGER or not quantize_modes.get(plan.mode).full_integer:
         return []
     rows = []
+    calibrated = _calibrated(model, plan, calib_x)
     with reporter.task("sensitivity", len(worst_layers)) as advance, \
             temporary_directory("sensitivity") as tmp:
         for i, (layer, tensor_name) in enumerate(worst_layers):
@@ -71,9 +59,10 @@ def run(model: Any, graph: tflite_graph.Graph, quantize: str,
             note = "" if nodes else "no ops of this layer found"
             if nodes:
                 try:
-                    data = _keep_float(model, quantize, calib_x, nodes)
-                except ValueError as exc:  # the debugger found nothing to verify around it
-                    note = f"TFLite's QuantizationDebugger cannot keep it in float ({exc})"
+                    data = calibrate.quantize(calibrated, plan.mode, dict(plan.ranges) or None,
+                                              [*plan.float_nodes, *nodes])
+                except Exception as exc:  # noqa: BLE001 (the quantizer's own errors)
+                    note = f"the quantizer cannot keep it in float ({str(exc).splitlines()[0]})"
             if note:
                 rows.append(SensitivityRow(layer=layer, kept_float_ops=0, snr_db=None,
                                            max_abs_error=None, note=note))
