@@ -13,14 +13,17 @@ its layer norms, residual adds or feed-forward Dense alone in int8 already break
 1. the all-int8 model: if it passes, nothing is kept in float;
 2. every layer in float: if that fails, no recovery can pass (the error is not the layers');
 3. the sensitivity of each kind: the gate's figures with only that kind in int8;
-4. kinds taken to int8, the least sensitive first, while the gate passes; of a kind that
-   cannot go whole, each layer, the last block first.
+4. kinds taken to int8 while the gate passes, those with the most multiply-accumulates per dB
+   of damage first (the walk minimises the float share of MACs, which is what costs time);
+   of a kind that cannot go whole, each layer, the last block first; within BUDGET_S seconds,
+   after which what is left stays float.
 Accelerator targets run integer only: there, recovery is the rewrites and the calibration.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -51,6 +54,7 @@ DECISION_SAMPLES = 256
 DECISION_MARGIN = 0.4
 AGREEMENTS = ("min_top1_agreement", "min_neighbour_agreement")
 LATENCY_REPEATS = 20
+BUDGET_S = 300.0  # the walk stops taking layers to int8 after this long
 _INDEX = re.compile(r"_\d+(?=/|$)")
 
 
@@ -195,10 +199,26 @@ def search(judge: Judge, graph: tflite_graph.Graph, reporter: Reporter) -> tuple
     return data, record
 
 
+def _order(kinds: dict[str, list[Unit]], alone: dict[str, Trial], floated: Trial) -> list[str]:
+    """The kinds in the order the walk takes them to int8: those that pass alone first; among
+    them the most multiply-accumulates per dB they cost (the float share of MACs is what the
+    walk minimises), then the kinds without MACs, least sensitive first."""
+    def cost(kind: str) -> float:
+        return max(_snr(floated) - _snr(alone[kind]), 1e-3)
+
+    def macs(kind: str) -> int:
+        return sum(u.macs for u in kinds[kind])
+
+    return sorted(kinds, key=lambda k: (not alone[k].passed, macs(k) == 0,
+                                        -macs(k) / cost(k), -_snr(alone[k])))
+
+
 def _walk(every: list[Unit], trial: Callable[[str, list[Unit]], Trial], reporter: Reporter,
-          final: Trial) -> tuple[list[Unit], Trial]:
-    """From all-float: each kind to int8 while the gate passes, least sensitive first; layer by
-    layer (the last first) where a whole kind cannot go."""
+          final: Trial, budget_s: float = BUDGET_S) -> tuple[list[Unit], Trial]:
+    """From all-float: each kind to int8 while the gate passes (`_order`); layer by layer (the
+    last first) where a whole kind cannot go; until `budget_s` seconds are spent, after which
+    what is left stays float."""
+    start = time.monotonic()
     kinds: dict[str, list[Unit]] = {}
     for unit in every:
         kinds.setdefault(unit.kind, []).append(unit)
@@ -207,17 +227,21 @@ def _walk(every: list[Unit], trial: Callable[[str, list[Unit]], Trial], reporter
         for kind, members in kinds.items():
             alone[kind] = trial(f"sensitivity {kind}", members)
             advance(1)
-    order = sorted(kinds, key=lambda k: (not alone[k].passed, -_snr(alone[k])))
+    order = _order(kinds, alone, final)
     int8: list[Unit] = []
     with reporter.task("recover: layers back to int8", len(order)) as advance:
         for kind in order:
+            if time.monotonic() - start > budget_s:
+                reporter.warn(f"recover: stopped after {budget_s:.0f} s (its time budget); "
+                              "the layers not tried stay in float")
+                break
             members = kinds[kind]
             # A kind that fails alone fails beside others too: try its layers one by one.
             tries = [members] if alone[kind].passed else []
             if len(members) > 1:
                 tries += [[u] for u in reversed(members)]
             for group in tries:
-                if all(u in int8 for u in group):
+                if all(u in int8 for u in group) or time.monotonic() - start > budget_s:
                     continue
                 label = kind if len(group) > 1 else group[0].scope
                 found = trial(f"int8 {label}", int8 + group)

@@ -163,3 +163,39 @@ def test_recover_keeps_the_outlier_layers_in_float_until_the_gate_passes(cli, tm
     assert parity.passed and parity.first.metrics.snr_db >= GATE_SNR_DB
     report = (tmp_path / "recovered" / "parity.md").read_text()
     assert "## Recovery" in report and "`--recover` keeps 2 layer(s) in float" in report
+
+
+def test_the_walk_takes_the_most_macs_per_db_first() -> None:
+    """Two kinds that each pass alone but not together: the one with more MACs per dB of
+    damage goes to int8, so the float share of MACs is the smaller one."""
+    kinds = {"block_*/ffn": [recover.Unit("block_0/ffn", ("a",), macs=1000)],
+             "block_*/attn": [recover.Unit("block_0/attn", ("b",), macs=10)],
+             "block_*/norm": [recover.Unit("block_0/norm", ("c",), macs=0)]}
+    floated = recover.Trial(True, FLOAT_SNR_DB, "")
+    alone = {"block_*/ffn": recover.Trial(True, FLOAT_SNR_DB - 0.8, ""),   # 1250 MACs / dB
+             "block_*/attn": recover.Trial(True, FLOAT_SNR_DB - 0.1, ""),  # 100 MACs / dB
+             "block_*/norm": recover.Trial(True, FLOAT_SNR_DB - 0.01, "")}
+    assert recover._order(kinds, alone, floated) == ["block_*/ffn", "block_*/attn",
+                                                     "block_*/norm"]
+
+
+def test_the_walk_stops_at_its_time_budget(monkeypatch) -> None:
+    """Past the budget no more layers go to int8: what is left stays float (the gate still
+    passes: the walk starts from all float)."""
+    damage = {f"block_{i}/ffn": HARMLESS_DB for i in range(3)} | {"block_0/norm": 2 * BUDGET_DB}
+    found = [recover.Unit(scope, (f"{scope}/out",), macs=100) for scope in damage]
+    judge = FakeJudge(damage)
+    seen: dict[frozenset[str], recover.Trial] = {}
+
+    def trial(action: str, int8: list[recover.Unit], data: bytes | None = None
+              ) -> recover.Trial:
+        key = frozenset(u.scope for u in int8)
+        if key not in seen:
+            seen[key] = judge.measure(judge.model([u for u in found if u not in int8]))
+        return seen[key]
+
+    floated = trial("all float", [])
+    int8, final = recover._walk(found, trial, Quiet(), floated, budget_s=0.0)
+    assert int8 == [] and final.passed
+    int8, final = recover._walk(found, trial, Quiet(), floated)
+    assert {u.scope for u in int8} == {f"block_{i}/ffn" for i in range(3)} and final.passed
