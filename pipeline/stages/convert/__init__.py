@@ -87,10 +87,13 @@ def _make(ctx: Context, opts: Options, model: Any, approximated: ApproximateReco
                           f"{100 * plan.attention.mac_share:.1f} % of the MACs) in "
                           f"{plan.attention.chosen}: {plan.attention.why}")
         return data, plan, None, None
-    plan = QuantPlan(mode=opts.mode, placement=placement.INTEGER,
-                     why=approximated.placement_reason or "", runtime=runtime, batch=opts.batch,
-                     rewrites=approximated.rewrites)
-    if opts.mode not in calibrate.IO_TYPES:
+    integer = opts.mode in calibrate.IO_TYPES
+    why = approximated.placement_reason if integer and \
+        approximated.placement == placement.INTEGER else \
+        f"--quantize {opts.mode} sets every op's precision itself"
+    plan = QuantPlan(mode=opts.mode, placement=placement.INTEGER, why=why, runtime=runtime,
+                     batch=opts.batch, rewrites=approximated.rewrites)
+    if not integer:
         return convert_model(model, opts.mode, calib_x, opts.batch, reporter), plan, None, None
     method = ranges.AUTO if opts.recover and target.accelerator else opts.calibration_method
     data, calibrated, calibration, chosen = full_integer(
