@@ -12,28 +12,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
+from zoo_builds import REPO, build, saved
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(0, str(REPO))
 RESULTS = REPO / "benchmarks" / "results" / "placement_zoo.json"
 BUILDS = {"default": [], "integer-only": ["--integer-only"]}
 
 
-def _build(model: Path, data: Path, extra: list[str], out: Path) -> dict[str, object]:
-    proc = subprocess.run([sys.executable, "-m", "pipeline", "build", "--model", str(model),
-                           "--data", str(data), "--target", "rpi", "--out", str(out), *extra],
-                          cwd=REPO, capture_output=True, text=True)
-    if proc.returncode not in (0, 1):
-        raise SystemExit(f"build failed ({extra}): {proc.stderr[-2000:]}")
-    parity = json.loads((out / "parity.json").read_text())
-    convert = json.loads((out / "convert.json").read_text())
+def _figures(parity: dict, convert: dict) -> dict[str, object]:
     first = parity["outputs"][0]
     gains = parity.get("gains") or {}
     q, f = gains.get("quantized_latency"), gains.get("float_latency")
@@ -49,18 +37,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["bert", "gpt2", "vit", "convnext"])
     args = parser.parse_args()
-    from zoo import ZOO
-
     results: dict[str, dict[str, object]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name in args.models:
-            model, data, _ = ZOO[name]()
-            model_path, data_path = Path(tmp) / f"{name}.keras", Path(tmp) / f"{name}.npz"
-            model.save(model_path)
-            np.savez(data_path, **data)
+        for name, model, data in saved(args.models, Path(tmp)):
             results[name] = {}
             for label, extra in BUILDS.items():
-                found = _build(model_path, data_path, extra, Path(tmp) / f"{name}-{label}")
+                found = _figures(*build(model, data, Path(tmp) / f"{name}-{label}", *extra))
                 results[name][label] = found
                 print(f"{name:8} {label:13} {found}", flush=True)
     RESULTS.write_text(json.dumps({"target": "rpi", "results": results}, indent=2) + "\n")

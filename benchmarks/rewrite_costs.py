@@ -11,30 +11,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
+from zoo_builds import REPO, build, saved
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(0, str(REPO))
 RESULTS = REPO / "benchmarks" / "results" / "rewrite_costs.json"
 REWRITES = {"gelu only": "gelu", "gelu + layer-norm": "gelu,layer-norm",
             "gelu + attention-mask": "gelu,attention-mask", "all": "all"}
 SAMPLES = "128"
 
 
-def _build(model: Path, data: Path, rewrites: str, out: Path) -> dict[str, object]:
-    proc = subprocess.run([sys.executable, "-m", "pipeline", "build", "--model", str(model),
-                           "--data", str(data), "--target", "rpi", "--rewrites", rewrites,
-                           "--samples", SAMPLES, "--out", str(out)], cwd=REPO,
-                          capture_output=True, text=True)
-    if proc.returncode not in (0, 1):
-        raise SystemExit(f"build failed ({rewrites}): {proc.stderr[-2000:]}")
-    parity = json.loads((out / "parity.json").read_text())
+def _figures(parity: dict) -> dict[str, object]:
     islands = [c for c in parity["checks"] if c["name"] == "no_float_island"][0]
     return {"snr_db": round(parity["outputs"][0]["metrics"]["snr_db"], 2),
             "float_islands": not islands["passed"],
@@ -46,19 +34,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["bert", "gpt2"])
     args = parser.parse_args()
-    from zoo import ZOO
-
     results: dict[str, dict[str, object]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name in args.models:
-            model, data, _ = ZOO[name]()
-            model_path, data_path = Path(tmp) / f"{name}.keras", Path(tmp) / f"{name}.npz"
-            model.save(model_path)
-            np.savez(data_path, **data)
+        for name, model, data in saved(args.models, Path(tmp)):
             results[name] = {}
             for label, rewrites in REWRITES.items():
-                found = _build(model_path, data_path, rewrites, Path(tmp) / f"{name}-{rewrites}")
-                results[name][label] = found
+                parity, _ = build(model, data, Path(tmp) / f"{name}-{rewrites}",
+                                  "--rewrites", rewrites, "--samples", SAMPLES)
+                results[name][label] = found = _figures(parity)
                 print(f"{name:6} {label:24} {found}", flush=True)
     RESULTS.write_text(json.dumps({"target": "rpi", "samples": int(SAMPLES),
                                    "results": results}, indent=2) + "\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -88,6 +89,14 @@ def demo_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with pytest.raises(SystemExit) as exc:
         main(["build", "--quantize", "int8", "--out", str(out)])
     assert exc.value.code == 0, "demo build failed"
+    return out
+
+
+@pytest.fixture
+def demo_copy(demo_build: Path, tmp_path: Path) -> Path:
+    """A copy of the demo build (TMP/build) a test may change."""
+    out = tmp_path / "build"
+    shutil.copytree(demo_build, out)
     return out
 
 

@@ -55,6 +55,15 @@ def snr_db(ref: np.ndarray, test: np.ndarray, scale: float | None) -> float | No
     return 10.0 * math.log10(signal / noise) if signal > 0 else -math.inf
 
 
+def worst_snr_db(reference: list[np.ndarray], got: list[np.ndarray]) -> float | None:
+    """The lowest SNR over several outputs, each flattened per sample; None when every output
+    is identical to its reference."""
+    values = [snr_db(r.reshape(len(r), -1), g.reshape(len(g), -1), None)
+              for r, g in zip(reference, got)]
+    finite = [v for v in values if v is not None]
+    return min(finite) if finite else None
+
+
 @metric
 def cosine(ref: np.ndarray, test: np.ndarray, scale: float | None) -> float:
     """Cosine similarity of the flattened outputs."""

@@ -23,7 +23,7 @@ from pipeline.progress import Quiet, Reporter
 from pipeline.records.plan import AttentionChoice
 from pipeline.tempdirs import temporary_directory
 from pipeline.tflite import graph as tflite_graph
-from pipeline.tflite import hybrid
+from pipeline.tflite import hybrid, tensors
 from pipeline.tflite import macs as tflite_macs
 
 SAMPLES = 32  # calibration samples for the ranges and for the comparison
@@ -41,24 +41,16 @@ def activation_matmuls(graph: tflite_graph.Graph) -> list[tflite_graph.Op]:
 def ranges(data: bytes, calib_x: batches.Inputs) -> dict[str, tuple[float, float]]:
     """Min and max of every activation matmul's operands and output over SAMPLES samples, by
     tensor name."""
-    from ai_edge_litert.interpreter import Interpreter
-
     graph = tflite_graph.parse(data, "float model")
-    tensors = sorted({t for op in activation_matmuls(graph) for t in (*op.inputs[:2],
-                                                                       *op.outputs)})
-    interpreter = Interpreter(model_content=bytes(data), experimental_preserve_all_tensors=True)
-    interpreter.allocate_tensors()
-    arrays = batches.as_list(calib_x)
-    lo = {t: np.inf for t in tensors}
-    hi = {t: -np.inf for t in tensors}
-    for i in range(min(SAMPLES, len(arrays[0]))):
-        for d, a in zip(interpreter.get_input_details(), arrays):
-            interpreter.set_tensor(d["index"], a[i:i + 1].astype(d["dtype"], copy=False))
-        interpreter.invoke()
-        for t in tensors:
+    found = sorted({t for op in activation_matmuls(graph) for t in (*op.inputs[:2],
+                                                                     *op.outputs)})
+    lo = {t: np.inf for t in found}
+    hi = {t: -np.inf for t in found}
+    for interpreter in tensors.on_samples(data, calib_x, SAMPLES):
+        for t in found:
             x = interpreter.get_tensor(t)
             lo[t], hi[t] = min(lo[t], float(x.min())), max(hi[t], float(x.max()))
-    return {graph.tensors[t].name: (lo[t], hi[t]) for t in tensors}
+    return {graph.tensors[t].name: (lo[t], hi[t]) for t in found}
 
 
 def _measure(models: dict[str, bytes], x: batches.Inputs, runtime: str
@@ -78,10 +70,8 @@ def _measure(models: dict[str, bytes], x: batches.Inputs, runtime: str
 
 
 def _snr(reference: list[np.ndarray], got: list[np.ndarray]) -> float:
-    values = [metrics.snr_db(r.reshape(len(r), -1), g.reshape(len(g), -1), None)
-              for r, g in zip(reference, got)]
-    finite = [v for v in values if v is not None]
-    return min(finite) if finite else float("inf")
+    worst = metrics.worst_snr_db(reference, got)
+    return float("inf") if worst is None else worst
 
 
 def choose(float_model: bytes, hybrid_model: bytes, recipe: list[dict[str, Any]],

@@ -164,10 +164,7 @@ def held_back_snr(data: bytes, x: batches.Inputs, reference: list[Any], runtime:
         path = Path(tmp) / "m.tflite"
         path.write_bytes(data)
         arrays, _ = edge_client.run(path, x, runtime, Quiet())
-    values = [metrics.snr_db(r.reshape(len(r), -1), arrays[f"y{i}"].reshape(len(r), -1), None)
-              for i, r in enumerate(reference)]
-    finite = [v for v in values if v is not None]
-    return min(finite) if finite else None
+    return metrics.worst_snr_db(reference, [arrays[f"y{i}"] for i in range(len(reference))])
 
 
 def full_integer(model: Any, mode: str, calib_x: batches.Inputs, batch: int, spec: str,

@@ -17,30 +17,28 @@ from pipeline.tflite import placement
 WEIGHT_BITS = 8
 
 
+def _entry(op: str, **config: Any) -> dict[str, Any]:
+    """One recipe entry: every op of that kind, int8 arithmetic."""
+    return {"regex": ".*", "operation": op, "algorithm_key": "min_max_uniform_quantize",
+            "op_config": {**config, "compute_precision": "INTEGER", "explicit_dequantize": False,
+                          "skip_checks": False, "min_weight_elements": 0}}
+
+
+def _int8(granularity: str, symmetric: bool) -> dict[str, Any]:
+    return {"num_bits": WEIGHT_BITS, "symmetric": symmetric, "granularity": granularity,
+            "dtype": "INT"}
+
+
 def recipe(granularity: str, ops: tuple[str, ...] = placement.MATRIX_OPS) -> list[dict[str, Any]]:
     """ai-edge-quantizer's recipe for int8 dynamic-range matrix ops (JSON-able)."""
-    return [{"regex": ".*", "operation": op, "algorithm_key": "min_max_uniform_quantize",
-             "op_config": {"weight_tensor_config": {"num_bits": WEIGHT_BITS, "symmetric": True,
-                                                    "granularity": granularity,
-                                                    "dtype": "INT"},
-                           "compute_precision": "INTEGER", "explicit_dequantize": False,
-                           "skip_checks": False, "min_weight_elements": 0}}
-            for op in ops]
+    return [_entry(op, weight_tensor_config=_int8(granularity, True)) for op in ops]
 
 
 def static_recipe(ops: tuple[str, ...]) -> list[dict[str, Any]]:
     """ai-edge-quantizer's recipe for static int8 ops (int8 activations from calibrated ranges,
     int8 weights per channel where they have weights)."""
-    return [{"regex": ".*", "operation": op, "algorithm_key": "min_max_uniform_quantize",
-             "op_config": {"activation_tensor_config": {"num_bits": 8, "symmetric": False,
-                                                        "granularity": "TENSORWISE",
-                                                        "dtype": "INT"},
-                           "weight_tensor_config": {"num_bits": WEIGHT_BITS, "symmetric": True,
-                                                    "granularity": "CHANNELWISE",
-                                                    "dtype": "INT"},
-                           "compute_precision": "INTEGER", "explicit_dequantize": False,
-                           "skip_checks": False, "min_weight_elements": 0}}
-            for op in ops]
+    return [_entry(op, activation_tensor_config=_int8("TENSORWISE", False),
+                   weight_tensor_config=_int8("CHANNELWISE", True)) for op in ops]
 
 
 def quantize(float_model: bytes, plan_recipe: list[dict[str, Any]],

@@ -24,7 +24,7 @@ import numpy as np
 from pipeline.inputs import batch as batches
 from pipeline.progress import Reporter
 from pipeline.records.plan import SmoothSite
-from pipeline.tflite import placement
+from pipeline.tflite import placement, tensors
 from pipeline.tflite.graph import schema
 
 ALPHAS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)  # 0.0: the weights' side alone
@@ -87,22 +87,12 @@ def _fc_inputs(model: Any) -> dict[int, list[Any]]:
 def _statistics(data: bytes, model: Any, calib_x: batches.Inputs,
                 inputs: dict[int, list[Any]]) -> list[_Input]:
     """Per input tensor: its channels' max |x| and up to ROWS rows, over SAMPLES samples."""
-    from ai_edge_litert.interpreter import Interpreter
-
     graph = model.subgraphs[0]
-    interpreter = Interpreter(model_content=bytes(data), experimental_preserve_all_tensors=True)
-    interpreter.allocate_tensors()
-    details = interpreter.get_input_details()
-    arrays = batches.as_list(calib_x)
-    n = min(SAMPLES, len(arrays[0]))
     rng = np.random.default_rng(0)
     found = {t: _Input(t, users, np.zeros(graph.tensors[t].shape[-1], np.float32), [])
              for t, users in inputs.items()}
-    per_sample = max(1, ROWS // n)
-    for i in range(n):
-        for d, a in zip(details, arrays):
-            interpreter.set_tensor(d["index"], a[i:i + 1].astype(d["dtype"], copy=False))
-        interpreter.invoke()
+    per_sample = max(1, ROWS // min(SAMPLES, batches.count(calib_x)))
+    for interpreter in tensors.on_samples(data, calib_x, SAMPLES):
         for t, entry in found.items():
             x = interpreter.get_tensor(t).reshape(-1, entry.amax.shape[0])
             entry.amax = np.maximum(entry.amax, np.abs(x).max(axis=0))
@@ -247,29 +237,13 @@ def verify(float_data: bytes, smoothed: bytes, sites: list[SmoothSite],
            calib_x: batches.Inputs, samples: int = 2) -> list[SmoothSite]:
     """Each site with the float difference smoothing made at its consumers' outputs (the
     transform is exact in float: only rounding may differ), on a few calibration samples."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    arrays = batches.as_list(calib_x)
     worst = {site.tensor: 0.0 for site in sites}
-    models = []
-    for data in (float_data, smoothed):
-        interpreter = Interpreter(model_content=bytes(data),
-                                  experimental_preserve_all_tensors=True)
-        interpreter.allocate_tensors()
-        names = {d["name"]: d["index"] for d in interpreter.get_tensor_details()}
-        models.append((interpreter, names))
-    for i in range(min(samples, len(arrays[0]))):
-        outputs = []
-        for interpreter, names in models:
-            for d, a in zip(interpreter.get_input_details(), arrays):
-                interpreter.set_tensor(d["index"], a[i:i + 1].astype(d["dtype"], copy=False))
-            interpreter.invoke()
-            outputs.append((interpreter, names))
+    for a, b in zip(tensors.on_samples(float_data, calib_x, samples),
+                    tensors.on_samples(smoothed, calib_x, samples)):
+        na, nb = tensors.by_name(a), tensors.by_name(b)
         for site in sites:
             for consumer in site.consumers:
-                (a, na), (b, nb) = outputs
-                ref = a.get_tensor(na[consumer])
-                got = b.get_tensor(nb[consumer])
+                ref, got = a.get_tensor(na[consumer]), b.get_tensor(nb[consumer])
                 rel = float(np.max(np.abs(got - ref)) / max(float(np.max(np.abs(ref))), 1e-30))
                 worst[site.tensor] = max(worst[site.tensor], rel)
     return [site.model_copy(update={"float_max_rel": worst[site.tensor]}) for site in sites]

@@ -4,7 +4,6 @@ op of the model the device runs, localised to that op."""
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -23,10 +22,8 @@ PERTURBED_OP = 0  # the demo's first FULLY_CONNECTED; the GELU and the output FC
 
 
 @pytest.fixture
-def out(demo_build: Path, tmp_path: Path) -> Path:
-    folder = tmp_path / "build"
-    shutil.copytree(demo_build, folder)
-    return folder
+def out(demo_copy: Path) -> Path:
+    return demo_copy
 
 
 def test_the_budget_follows_the_measured_invoke_time(cli, monkeypatch, out: Path) -> None:

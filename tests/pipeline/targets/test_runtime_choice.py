@@ -4,7 +4,6 @@ with GELU_EDGE_RUNTIMES=litert, which the runner honours too."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -41,12 +40,11 @@ def test_the_runner_refuses_a_runtime_turned_off() -> None:
     assert "turned off here by GELU_EDGE_RUNTIMES=litert" in proc.stderr
 
 
-def test_parity_on_the_litert_only_path_says_so(cli, demo_build: Path, tmp_path: Path,
+def test_parity_on_the_litert_only_path_says_so(cli, demo_copy: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """coral's parity runs on tflite-runtime's CPU kernels; where only LiteRT is, it stands in
     (the demo's GELU op fails coral's check: exit 1, the report is written all the same)."""
-    out = tmp_path / "build"
-    shutil.copytree(demo_build, out)
+    out = demo_copy
     monkeypatch.setenv(runtimes.ALLOW_ENV, "litert")
     r = cli("parity", "--out", out, "--target", "coral")
     assert r.code in (0, 1), r

@@ -50,9 +50,8 @@ def test_setup_is_cached_and_verified_by_hash(pi_root, cli) -> None:
     assert emulated_setup.verify() == pi_root
 
 
-def test_parity_on_the_emulated_pi(cli, pi_root, demo_build: Path, tmp_path: Path) -> None:
-    out = tmp_path / "build"
-    shutil.copytree(demo_build, out)
+def test_parity_on_the_emulated_pi(cli, pi_root, demo_copy: Path) -> None:
+    out = demo_copy
     # tflite-runtime: its optimized FULLY_CONNECTED rounds differently on aarch64, which the
     # divergence trace below follows (LiteRT, rpi's default: test_litert_on_the_emulated_pi)
     r = cli("parity", "--out", out, "--on", "emulated-pi", "--runtime", "tflite-runtime")
@@ -75,9 +74,8 @@ def test_parity_on_the_emulated_pi(cli, pi_root, demo_build: Path, tmp_path: Pat
     assert r.code == 0 and "## Device vs this machine" in (out / "parity.md").read_text()
 
 
-def test_pi5_uses_cortex_a76(cli, pi_root, demo_build: Path, tmp_path: Path) -> None:
-    out = tmp_path / "build"
-    shutil.copytree(demo_build, out)
+def test_pi5_uses_cortex_a76(cli, pi_root, demo_copy: Path) -> None:
+    out = demo_copy
     r = cli("parity", "--out", out, "--on", "emulated-pi5", "--compare-samples", "64")
     assert r.code == 0, r
     assert read_json(out / "parity.json")["runtime"]["cpu"] == "cortex-a76"

@@ -4,7 +4,6 @@ key and user key in a temporary folder, on an unprivileged port. Nothing leaves 
 from __future__ import annotations
 
 import getpass
-import shutil
 import socket
 import subprocess
 import sys
@@ -81,19 +80,12 @@ def device(tmp_path_factory: pytest.TempPathFactory):
         proc.wait(timeout=10)
 
 
-@pytest.fixture
-def build_copy(demo_build: Path, tmp_path: Path) -> Path:
-    out = tmp_path / "build"
-    shutil.copytree(demo_build, out)
-    return out
-
-
-def test_parity_over_ssh(cli, device, build_copy: Path) -> None:
+def test_parity_over_ssh(cli, device, demo_copy: Path) -> None:
     url, config, _, _ = device
-    r = cli("parity", "--out", build_copy, "--on", url, "--ssh-config", config,
+    r = cli("parity", "--out", demo_copy, "--on", url, "--ssh-config", config,
             "--remote-python", sys.executable, "--compare-samples", "1200")
     assert r.code == 0, r
-    parity = read_json(build_copy / "parity.json")
+    parity = read_json(demo_copy / "parity.json")
     assert parity["runtime"]["where"] == "ssh" and parity["runtime"]["on"] == url
     cmp = parity["device_vs_host"]
     # The "device" is this machine: its outputs must equal the local run's bit for bit.
@@ -102,13 +94,13 @@ def test_parity_over_ssh(cli, device, build_copy: Path) -> None:
     assert not leftovers, leftovers  # the device's temporary folder is removed
 
 
-def test_parity_over_ssh_within_a_budget(cli, device, build_copy: Path) -> None:
+def test_parity_over_ssh_within_a_budget(cli, device, demo_copy: Path) -> None:
     url, config, _, _ = device
     start = time.monotonic()
-    r = cli("parity", "--out", build_copy, "--on", url, "--ssh-config", config,
+    r = cli("parity", "--out", demo_copy, "--on", url, "--ssh-config", config,
             "--remote-python", sys.executable, "--device-budget", f"{SSH_BUDGET_S}s")
     assert r.code == 0, r
-    cmp = read_json(build_copy / "parity.json")["device_vs_host"]
+    cmp = read_json(demo_copy / "parity.json")["device_vs_host"]
     b = cmp["budget"]
     # The demo is fast: the budget affords every input up to the cap, on two runners at once.
     assert b["limited_by"] == "cap" and b["ran_samples"] == cmp["samples"] == 4096
@@ -118,37 +110,37 @@ def test_parity_over_ssh_within_a_budget(cli, device, build_copy: Path) -> None:
     assert not [p for p in Path("/tmp").glob("gelu-edge.*") if p.is_dir()]
 
 
-def test_wrong_host_key_is_refused(cli, device, build_copy: Path) -> None:
+def test_wrong_host_key_is_refused(cli, device, demo_copy: Path) -> None:
     url, _, wrong, _ = device
-    r = cli("parity", "--out", build_copy, "--on", url, "--ssh-config", wrong,
+    r = cli("parity", "--out", demo_copy, "--on", url, "--ssh-config", wrong,
             "--remote-python", sys.executable)
     assert r.code == 2 and "Host key verification failed" in r.err, r
     assert "never trusts a host key silently" in r.err and "Traceback" not in r.err
 
 
-def test_device_without_numpy_gets_a_clear_message(cli, device, build_copy: Path) -> None:
+def test_device_without_numpy_gets_a_clear_message(cli, device, demo_copy: Path) -> None:
     url, config, _, _ = device
     python_without_numpy = "/usr/bin/python3"  # Debian's, with no numpy
-    r = cli("parity", "--out", build_copy, "--on", url, "--ssh-config", config,
+    r = cli("parity", "--out", demo_copy, "--on", url, "--ssh-config", config,
             "--remote-python", python_without_numpy)
     assert r.code == 2 and "numpy is not installed" in r.err and "pip install" in r.err, r
     assert len(r.err.strip().splitlines()[-1]) > 0 and "Traceback" not in r.err
 
 
-def test_device_without_python_gets_a_clear_message(cli, device, build_copy: Path) -> None:
+def test_device_without_python_gets_a_clear_message(cli, device, demo_copy: Path) -> None:
     url, config, _, _ = device
-    r = cli("parity", "--out", build_copy, "--on", url, "--ssh-config", config,
+    r = cli("parity", "--out", demo_copy, "--on", url, "--ssh-config", config,
             "--remote-python", "/nonexistent/python3")
     assert r.code == 2 and "has no /nonexistent/python3" in r.err, r
 
 
-def test_a_run_that_takes_too_long_times_out(cli, device, build_copy: Path) -> None:
+def test_a_run_that_takes_too_long_times_out(cli, device, demo_copy: Path) -> None:
     url, config, _, folder = device
     slow = folder / "slow_python"
     slow.write_text(f"#!/bin/sh\nsleep {SLOW_DEVICE_SLEEP_S}\nexec {sys.executable} \"$@\"\n")
     slow.chmod(0o755)
     start = time.monotonic()
-    r = cli("parity", "--out", build_copy, "--on", url, "--ssh-config", config,
+    r = cli("parity", "--out", demo_copy, "--on", url, "--ssh-config", config,
             "--remote-python", slow, "--run-timeout", RUN_TIMEOUT_S)
     assert r.code == 1 and f"within {RUN_TIMEOUT_S} s (--run-timeout)" in r.err, r
     assert time.monotonic() - start < SLOW_DEVICE_SLEEP_S
@@ -165,6 +157,6 @@ def test_a_run_that_takes_too_long_times_out(cli, device, build_copy: Path) -> N
     ("ssh://user@host/some/path", "malformed address"),
     ("emulated-pi7", "use one of"),
 ])
-def test_bad_on_is_one_line_exit_2(cli, build_copy: Path, on: str, message: str) -> None:
-    r = cli("parity", "--out", build_copy, "--on", on)
+def test_bad_on_is_one_line_exit_2(cli, demo_copy: Path, on: str, message: str) -> None:
+    r = cli("parity", "--out", demo_copy, "--on", on)
     assert r.code == 2 and message in r.err and len(r.err.strip().splitlines()) == 1, r

@@ -1,0 +1,30 @@
+"""A float TFLite model's intermediate tensors on calibration samples, read in this process
+with ai-edge-litert (which, unlike tflite-runtime, may live beside TensorFlow): what smoothing
+and the attention ranges are computed from."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pipeline.inputs import batch as batches
+
+
+def on_samples(data: bytes, calib_x: batches.Inputs, limit: int) -> Iterator[Any]:
+    """The interpreter after each of the first `limit` samples, every tensor kept."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=bytes(data), experimental_preserve_all_tensors=True)
+    interpreter.allocate_tensors()
+    details = interpreter.get_input_details()
+    arrays = batches.as_list(calib_x)
+    for i in range(min(limit, len(arrays[0]))):
+        for d, a in zip(details, arrays):
+            interpreter.set_tensor(d["index"], a[i:i + 1].astype(d["dtype"], copy=False))
+        interpreter.invoke()
+        yield interpreter
+
+
+def by_name(interpreter: Any) -> dict[str, int]:
+    """Tensor name -> index."""
+    return {d["name"]: d["index"] for d in interpreter.get_tensor_details()}
