@@ -108,6 +108,12 @@ def subclassed() -> Any:
     return model
 
 
+def subclassed_without_config() -> Any:
+    model = _user("PlainNet")()
+    model(np.zeros((1, FEATURES), "float32"))
+    return model
+
+
 def custom_layer() -> Any:
     k, L = _k(), _layers()
     x = k.Input((FEATURES,), name="x")
@@ -141,6 +147,7 @@ FORMS = {f.name: f for f in (
     Form("functional_in_sequential", functional_in_sequential, 3),
     Form("functional", functional, 3, finds=(("layer-norm", 1),)),
     Form("subclassed", subclassed, 3, custom=True, finds=(("layer-norm", 1),)),
+    Form("subclassed_without_config", subclassed_without_config, 2, custom=True),
     Form("custom_layer", custom_layer, 3, custom=True),
     Form("keras_hub_backbone", keras_hub_backbone, 1, hub=True,
          finds=(("layer-norm", 3), ("attention-mask", 1))),

@@ -28,6 +28,21 @@ class GeluNet(keras.Model):
 
 
 @keras.saving.register_keras_serializable(package="forms")
+class PlainNet(keras.Model):
+    """A subclassed model as often written: no get_config, and Keras' arguments taken as
+    `**kw`, which Keras does not recognise as kwargs: it saves no name for it, and every load
+    makes up a new one."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.up = keras.layers.Dense(16, activation="gelu")
+        self.head = keras.layers.Dense(1)
+
+    def call(self, x):
+        return self.head(keras.ops.gelu(self.up(x)))
+
+
+@keras.saving.register_keras_serializable(package="forms")
 class GeluBlock(keras.layers.Layer):
     """A custom layer with GELU inside: a Dense's activation and keras.ops.gelu in call."""
 

@@ -58,12 +58,36 @@ def _attribute_name(parent: Any, child: Any) -> str | None:
     return None
 
 
+def _saves_name(layer: Any) -> bool:
+    """Whether the layer's config holds its name, so loading gives it back. A subclassed model
+    whose get_config leaves the name out gets a new made-up one on every load."""
+    try:
+        return "name" in layer.get_config()
+    except Exception:  # noqa: BLE001 (a user's get_config may raise anything)
+        return False
+
+
+def _ordinal_name(parent: Any, child: Any) -> str:
+    """A made-up name that only the graph decides: the class's snake-case name, numbered
+    among the parent's children of that class in order (`net`, `net_1`)."""
+    from keras.src.utils.naming import to_snake_case
+
+    same = [c for c in parent._flatten_layers(include_self=False, recursive=False)
+            if type(c) is type(child)]
+    index = next(i for i, c in enumerate(same) if c is child)
+    base = to_snake_case(type(child).__name__)
+    return base if index == 0 else f"{base}_{index}"
+
+
 def child_name(parent: Any, child: Any) -> str:
-    """A layer's name in a path: its own name, which a functional graph saves with it; inside
-    a subclassed model or custom layer, a made-up name is replaced by the attribute that holds
-    the layer, so the path is the same every time the model is loaded."""
-    if is_functional(parent) or not _auto_named(child):
+    """A layer's name in a path, the same every time the model is loaded: its own name, which
+    a functional graph saves with it (a layer whose config leaves its made-up name out is
+    named by its class and place instead); inside a subclassed model or custom layer, a
+    made-up name is replaced by the attribute that holds the layer."""
+    if not _auto_named(child):
         return child.name
+    if is_functional(parent):
+        return child.name if _saves_name(child) else _ordinal_name(parent, child)
     return _attribute_name(parent, child) or child.name
 
 
