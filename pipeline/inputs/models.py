@@ -126,6 +126,14 @@ def load_model(path: Path | str) -> Any:
                             "Lambda layer or a lambda function). If you trust the file, pass "
                             "--unsafe; better, replace the lambda with a registered function "
                             "and pass --custom-objects") from None
+        unexpected = re.search(r"(\w+)\.__init__\(\) got an unexpected keyword argument "
+                               r"'(\w+)'", str(exc))
+        if unexpected:  # registered, but its constructor refuses what Keras saved
+            cls, arg = unexpected.groups()
+            raise UserError(f"cannot load Keras model {path}: {cls}.__init__() does not take "
+                            f"{arg!r}, which Keras saves for every layer, so Keras itself "
+                            f"cannot load it: give {cls}.__init__ **kwargs and pass them to "
+                            "super().__init__(**kwargs), then save the model again") from None
         if "Could not locate" in message or "Unknown" in message or "deserialized" in message:
             message = message.split(". ")[0].rstrip(".")  # Keras appends the whole config
             raise UserError(f"cannot load Keras model {path}: {message}; pass --custom-objects "

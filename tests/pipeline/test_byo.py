@@ -282,3 +282,30 @@ def test_several_inputs_and_outputs_each_output_gets_its_metrics(cli, tmp_path: 
         assert {"x_0", "x_1", "y_float", "y_float_1", "y_true_1"} <= set(samples.files)
         assert samples["y_quantized_1"].shape == (200, 3)
     assert "## Per output" in (out / "parity.md").read_text()
+
+
+def test_a_constructor_that_refuses_keras_arguments_is_named(cli, user, tmp_path: Path) -> None:
+    """`def __init__(self)` in a subclassed model: Keras saves `trainable` and `dtype` for it
+    and cannot pass them back, so not even Keras loads the file; the one line says what to
+    change in the user's class, not to register what is registered."""
+    _, _, data = user
+    (tmp_path / "bare.py").write_text(
+        "import keras\n\n\n"
+        "@keras.saving.register_keras_serializable(package='bare')\n"
+        "class Bare(keras.Model):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.up = keras.layers.Dense(4, activation='gelu')\n\n"
+        "    def call(self, x):\n"
+        "        return self.up(x)\n")
+    proc = subprocess.run(
+        [sys.executable, "-c",
+         "import sys, numpy as np; sys.path.insert(0, sys.argv[1]); import bare; "
+         "m = bare.Bare(); m(np.zeros((1, 16), 'float32')); m.save(sys.argv[2])",
+         str(tmp_path), str(tmp_path / "bare.keras")], capture_output=True, text=True,
+        timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    r = _build(cli, tmp_path / "bare.keras", data, tmp_path / "b", "--custom-objects",
+               tmp_path / "bare.py")
+    assert r.code == 2 and len(r.err.strip().splitlines()) == 1, r
+    assert "Bare.__init__() does not take 'trainable'" in r.err and "**kwargs" in r.err, r
