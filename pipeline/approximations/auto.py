@@ -8,6 +8,9 @@ cheapest accepted variant's, or within NOISE_MS of it for latency:
   lookup table is fast; on LiteRT several are);
 - accelerator targets (coral, ethos-u): the ops run on the NPU, where CPU latency says nothing;
   the cost is the number of int8 ops (each is one pass over the tensor).
+Where the build's placement runs GELU in float (`matmuls`: only the matrix ops are int8), the
+int8 figures say nothing of it: the float single-op model's error against exact GELU and its
+latency on the runtime decide, by the same rule.
 Figures are measured once per runtime version and machine and cached under the user's cache
 folder ($XDG_CACHE_HOME/gelu-edge, default ~/.cache/gelu-edge); delete the file to re-measure.
 Each variant's entry carries a fingerprint of the code that defines and measures it, so a
@@ -41,7 +44,8 @@ LATENCY_REPEATS = 20
 LATENCY_ROUNDS = 3
 # Latencies at LATENCY_SHAPE closer than this are not told apart.
 NOISE_MS = 0.1
-CACHE_FORMAT = 4
+CACHE_FORMAT = 5  # 5: the float figures
+PRECISIONS = ("int8", "float")
 _WARNED: set[Path] = set()  # caches already said to be unwritable, this process
 _UNSAVED: dict[Path, dict[str, dict[str, Any]]] = {}  # their measurements, kept in memory
 
@@ -89,8 +93,13 @@ def measurements(runtime: str, reporter: Reporter) -> dict[str, dict[str, Any]]:
         results = approx_measure.measure_all(
             missing, approx_measure.FLOAT_RANGE, approx_measure.INT8_RANGE, None, runtime, reporter)
         latency = _interleaved_latency([r.name for r in results], runtime)
+        float_latency = _interleaved_latency([r.name for r in results], runtime, float_model=True)
         for r in results:
-            cached[r.name] = {"int8_max_lsb": r.int8_max_lsb,
+            float_max, float_mean = approx_measure.float_runtime_error(
+                approximations.get(r.name), *approx_measure.FLOAT_RANGE, runtime)
+            cached[r.name] = {"float_max_err": float_max, "float_mean_err": float_mean,
+                              "float_latency_ms": float_latency[r.name],
+                              "int8_max_lsb": r.int8_max_lsb,
                               "int8_max_lsb_without_top_code": r.int8_max_lsb_without_top_code,
                               "int8_mean_lsb": r.int8_mean_lsb,
                               "ops": r.ops, "accepted_by": r.accepted_by,
@@ -105,12 +114,15 @@ def measurements(runtime: str, reporter: Reporter) -> dict[str, dict[str, Any]]:
     return {n: cached[n] for n in names}
 
 
-def _interleaved_latency(names: list[str], runtime: str) -> dict[str, float]:
-    """The fastest invoke of each variant at LATENCY_SHAPE over LATENCY_ROUNDS rounds that
-    take the variants in turn."""
-    models = {n: approx_measure.single_op_model(approximations.get(n),
-                                                approx_measure.LATENCY_SHAPE,
-                                                *approx_measure.INT8_RANGE) for n in names}
+def _interleaved_latency(names: list[str], runtime: str, float_model: bool = False
+                         ) -> dict[str, float]:
+    """The fastest invoke of each variant at LATENCY_SHAPE (its int8 single-op model, or its
+    float one) over LATENCY_ROUNDS rounds that take the variants in turn."""
+    shape = approx_measure.LATENCY_SHAPE
+    models = {n: approx_measure.float_single_op_model(approximations.get(n), shape)
+              if float_model else
+              approx_measure.single_op_model(approximations.get(n), shape,
+                                             *approx_measure.INT8_RANGE) for n in names}
     best = {n: float("inf") for n in names}
     for _ in range(LATENCY_ROUNDS):
         for n in names:
@@ -119,37 +131,48 @@ def _interleaved_latency(names: list[str], runtime: str) -> dict[str, float]:
     return best
 
 
-def choose(target_name: str, runtime: str | None, reporter: Reporter) -> AutoChoice:
-    """The auto choice for a target and runtime: chosen name, why, and every candidate."""
+def choose(target_name: str, runtime: str | None, reporter: Reporter,
+           precision: str = "int8") -> AutoChoice:
+    """The auto choice for a target and runtime, for a GELU that runs in `precision` ("int8",
+    or "float" where the placement keeps it float): chosen name, why, and every candidate."""
     target = targets.get(target_name)
     runtime = runtime_choice.choose(target.runtime, runtime).name
     figures = measurements(runtime, reporter)
-    accepted = {n for n, f in figures.items() if target.name in f["accepted_by"]}
+    floating = precision == "float"
+    # In float every variant is plain float ops a CPU runtime runs (the measurement ran them).
+    accepted = set(figures) if floating else \
+        {n for n, f in figures.items() if target.name in f["accepted_by"]}
     if not accepted:
         from pipeline.errors import UserError
 
         raise UserError(f"no GELU approximation is accepted by target {target.name!r}; "
                         "run 'gelu-edge approximations' to see why")
+    latency_key = "float_latency_ms" if floating else "latency_ms"
+
     def cost(f: dict[str, Any]) -> float:
-        return float(sum(f["ops"].values()) if target.accelerator else f["latency_ms"])
+        return float(sum(f["ops"].values()) if target.accelerator and not floating
+                     else f[latency_key])
 
     cheapest = min(cost(figures[n]) for n in accepted)
-    limit = MAX_SLOWDOWN * cheapest if target.accelerator else \
+    limit = MAX_SLOWDOWN * cheapest if target.accelerator and not floating else \
         max(MAX_SLOWDOWN * cheapest, cheapest + NOISE_MS)
-    lut = figures.get("lut", {}).get("latency_ms")
+    lut = figures.get("lut", {}).get(latency_key)
     candidates = []
     for name, f in figures.items():
         candidates.append(Candidate(
             name=name, accepted=name in accepted, int8_max_lsb=f["int8_max_lsb"],
             int8_max_lsb_without_top_code=f["int8_max_lsb_without_top_code"],
-            int8_mean_lsb=f["int8_mean_lsb"], latency_ms=f["latency_ms"],
-            ops=int(sum(f["ops"].values())), vs_lut=f["latency_ms"] / lut if lut else None,
+            int8_mean_lsb=f["int8_mean_lsb"], latency_ms=f[latency_key],
+            ops=int(sum(f["ops"].values())), vs_lut=f[latency_key] / lut if lut else None,
             cost=cost(f), vs_cheapest=cost(f) / cheapest,
-            cost_ok=name in accepted and cost(f) <= limit))
+            cost_ok=name in accepted and cost(f) <= limit,
+            float_max_err=f["float_max_err"], float_mean_err=f["float_mean_err"],
+            float_latency_ms=f["float_latency_ms"]))
+    rank = _float_accuracy if floating else _accuracy
     eligible = [c for c in candidates if c.cost_ok]
-    best = min(eligible, key=_accuracy)
+    best = min(eligible, key=rank)
     shape = "x".join(map(str, approx_measure.LATENCY_SHAPE))
-    if target.accelerator:
+    if target.accelerator and not floating:
         rule = (f"cost acceptable: at most {MAX_SLOWDOWN:g}x the ops of the cheapest accepted "
                 f"variant ({cheapest:g}; {best.name} has {best.ops}; the ops run on "
                 f"{target.name}'s accelerator, so CPU latency is not their cost)")
@@ -157,16 +180,30 @@ def choose(target_name: str, runtime: str | None, reporter: Reporter) -> AutoCho
         rule = (f"cost acceptable: at most {limit:.3g} ms on {runtime} at {shape} "
                 f"({MAX_SLOWDOWN:g}x the fastest accepted variant's {cheapest:.3g} ms, or "
                 f"{NOISE_MS:g} ms more; {best.name}: {best.latency_ms:.3g} ms)")
-    reason = (f"{best.name}: the most accurate of the {len(accepted)} variants target "
-              f"{target.name!r} accepts ({best.int8_max_lsb_without_top_code:.3f} LSB max below "
-              f"the saturated top input code, {best.int8_mean_lsb:.3f} mean, over the int8 codes "
-              f"on {runtime}); {rule}")
+    if floating:
+        lo, hi = approx_measure.FLOAT_RANGE
+        reason = (f"{best.name}: the most accurate in float of the {len(accepted)} variants "
+                  f"({best.float_max_err:.2g} max, {best.float_mean_err:.2g} mean absolute "
+                  f"error against exact GELU on [{lo:g}, {hi:g}], run on {runtime}; this "
+                  f"build's placement runs GELU in float, so its int8 figures do not apply); "
+                  f"{rule}")
+    else:
+        reason = (f"{best.name}: the most accurate of the {len(accepted)} variants target "
+                  f"{target.name!r} accepts ({best.int8_max_lsb_without_top_code:.3f} LSB max "
+                  f"below the saturated top input code, {best.int8_mean_lsb:.3f} mean, over the "
+                  f"int8 codes on {runtime}); {rule}")
     return AutoChoice(chosen=best.name, target=target.name, runtime=runtime, reason=reason,
                       max_slowdown=MAX_SLOWDOWN,
-                      cost="ops" if target.accelerator else "latency_ms", cost_limit=limit,
-                      candidates=sorted(candidates, key=_accuracy))
+                      cost="ops" if target.accelerator and not floating else "latency_ms",
+                      cost_limit=limit, candidates=sorted(candidates, key=rank),
+                      precision=precision)
 
 
 def _accuracy(c: Candidate) -> tuple[float, float]:
-    """How auto ranks variants: max error below the top code, then mean error."""
+    """How auto ranks variants for int8: max error below the top code, then mean error."""
     return c.int8_max_lsb_without_top_code, c.int8_mean_lsb
+
+
+def _float_accuracy(c: Candidate) -> tuple[float, float]:
+    """How auto ranks variants run in float: max absolute error, then mean."""
+    return c.float_max_err or 0.0, c.float_mean_err or 0.0

@@ -123,6 +123,35 @@ def int8_error(approx: Approximation, lo: float, hi: float, runtime: str,
     }
 
 
+def float_single_op_model(approx: Approximation, shape: tuple[int, ...]) -> bytes:
+    """Float TFLite model of the approximation alone: what a `matmuls` build runs, where GELU
+    is one of the float ops."""
+    tf = tensorflow()
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    fn = tf.function(lambda x: approx.keras_fn(x)).get_concrete_function(
+        tf.TensorSpec(shape, tf.float32))
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([convert_variables_to_constants_v2(fn)])
+    with captured_native_output():
+        return conv.convert()
+
+
+def float_runtime_error(approx: Approximation, lo: float, hi: float, runtime: str,
+                        model: bytes | None = None) -> tuple[float, float]:
+    """(max, mean) absolute error against exact GELU of the float single-op model on `runtime`,
+    over FLOAT_GRID_POINTS inputs spanning [lo, hi]."""
+    model = model or float_single_op_model(approx, (1, FLOAT_GRID_POINTS))
+    x = np.linspace(lo, hi, FLOAT_GRID_POINTS, dtype=np.float32)[None, :]
+    with temporary_directory("approx") as tmp:
+        path = Path(tmp) / "m.tflite"
+        path.write_bytes(model)
+        arrays, _ = edge_client.run(path, x, runtime, Quiet())
+    err = np.abs(arrays["y"].astype(np.float64).ravel() - gelu_exact(x.astype(np.float64)).ravel())
+    return float(err.max()), float(err.mean())
+
+
 def latency(model: bytes, runtime: str, repeats: int = 20, stat: str = "median_ms") -> float:
     """ms of one invoke on `runtime`, one thread, in a separate process: the median of
     `repeats` invokes, or with stat="min_ms" the fastest of them."""

@@ -44,6 +44,10 @@ class Candidate(Model):
     cost: float  # latency (CPU targets) or op count (accelerators)
     vs_cheapest: float  # cost / the cheapest accepted variant's
     cost_ok: bool
+    # The float single-op model on the runtime: what a `matmuls` build runs GELU as.
+    float_max_err: float | None = None  # absolute, against exact GELU on FLOAT_RANGE
+    float_mean_err: float | None = None
+    float_latency_ms: float | None = None
 
 
 class AutoChoice(Model):
@@ -57,6 +61,9 @@ class AutoChoice(Model):
     cost: str  # "latency_ms" or "ops"
     cost_limit: float
     candidates: list[Candidate]
+    # "int8": the GELU runs int8 (placement integer); "float": the build's placement runs it in
+    # float (matmuls), so the float figures decide.
+    precision: str = "int8"
 
 
 class FineTune(Model):

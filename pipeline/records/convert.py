@@ -89,6 +89,8 @@ class Recovery(Model):
     float_ms: float | None = None  # every layer in float (the int8 inputs and outputs kept)
     runtime: str
     steps: list[RecoveryStep] = []
+    budget_s: float = 0.0  # the search's time budget (0: a record from before it had one)
+    search_s: float = 0.0  # what the search took, from the float references to the last latency
 
 
 class ConvertRecord(Record):

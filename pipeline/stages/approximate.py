@@ -145,12 +145,15 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ApproximateRecord:
     choice = None
     name = opts.approx
     chosen = rewrites.parse(opts.rewrites)
+    reference = ctx.reference()
+    where = placement.decide(reference, opts.mode, targets.get(opts.target).accelerator,
+                             opts.integer_only)
     if name == approx_auto.AUTO:
-        choice = approx_auto.choose(opts.target, opts.runtime, reporter)
+        choice = approx_auto.choose(opts.target, opts.runtime, reporter,
+                                    "float" if where.kind == placement.MATMULS else "int8")
         reporter.info(f"--approx auto: {choice.reason}")
         name = choice.chosen
     approx = approximations.get(name)
-    reference = ctx.reference()
     probe = batch.take(ctx.data.x_eval, slice(0, RELOAD_SAMPLES))
     small = batch.take(probe, slice(0, PROBE_SAMPLES))
     gelus = _find(reference, small) if rewrites.GELU in chosen else gelu.Found([], [], [])
@@ -163,8 +166,6 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ApproximateRecord:
     else:
         forms = ", ".join(sorted({s.form for s in sites}))
         reporter.info(f"replaced {len(sites)} GELU site(s) ({forms}) with {approx.name!r}")
-    where = placement.decide(reference, opts.mode, targets.get(opts.target).accelerator,
-                             opts.integer_only)
     if where.kind == placement.MATMULS:
         dropped = [n for n in chosen if n != rewrites.GELU and not rewrites.get(n).float_too]
         chosen = [n for n in chosen if n not in dropped]

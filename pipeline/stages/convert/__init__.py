@@ -33,18 +33,19 @@ def _recover(ctx: Context, model: Any, calibrated: calibrate.Calibrated, mode: s
     """--recover on a CPU target: the fewest layers in float that pass the gate."""
     from pipeline.stages.convert import recover
 
+    started = time.monotonic()
     task = ctx.data.tasks[0] if len(ctx.data.tasks) == 1 else None
     judge = recover.judge_for(model, calibrated, mode, chosen, ctx.data.x_calib, thresholds,
                               task.agreement if task else None, runtime)
     graph = tflite_graph.parse(calibrated.data, "calibrated model")
-    data, record = recover.search(judge, graph, reporter)
+    data, record = recover.search(judge, graph, reporter, started)
     verdict = "passes" if record.passed_on_decision else "still fails"
     reporter.info(f"recover: {len(record.kept_float)} layer(s) in float "
                   f"({100 * record.float_mac_share:.1f} % of the multiply-accumulates), the gate "
                   f"{verdict} on {record.decision_samples} calibration samples "
                   f"({record.recovered_figures or 'see the report'}); "
                   f"{record.int8_ms:.2f} ms all int8 -> {record.recovered_ms:.2f} ms on "
-                  f"{runtime}; the layers are in the report")
+                  f"{runtime}; searched in {record.search_s:.0f} s; the layers are in the report")
     return data, record
 
 

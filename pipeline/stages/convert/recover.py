@@ -15,8 +15,10 @@ its layer norms, residual adds or feed-forward Dense alone in int8 already break
 3. the sensitivity of each kind: the gate's figures with only that kind in int8;
 4. kinds taken to int8 while the gate passes, those with the most multiply-accumulates per dB
    of damage first (the walk minimises the float share of MACs, which is what costs time);
-   of a kind that cannot go whole, each layer, the last block first; within BUDGET_S seconds,
-   after which what is left stays float.
+   of a kind that cannot go whole, each layer, the last block first. The whole search, from
+   the float model's reference outputs to the recovered model's latency, takes at most
+   BUDGET_S seconds: the walk stops early enough to leave time for the finishing steps, and
+   what it has not tried stays float.
 Accelerator targets run integer only: there, recovery is the rewrites and the calibration.
 """
 
@@ -54,7 +56,7 @@ DECISION_SAMPLES = 256
 DECISION_MARGIN = 0.4
 AGREEMENTS = ("min_top1_agreement", "min_neighbour_agreement")
 LATENCY_REPEATS = 20
-BUDGET_S = 300.0  # the walk stops taking layers to int8 after this long
+BUDGET_S = 300.0  # the whole search, MiniLM included, within 5 minutes
 _INDEX = re.compile(r"_\d+(?=/|$)")
 
 
@@ -149,9 +151,12 @@ def _latency(data: bytes, runtime: str) -> float:
         return float(edge_client.bench(path, runtime, LATENCY_REPEATS)["min_ms"])
 
 
-def search(judge: Judge, graph: tflite_graph.Graph, reporter: Reporter) -> tuple[bytes, Recovery]:
+def search(judge: Judge, graph: tflite_graph.Graph, reporter: Reporter,
+           started: float | None = None, budget_s: float = BUDGET_S) -> tuple[bytes, Recovery]:
     """The model with the fewest float layers found that passes on the decision samples (the
-    all-int8 one when even all-float fails), and what the search did."""
+    all-int8 one when even all-float fails), and what the search did, within `budget_s` seconds
+    of `started` (time.monotonic(); now when not given)."""
+    started = time.monotonic() if started is None else started
     every = units(graph)
     steps: list[RecoveryStep] = []
 
@@ -166,15 +171,21 @@ def search(judge: Judge, graph: tflite_graph.Graph, reporter: Reporter) -> tuple
                                       passed=seen[key].passed, figures=seen[key].figures))
         return seen[key]
 
+    tick = time.monotonic()
     int8_model = judge.model([])
     first = trial("all int8", every, int8_model)
+    one_trial_s = time.monotonic() - tick
     int8, final, float_ms = list(every), first, None
     if not first.passed:
         float_model = judge.model(every)
         floated = trial("all float", [], float_model)
         if floated.passed:
+            tick = time.monotonic()
             float_ms = _latency(float_model, judge.runtime)
-            int8, final = _walk(every, trial, reporter, floated)
+            latency_s = time.monotonic() - tick
+            # What follows the walk: the recovered model made once more and two latencies.
+            deadline = started + budget_s - one_trial_s - 2 * latency_s
+            int8, final = _walk(every, trial, reporter, floated, deadline)
         else:
             reporter.warn("recover: even with every layer in float the gate fails on the "
                           f"decision samples ({floated.figures or 'the model cannot run'}), so "
@@ -184,6 +195,7 @@ def search(judge: Judge, graph: tflite_graph.Graph, reporter: Reporter) -> tuple
     kept = [u for u in every if u not in int8]
     data = judge.model(kept) if kept else int8_model
     int8_ms = _latency(int8_model, judge.runtime)
+    recovered_ms = _latency(data, judge.runtime) if kept else int8_ms
     total = sum(u.macs for u in every)
     record = Recovery(
         kept_float=[u.scope for u in kept], float_nodes=[n for u in kept for n in u.nodes],
@@ -193,9 +205,10 @@ def search(judge: Judge, graph: tflite_graph.Graph, reporter: Reporter) -> tuple
         recovered_snr_db=final.snr_db, int8_figures=first.figures,
         recovered_figures=final.figures,
         float_mac_share=sum(u.macs for u in kept) / total if total else 0.0,
-        int8_ms=int8_ms, recovered_ms=_latency(data, judge.runtime) if kept else int8_ms,
+        int8_ms=int8_ms, recovered_ms=recovered_ms,
         float_ms=float_ms,
-        runtime=judge.runtime, steps=steps)
+        runtime=judge.runtime, steps=steps, budget_s=budget_s,
+        search_s=time.monotonic() - started)
     return data, record
 
 
@@ -214,26 +227,28 @@ def _order(kinds: dict[str, list[Unit]], alone: dict[str, Trial], floated: Trial
 
 
 def _walk(every: list[Unit], trial: Callable[[str, list[Unit]], Trial], reporter: Reporter,
-          final: Trial, budget_s: float = BUDGET_S) -> tuple[list[Unit], Trial]:
+          final: Trial, deadline: float) -> tuple[list[Unit], Trial]:
     """From all-float: each kind to int8 while the gate passes (`_order`); layer by layer (the
-    last first) where a whole kind cannot go; until `budget_s` seconds are spent, after which
-    what is left stays float."""
-    start = time.monotonic()
+    last first) where a whole kind cannot go; until time.monotonic() reaches `deadline`, after
+    which what is left stays float."""
     kinds: dict[str, list[Unit]] = {}
     for unit in every:
         kinds.setdefault(unit.kind, []).append(unit)
     alone: dict[str, Trial] = {}
     with reporter.task("recover: sensitivity per kind of layer", len(kinds)) as advance:
         for kind, members in kinds.items():
+            if time.monotonic() > deadline:
+                break
             alone[kind] = trial(f"sensitivity {kind}", members)
             advance(1)
-    order = _order(kinds, alone, final)
+    # A kind whose sensitivity the budget left unmeasured stays float.
+    order = _order({k: kinds[k] for k in alone}, alone, final)
     int8: list[Unit] = []
     with reporter.task("recover: layers back to int8", len(order)) as advance:
         for kind in order:
-            if time.monotonic() - start > budget_s:
-                reporter.warn(f"recover: stopped after {budget_s:.0f} s (its time budget); "
-                              "the layers not tried stay in float")
+            if time.monotonic() > deadline:
+                reporter.warn(f"recover: stopped at its time budget ({BUDGET_S:.0f} s for the "
+                              "whole search); the layers not tried stay in float")
                 break
             members = kinds[kind]
             # A kind that fails alone fails beside others too: try its layers one by one.
@@ -241,7 +256,7 @@ def _walk(every: list[Unit], trial: Callable[[str, list[Unit]], Trial], reporter
             if len(members) > 1:
                 tries += [[u] for u in reversed(members)]
             for group in tries:
-                if all(u in int8 for u in group) or time.monotonic() - start > budget_s:
+                if all(u in int8 for u in group) or time.monotonic() > deadline:
                     continue
                 label = kind if len(group) > 1 else group[0].scope
                 found = trial(f"int8 {label}", int8 + group)

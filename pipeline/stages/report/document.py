@@ -273,7 +273,9 @@ def _recovery(p: ParityRecord) -> list[Block]:
                 f"{figures(r.int8_snr_db, r.int8_figures)}; recovered: "
                 f"{figures(r.recovered_snr_db, r.recovered_figures)}. Latency on {r.runtime} "
                 f"(one thread): {r.int8_ms:.2f} ms all int8, {r.recovered_ms:.2f} ms recovered"
-                + (f", {r.float_ms:.2f} ms with every layer in float." if r.float_ms else "."))
+                + (f", {r.float_ms:.2f} ms with every layer in float." if r.float_ms else ".")
+                + (f" The search took {r.search_s:.0f} s of its {r.budget_s:.0f} s budget."
+                   if r.budget_s else ""))
     blocks = [Block("h2", "Recovery"), Block("p", text)]
     if r.kept_float:
         blocks.append(Block("list", items=[f"`{s}` in float" for s in r.kept_float]))
@@ -314,6 +316,13 @@ def _auto(p: ParityRecord) -> list[Block]:
     auto = p.approx.auto
     if not auto:
         return []
+    if auto.precision == "float":
+        return [Block("h2", "Why this approximation (--approx auto)"), Block("p", auto.reason),
+                Block("table", header=["variant", "float max error", "float mean error",
+                                       f"float latency ms ({auto.runtime})", "latency vs lut",
+                                       "cost ok"],
+                      rows=[[c.name, c.float_max_err, c.float_mean_err, c.float_latency_ms,
+                             c.vs_lut, c.cost_ok] for c in auto.candidates])]
     return [Block("h2", "Why this approximation (--approx auto)"), Block("p", auto.reason),
             Block("table", header=["variant", "accepted", "int8 max LSB (top code aside)",
                                    "int8 mean LSB", "ops", f"latency ms ({auto.runtime})",

@@ -17,6 +17,7 @@ from pipeline.check import check_model
 from pipeline.progress import Quiet
 
 INT8_RANGE = approx_measure.INT8_RANGE
+EXACT_FLOAT_GELU_MAX_ERR = 1e-5  # the float GELU op against exact GELU: float32 rounding
 
 
 @pytest.mark.parametrize("target", targets.names())
@@ -117,7 +118,8 @@ def test_an_unwritable_cache_folder_warns_once_and_auto_still_chooses(
 
     monkeypatch.setattr(approx_measure, "measure_all", fake_measure)
     monkeypatch.setattr(approx_auto, "_interleaved_latency",
-                        lambda names, runtime: {n: 1.0 for n in names})
+                        lambda names, runtime, float_model=False: {n: 1.0 for n in names})
+    monkeypatch.setattr(approx_measure, "float_runtime_error", lambda *args: (1e-7, 1e-8))
     reporter = Quiet()
     assert approx_auto.choose("host", None, reporter).chosen == "lut"
     assert approx_auto.choose("host", None, reporter).chosen == "lut"
@@ -125,3 +127,19 @@ def test_an_unwritable_cache_folder_warns_once_and_auto_still_chooses(
                                  "measurements not kept (set XDG_CACHE_HOME to a folder you "
                                  "can write)"]
     assert measured == ["lut"]  # kept in memory for the rest of the run
+
+
+@pytest.mark.parametrize("runtime", ["litert", "tflite-runtime"])
+def test_a_gelu_run_in_float_is_chosen_by_its_float_figures(runtime: str) -> None:
+    """A matmuls build runs GELU in float: every variant is a candidate, ranked by its float
+    error on the runtime (measured, not the Python reference), among those fast enough there."""
+    choice = approx_auto.choose("rpi", runtime, Quiet(), "float")
+    assert choice.precision == "float" and choice.cost == "latency_ms"
+    assert all(c.accepted and c.float_max_err is not None for c in choice.candidates)
+    ok = [c for c in choice.candidates if c.cost_ok]
+    best = min(ok, key=lambda c: (c.float_max_err, c.float_mean_err))
+    assert best.name == choice.chosen and "in float" in choice.reason
+    assert all(c.latency_ms == c.float_latency_ms for c in choice.candidates)
+    # The lookup-table variant is the TFLite GELU op: in float it is exact GELU.
+    lut = next(c for c in choice.candidates if c.name == "lut")
+    assert lut.float_max_err < EXACT_FLOAT_GELU_MAX_ERR

@@ -93,10 +93,16 @@ def test_convert_with_the_plan_makes_the_same_model(cli, tmp_path) -> None:
 
 
 def test_tflite_runtime_gets_one_weight_scale_per_tensor(cli, tmp_path) -> None:
-    result = _build(cli, tmp_path, "b", "--runtime", "tflite-runtime")
+    result = _build(cli, tmp_path, "b", "--runtime", "tflite-runtime", "--approx", "auto")
     assert result.code in (0, 1), result
     out = tmp_path / "b"
     assert _plan(out)["runtime"] == "tflite-runtime"
+    # GELU runs in float in this placement: auto chose by the float figures on tflite-runtime.
+    auto = json.loads((out / "approximate.json").read_text())["auto"]
+    assert auto["precision"] == "float" and auto["runtime"] == "tflite-runtime"
+    ok = [c for c in auto["candidates"] if c["cost_ok"]]
+    assert min(ok, key=lambda c: c["float_max_err"])["name"] == auto["chosen"]
+    assert "float" in (out / "parity.md").read_text().split("Why this approximation")[1]
     graph = tflite_graph.read(out / "model.tflite")
     for op in graph.ops:
         if op.name == "FULLY_CONNECTED":
@@ -105,10 +111,12 @@ def test_tflite_runtime_gets_one_weight_scale_per_tensor(cli, tmp_path) -> None:
 
 
 def test_integer_only_makes_every_op_int8(cli, tmp_path) -> None:
-    result = _build(cli, tmp_path, "b", "--integer-only")
+    result = _build(cli, tmp_path, "b", "--integer-only", "--approx", "auto")
     assert result.code in (0, 1), result
     plan = _plan(tmp_path / "b")
     assert plan["placement"] == "integer"
+    auto = json.loads((tmp_path / "b" / "approximate.json").read_text())["auto"]
+    assert auto["precision"] == "int8"
     assert {o["precision"] for o in plan["ops"]} == {"int8"}
 
 

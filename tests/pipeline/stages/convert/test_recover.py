@@ -195,7 +195,51 @@ def test_the_walk_stops_at_its_time_budget(monkeypatch) -> None:
         return seen[key]
 
     floated = trial("all float", [])
-    int8, final = recover._walk(found, trial, Quiet(), floated, budget_s=0.0)
+    int8, final = recover._walk(found, trial, Quiet(), floated, deadline=0.0)
     assert int8 == [] and final.passed
-    int8, final = recover._walk(found, trial, Quiet(), floated)
+    int8, final = recover._walk(found, trial, Quiet(), floated, deadline=float("inf"))
     assert {u.scope for u in int8} == {f"block_{i}/ffn" for i in range(3)} and final.passed
+
+
+class Clock:
+    """time.monotonic() for recover: each measurement the judge makes takes TRIAL_S."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+TRIAL_S = 10.0
+
+
+def test_the_whole_search_keeps_within_its_budget(monkeypatch) -> None:
+    """The budget covers the search from its start to the last latency: the walk stops early
+    enough for the finishing steps, kinds it could not measure stay float, and the record says
+    what the search took."""
+    clock = Clock()
+    monkeypatch.setattr(recover.time, "monotonic", clock)
+    damage = {f"block_{i}/ffn": 0.1 for i in range(3)} | {f"block_{i}/norm": 0.3 for i in range(3)}
+    found = [recover.Unit(scope, (f"{scope}/out",), macs=100) for scope in damage]
+    monkeypatch.setattr(recover, "units", lambda graph: found)
+    monkeypatch.setattr(recover, "_latency", lambda data, runtime: 1.0)
+    judge = FakeJudge(damage)
+    measure = judge.measure
+
+    def slow(data: bytes) -> recover.Trial:
+        clock.now += TRIAL_S
+        return measure(data)
+
+    judge.measure = slow  # type: ignore[method-assign]
+    # All int8, all float, two kinds' sensitivity, one step of the walk (the feed-forward kind
+    # is its own sensitivity trial, the whole norm kind beside it is the all-int8 one: block_2's
+    # norm is measured); the next would start past the budget less the trial the finish needs.
+    budget_s = 5.5 * TRIAL_S
+    _, record = recover.search(judge, None, Quiet(), budget_s=budget_s)  # type: ignore[arg-type]
+    assert record.budget_s == budget_s and record.search_s == 5 * TRIAL_S <= budget_s
+    assert judge.measured == 5 and record.passed_on_decision
+    assert record.kept_float == ["block_0/norm", "block_1/norm"]
+    unlimited = FakeJudge(damage)
+    _, free = recover.search(unlimited, None, Quiet(), budget_s=1e9)  # type: ignore[arg-type]
+    assert unlimited.measured > judge.measured and free.kept_float == ["block_0/norm"]
