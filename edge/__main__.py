@@ -12,6 +12,8 @@
   python -m edge histograms --model M.tflite --input X.npy --ranges R.npz --output H.npz [--bins N]
   python -m edge trace --model M.tflite --input X.npy --output T.npz --indices 3,5|@FILE
       [--kernels optimized|reference]
+  python -m edge chain --manifest segments.json --input X.npy --output Y.npz [--runtime NAME]
+      [--delegate LIB.so] [--compiled DIR]
   python -m edge verify DIR
 
 `run` prints progress lines (`progress DONE TOTAL`) on stderr and one JSON line with the runtime
@@ -215,6 +217,28 @@ def _run(args: argparse.Namespace, about: dict[str, Any]) -> None:
     print(json.dumps(about), flush=True)
 
 
+def _chain(args: argparse.Namespace, about: dict[str, Any]) -> None:
+    from edge.chain import read_manifest, run_chain
+    from edge.runner import DelegateError, ModelLoadError
+
+    try:
+        manifest = read_manifest(args.manifest, args.compiled)
+        result = run_chain(manifest, _inputs(args.input), args.runtime, args.threads,
+                           args.delegate, _progress)
+    except ModelLoadError as exc:
+        _fail(EXIT_LOAD, f"{args.runtime} {about['version']} cannot run the chain "
+              f"{args.manifest}: {exc}")
+    except DelegateError as exc:
+        _fail(EXIT_DELEGATE, str(exc))
+    except ValueError as exc:
+        _fail(EXIT_BAD_INPUT, str(exc))
+    _save_npz(args.output, **{k: v for k, v in result.items() if k.startswith("y")})
+    about.update({k: result[k] for k in ("output_quantization", "outputs_quantization",
+                                          "outputs", "samples")})
+    about["segments"] = len(manifest["segments"])
+    print(json.dumps(about), flush=True)
+
+
 COMMANDS: dict[str, Command] = {
     "info": Command("print the runtime, CPU architecture and Python version", _args(RUNTIME),
                     _info, needs="runtime"),
@@ -258,6 +282,18 @@ COMMANDS: dict[str, Command] = {
         _required("--indices", "tensor indices, comma-separated, or @FILE holding them"),
         ("--kernels", {"choices": kernels.KERNELS, "default": kernels.OPTIMIZED}),
         RUNTIME), _trace),
+    "chain": Command("run a chain of segment models (segments.json) on every sample", _args(
+        _required("--manifest", "segments.json; the segment files beside it"),
+        _required("--input", ".npy (or .npz x0, x1, ...), samples on axis 0, float"),
+        _required("--output", ".npz to write (y, y_raw)"),
+        RUNTIME,
+        ("--threads", {"type": int, "default": None}),
+        ("--delegate", {"default": None,
+                        "help": "external delegate for the accelerator segments"}),
+        ("--compiled", {"default": None,
+                        "help": "edgetpu_compiler's output folder: run its NAME_edgetpu.tflite "
+                                "for each accelerator segment"}),
+    ), _chain, needs="runtime"),
     "verify": Command("check a build folder against its custody ledger",
                       _args(("folder", {})), _verify, needs="stdlib"),
 }

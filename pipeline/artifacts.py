@@ -40,6 +40,9 @@ MANIFEST = "manifest.json"
 GELU_CURVES = "gelu_sites.npz"
 PARITY_HTML = "parity.html"
 PLOTS_DIR = "plots"
+SEGMENTS_DIR = "segments"  # a coral build's Edge TPU and host segments
+SEGMENTS_JSON = "segments.json"
+FOLDERS = (PLOTS_DIR, SEGMENTS_DIR)  # artifact folders: the files in them are artifacts
 LEDGER = custody.LEDGER
 TMP_PREFIX = ".gelu-edge-tmp-"
 # An unexpected error's traceback; in the ledger under ERROR_STAGE, so any stage's next run
@@ -51,7 +54,7 @@ ERROR_STAGE = "error"
 _OUTPUTS: dict[str, tuple[str, ...]] = {
     "train": (MODEL_FLOAT, TRAIN_RECORD),
     "approximate": (MODEL_APPROX, APPROX_RECORD),
-    "convert": (MODEL_TFLITE, QUANT_PLAN, CONVERT_RECORD),
+    "convert": (MODEL_TFLITE, QUANT_PLAN, SEGMENTS_DIR, SEGMENTS_JSON, CONVERT_RECORD),
     "parity": (GELU_CURVES, PARITY_SAMPLES, PARITY_JSON),
     "report": (PARITY_MD, PARITY_HTML, PLOTS_DIR, MANIFEST),
 }
@@ -71,8 +74,8 @@ def sha256_file(path: Path) -> str:
 
 def _artifact(final: Path) -> tuple[Path, str] | None:
     """(build folder, name in it) when `final` is a build artifact; None for other files."""
-    if final.parent.name == PLOTS_DIR:
-        return final.parent.parent, f"{PLOTS_DIR}/{final.name}"
+    if final.parent.name in FOLDERS:
+        return final.parent.parent, f"{final.parent.name}/{final.name}"
     if final.name in _STAGE_OF:
         return final.parent, final.name
     return None
@@ -120,7 +123,7 @@ def refuse_foreign(folder: Path, name: str | None = None) -> None:
     that the ledger does not list: gelu-edge did not write it, so it neither removes nor
     replaces it."""
     folder = Path(folder)
-    names = [name] if name is not None else [n for n in _STAGE_OF if n != PLOTS_DIR]
+    names = [name] if name is not None else [n for n in _STAGE_OF if n not in FOLDERS]
     present = [n for n in names if (folder / n).exists()]
     if not present:
         return
@@ -161,10 +164,10 @@ def clear_from(out: Path, stage: str, keep: tuple[str, ...] = ()) -> None:
     for _, aside in moved:
         with contextlib.suppress(OSError):  # a leftover is swept by the next run
             aside.unlink()
-    plots = out / PLOTS_DIR
-    if any(n.startswith(f"{PLOTS_DIR}/") for n in names) and plots.is_dir():
-        with contextlib.suppress(OSError):  # not empty: it holds files gelu-edge did not write
-            plots.rmdir()
+    for folder in FOLDERS:
+        if any(n.startswith(f"{folder}/") for n in names) and (out / folder).is_dir():
+            with contextlib.suppress(OSError):  # not empty: it holds files gelu-edge did not write
+                (out / folder).rmdir()
 
 
 def _move_aside(out: Path, names: list[str]) -> list[tuple[str, Path]]:
@@ -201,8 +204,8 @@ def _restore(out: Path, moved: list[tuple[str, Path]], why: str) -> NoReturn:
 
 
 def sweep(folder: Path) -> None:
-    """Remove temporary files a killed run left in a build folder (and its plots/)."""
-    for parent in (Path(folder), Path(folder) / PLOTS_DIR):
+    """Remove temporary files a killed run left in a build folder (and its artifact folders)."""
+    for parent in (Path(folder), *(Path(folder) / f for f in FOLDERS)):
         if parent.is_dir():
             for stale in parent.glob(f"{TMP_PREFIX}*"):
                 stale.unlink(missing_ok=True)

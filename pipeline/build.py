@@ -18,6 +18,7 @@ from pipeline.inputs.models import load_model
 from pipeline.progress import Reporter
 from pipeline.records import ParityRecord
 from pipeline.stages import approximate, convert, parity, report, train
+from pipeline.stages.convert import segment
 from pipeline.stages.parity import prefetch
 from pipeline.targets import DEFAULT as DEFAULT_TARGET
 from pipeline.targets import get as get_target
@@ -39,6 +40,7 @@ class BuildOptions:
     calibration_method: str = ranges.DEFAULT
     recover: bool = False
     integer_only: bool = False  # --integer-only: every op int8 on a CPU target too
+    max_segments: int | None = None  # --max-segments: coral's Edge TPU segments
     target: str = DEFAULT_TARGET
     runtime: str | None = None
     preset: str = presets.DEFAULT
@@ -88,6 +90,7 @@ def run(opts: BuildOptions, reporter: Reporter) -> ParityRecord:
                                  integer_only=opts.integer_only)
     approximate.check_options(stage2, data)
     ranges.parse(opts.calibration_method)
+    segment.check_option(get_target(opts.target).name, opts.max_segments)
     stage4 = parity.Options(target=opts.target, runtime=opts.runtime,
                             thresholds=opts.thresholds, samples=opts.samples, on=opts.on,
                             sensitivity=opts.sensitivity)
@@ -99,7 +102,8 @@ def run(opts: BuildOptions, reporter: Reporter) -> ParityRecord:
         "approximate": stage2,
         "convert": convert.Options(mode=mode, calibration_method=opts.calibration_method,
                                    target=opts.target, runtime=opts.runtime,
-                                   recover=opts.recover, thresholds=opts.thresholds),
+                                   recover=opts.recover, thresholds=opts.thresholds,
+                                   max_segments=opts.max_segments),
         "parity": stage4,
         "report": report.Options(junit=opts.junit),
     }

@@ -153,6 +153,11 @@ integer_only_option = click.option(
     "norm, softmax or attention runs its matrix ops in int8 (int8 weights and "
     "multiply-accumulates, float in and out) and the rest in float; accelerator targets are "
     "always integer-only.")
+max_segments_option = click.option(
+    "--max-segments", type=click.IntRange(min=1), default=None,
+    help="coral: at most this many segments in the chain (Edge TPU and host in turn); fewer "
+    "segments, fewer transfers between host and Edge TPU, less work on the Edge TPU "
+    "[default: as many as the model's ops need].")
 plan_option = click.option(
     "--plan", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
     help="Apply this quant_plan.json (what a build decided: placement, ranges, float layers, "

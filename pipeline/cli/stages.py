@@ -21,6 +21,7 @@ from pipeline.cli.options import (
     load_data,
     load_setup,
     loading_options,
+    max_segments_option,
     on_from,
     on_options,
     out_option,
@@ -124,10 +125,12 @@ def approximate(out: Path, approx: str, rewrites: str, quantize: str | None, int
 @target_option
 @runtime_option
 @plan_option
+@max_segments_option
 @threshold_options
 @loading_options
 def convert(out: Path, quantize: str | None, calibration_method: str, recover: bool,
-            target: str, runtime: str | None, plan: Path | None, **kw: Any) -> None:
+            target: str, runtime: str | None, plan: Path | None, max_segments: int | None,
+            **kw: Any) -> None:
     """Convert OUT/model_approx.keras to OUT/model.tflite and check the graph (exit 1 when a
     check fails; the model and convert.json are written either way).
 
@@ -143,11 +146,16 @@ def convert(out: Path, quantize: str | None, calibration_method: str, recover: b
     load_setup(kw)
     mode = check_quantize(target, quantize)
     ranges.parse(calibration_method)
+    from pipeline.stages.convert import segment
+    from pipeline.targets import get as get_target
+
+    segment.check_option(get_target(target).name, max_segments)
     thresholds = thresholds_from(kw)
     ctx = stage_context(out, kw, "replaced")
     record = stage.run(ctx, stage.Options(mode=mode, calibration_method=calibration_method,
                                           target=target, runtime=runtime, recover=recover,
-                                          thresholds=thresholds, plan=plan), ClickReporter())
+                                          thresholds=thresholds, plan=plan,
+                                          max_segments=max_segments), ClickReporter())
     click.echo(f"wrote {out / 'model.tflite'}")
     failed = [c for c in record.checks if c.fails_gate]
     if failed:
@@ -221,6 +229,7 @@ def report(folder: Path | None, out: Path, junit: Path | None) -> None:
 @recover_option
 @target_option
 @runtime_option
+@max_segments_option
 @samples_option
 @sensitivity_option
 @on_options
@@ -231,7 +240,8 @@ def report(folder: Path | None, out: Path, junit: Path | None) -> None:
 def build(out: Path, model: Path | None, preset: str, epochs: int | None, seed: int,
           approx: str, rewrites: str, quantize: str | None, integer_only: bool,
           calibration_method: str, recover: bool, target: str, runtime: str | None,
-          samples: int | None, sensitivity: int, junit: Path | None, fine_tune_epochs: int,
+          max_segments: int | None, samples: int | None, sensitivity: int,
+          junit: Path | None, fine_tune_epochs: int,
           **kw: Any) -> None:
     """Run every stage: train, approximate, convert, parity, report.
 
@@ -256,7 +266,8 @@ def build(out: Path, model: Path | None, preset: str, epochs: int | None, seed: 
         out=out, data=kw.pop("data"), model=model, calibration=kw.pop("calibration"),
         fine_tune_epochs=fine_tune_epochs, approx=approx, rewrites=rewrites, quantize=quantize,
         calibration_method=calibration_method, recover=recover, integer_only=integer_only,
-        target=target, runtime=runtime, preset=preset, epochs=epochs, seed=seed,
+        target=target, runtime=runtime, max_segments=max_segments, preset=preset,
+        epochs=epochs, seed=seed,
         samples=samples, on=on_from(kw), sensitivity=sensitivity, thresholds=thresholds_from(kw),
         junit=junit,
     )

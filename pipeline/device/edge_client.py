@@ -264,6 +264,20 @@ def run(model: Path, x: batch.Inputs, runtime: str, reporter: Reporter,
         return arrays, about
 
 
+def chain(manifest: Path, x: batch.Inputs, runtime: str, reporter: Reporter,
+          timeout: float = DEFAULT_TIMEOUT_S) -> dict[str, np.ndarray]:
+    """Run a chain of segment models (segments.json and the files beside it) here on every
+    sample of `x`: the arrays `run` gives for one model."""
+    with temporary_directory("chain") as tmp, LOCAL.session(reporter) as session:
+        x_path, y_path = save_inputs(Path(tmp), x), Path(tmp) / "y.npz"
+        args = ["chain", "--manifest", str(manifest), "--input", session.put(x_path),
+                "--output", str(y_path), "--runtime", runtime]
+        _stream(session, args, batch.count(x), f"running the segments on {runtime}", reporter,
+                timeout, f"running the chain {manifest}")
+        with np.load(y_path, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+
+
 def tensors(model: Path, x: batch.Inputs, runtime: str, indices: list[int], reporter: Reporter,
             timeout: float = DEFAULT_TIMEOUT_S) -> dict[int, np.ndarray]:
     """Intermediate tensors (by index) of every sample, dequantized, from the runtime here."""

@@ -8,6 +8,7 @@ from pydantic import computed_field
 
 from pipeline.records.base import Model, Record
 from pipeline.records.plan import AttentionChoice, SmoothSite
+from pipeline.records.segments import SegmentChain
 
 
 class CheckResult(Model):
@@ -120,6 +121,7 @@ class ConvertRecord(Record):
     int8_mac_share: float | None = None  # of the matrix ops' MACs, static or dynamic-range
     smoothing: list[SmoothSite] = []  # the smoothed inputs of the int8 matrix ops
     attention: AttentionChoice | None = None  # attention's matmuls: int8 or float, measured
+    segments: SegmentChain | None = None  # coral: the Edge TPU and host segments
     seconds: float = 0.0  # how long the stage took
 
     @property

@@ -22,6 +22,7 @@ from pipeline.records.device import (  # noqa: F401 (parity.json's device_vs_hos
     RoundingReplay,
 )
 from pipeline.records.plan import AttentionChoice, SmoothSite
+from pipeline.records.segments import SegmentChain
 
 SCHEMA_VERSION = 2
 
@@ -265,6 +266,7 @@ class ParityRecord(Record):
     placement_reason: str = ""
     smoothing: list[SmoothSite] = []  # the smoothed inputs of the int8 matrix ops
     attention: AttentionChoice | None = None  # attention's matmuls: int8 or float, measured
+    segments: SegmentChain | None = None  # coral: the Edge TPU and host segments
     target: str
     approx: ApproxInfo
     compat: Compat

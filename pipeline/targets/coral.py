@@ -8,6 +8,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
+
 from pipeline.targets import rules
 from pipeline.targets.base import (
     CPU,
@@ -19,7 +21,7 @@ from pipeline.targets.base import (
     group_ops,
 )
 from pipeline.tempdirs import temporary_directory
-from pipeline.tflite.graph import Graph
+from pipeline.tflite.graph import Graph, Op
 
 # The Edge TPU's supported-op table (coral.ai/docs/edgetpu/models-intro), TFLite builtin names,
 # with the table's notes where it has one. Not supported: GELU, ABS, NEG, POW, DEQUANTIZE,
@@ -68,6 +70,38 @@ def _op_verdict(name: str, version: int, code: int) -> tuple[str, str]:
                 "every op after it")
     note = EDGETPU_OPS[name]
     return (SUPPORTED, "Edge TPU op" + (f" ({note})" if note else ""))
+
+
+INTEGER_TYPES = ("INT8", "UINT8")
+SOFTMAX_MAX_ELEMENTS = 16_000
+
+
+def tpu_op(graph: Graph, op: Op) -> tuple[bool, str]:
+    """Can the Edge TPU run this op in a segment of its own: (yes, or why not). The op table
+    and versions, then the table's notes that the static rules can judge: int8 activations,
+    at most MAX_DIMS_OVER_ONE dimensions larger than 1, constant weights for FULLY_CONNECTED,
+    softmax over one dimension, QUANTIZE only at the model's edges (kept on the host here)."""
+    verdict, why = _op_verdict(op.name, op.version, op.code)
+    if verdict != SUPPORTED:
+        return False, why.split(":")[0] if verdict == CPU else why
+    if op.name == "QUANTIZE":
+        return False, "QUANTIZE (a requantization) runs on the Edge TPU only at a model's edges"
+    activations = [t for t in (*op.inputs, *op.outputs) if t >= 0 and not graph.is_constant(t)]
+    for t in activations:
+        tensor = graph.tensors[t]
+        if tensor.dtype not in INTEGER_TYPES:
+            return False, f"{op.name} has a {tensor.dtype} tensor; the Edge TPU runs int8 only"
+        if sum(d > 1 for d in tensor.shape) > MAX_DIMS_OVER_ONE:
+            return False, (f"{op.name} has a tensor of shape {list(tensor.shape)}: more than "
+                           f"{MAX_DIMS_OVER_ONE} dimensions larger than 1")
+    if op.name == "FULLY_CONNECTED" and not graph.is_constant(op.inputs[1]):
+        return False, "FULLY_CONNECTED with weights computed at run time"
+    if op.name == "SOFTMAX":
+        shape = graph.tensors[op.inputs[0]].shape
+        if sum(d > 1 for d in shape) > 1 or int(np.prod(shape)) > SOFTMAX_MAX_ELEMENTS:
+            return False, (f"SOFTMAX over {list(shape)}: the Edge TPU takes a 1-D input of at "
+                           f"most {SOFTMAX_MAX_ELEMENTS:,} elements")
+    return True, why
 
 
 def _cut(graph: Graph) -> dict[str, object]:

@@ -4,9 +4,10 @@ QK^T and attention x V multiply two activations, so no dynamic-range kernel take
 means static ranges (from the calibration samples) and QUANTIZE/DEQUANTIZE around each one. The
 build makes both models, times them on the plan's runtime (one thread, median) and compares
 their outputs with the float model's on calibration samples; static int8 is kept when it is no
-slower (within SLOWER) and loses at most LOSS_DB of SNR. LiteRT's XNNPACK does not take an
-int8 BATCH_MATMUL, so there the graph splits and float usually wins; the plan says which, with
-the figures.
+slower (within SLOWER) and loses at most LOSS_DB of SNR. LiteRT's XNNPACK takes an int8
+BATCH_MATMUL only with a symmetric right operand, so for LiteRT that operand's range is made
+symmetric (zero point 0); with asymmetric ones the graph splits around TFLite's slow int8
+kernel. The plan says which was chosen, with the figures.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ SAMPLES = 32  # calibration samples for the ranges and for the comparison
 SLOWER = 1.05  # static int8 may take this much of the float variant's time
 LOSS_DB = 1.0  # and lose this much of its output SNR against float
 REPEATS = 20
+# Runtimes whose fast int8 BATCH_MATMUL needs zero point 0 on its right operand: LiteRT's
+# XNNPACK takes an int8 BATCH_MATMUL only then (measured: 0.06-0.07 ms for MiniLM's
+# two attention matmuls, against 0.70 ms in TFLite's own kernel when XNNPACK refuses it and
+# 0.07-0.09 ms in float).
+SYMMETRIC_RUNTIMES = ("litert",)
 
 
 def activation_matmuls(graph: tflite_graph.Graph) -> list[tflite_graph.Op]:
@@ -38,9 +44,14 @@ def activation_matmuls(graph: tflite_graph.Graph) -> list[tflite_graph.Op]:
             and not any(graph.is_constant(t) for t in op.inputs[:2] if t >= 0)]
 
 
-def ranges(data: bytes, calib_x: batches.Inputs) -> dict[str, tuple[float, float]]:
+def ranges(data: bytes, calib_x: batches.Inputs, symmetric_rhs: bool = False
+           ) -> dict[str, tuple[float, float]]:
     """Min and max of every activation matmul's operands and output over SAMPLES samples, by
-    tensor name."""
+    tensor name. With `symmetric_rhs` the right operands' ranges are widened to
+    [-128 a / 127, a] (a: their largest magnitude): the quantizer's asymmetric int8 then gives
+    them zero point 0 and scale a / 127, what XNNPACK needs, while the left operand and the
+    output keep their own zero points (the softmax's probabilities, all >= 0, would lose half
+    their levels to a symmetric grid)."""
     graph = tflite_graph.parse(data, "float model")
     found = sorted({t for op in activation_matmuls(graph) for t in (*op.inputs[:2],
                                                                      *op.outputs)})
@@ -50,6 +61,10 @@ def ranges(data: bytes, calib_x: batches.Inputs) -> dict[str, tuple[float, float
         for t in found:
             x = interpreter.get_tensor(t)
             lo[t], hi[t] = min(lo[t], float(x.min())), max(hi[t], float(x.max()))
+    if symmetric_rhs:
+        for t in {op.inputs[1] for op in activation_matmuls(graph)}:
+            a = max(abs(lo[t]), abs(hi[t]))
+            lo[t], hi[t] = -128.0 * a / 127.0, a
     return {graph.tensors[t].name: (lo[t], hi[t]) for t in found}
 
 
@@ -87,7 +102,7 @@ def choose(float_model: bytes, hybrid_model: bytes, recipe: list[dict[str, Any]]
     total = sum(tflite_macs.macs(graph, op) for op in graph.ops)
     share = sum(tflite_macs.macs(graph, op) for op in found) / total if total else 0.0
     with reporter.phase(f"attention matmuls: static int8 against float on {runtime}"):
-        static = ranges(float_model, calib_x)
+        static = ranges(float_model, calib_x, symmetric_rhs=runtime in SYMMETRIC_RUNTIMES)
         int8_recipe = recipe + hybrid.static_recipe(("BATCH_MATMUL",))
         int8_model = hybrid.quantize(float_model, int8_recipe, static)
         x = batches.take(calib_x, slice(0, SAMPLES))

@@ -61,6 +61,7 @@ class Options:
     thresholds: Thresholds = Thresholds()  # the gate --recover searches for
     batch: int = DEFAULT_BATCH
     plan: Path | None = None  # --plan: apply this quant_plan.json instead of deciding
+    max_segments: int | None = None  # --max-segments: coral's chain of Edge TPU segments
 
 
 def _make(ctx: Context, opts: Options, model: Any, approximated: ApproximateRecord,
@@ -165,6 +166,19 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ConvertRecord:
     artifacts.write_bytes(ctx.out / artifacts.MODEL_TFLITE, data)
     plan.save(ctx.out)
     ctx.converted(data, graph)
+    chain = None
+    if targets.get(target).name == "coral" and mode.name in calibrate.IO_TYPES:
+        from pipeline.stages.convert import segment
+
+        runtime = runtime_choice.choose(targets.get(target).runtime, opts.runtime).name
+        chain = segment.make(ctx.out, data, graph, opts.max_segments, ctx.data.x_eval, runtime,
+                             reporter)
+        tpu = [s for s in chain.segments if s.side == "accelerator"]
+        reporter.info(f"Edge TPU segments: {len(tpu)} of {len(chain.segments)}, "
+                      f"{100 * chain.accelerator_mac_share:.1f} % of the multiply-accumulates; "
+                      f"the chain {'gives' if chain.chain_check.equal else 'does NOT give'} "
+                      f"model.tflite's outputs on {chain.chain_check.samples} samples "
+                      f"({artifacts.SEGMENTS_JSON}; the report has each segment)")
     inputs, outputs = io_tensors(graph, describe(model))
     record = ctx.keep(ConvertRecord(
         quantize=mode.name, approx=approx.name, batch=batch,
@@ -175,7 +189,7 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ConvertRecord:
         parameters=int(model.count_params()), calibration=calibration, recovery=recovery,
         placement=plan.placement, placement_reason=plan.why,
         int8_mac_share=plan.int8_mac_share, smoothing=plan.smoothing,
-        attention=plan.attention,
+        attention=plan.attention, segments=chain,
         seconds=time.monotonic() - start))
     ops = ", ".join(f"{k} x{v}" for k, v in record.ops.items())
     reporter.info(f"converted ({mode.name}, {len(data) / 1024:.0f} KiB): {ops}")

@@ -183,8 +183,9 @@ def search(judge: Judge, graph: tflite_graph.Graph, reporter: Reporter,
             tick = time.monotonic()
             float_ms = _latency(float_model, judge.runtime)
             latency_s = time.monotonic() - tick
-            # What follows the walk: the recovered model made once more and two latencies.
-            deadline = started + budget_s - one_trial_s - 2 * latency_s
+            # A trial started just before the deadline ends one trial after it; then the
+            # recovered model is made once more and two latencies are measured.
+            deadline = started + budget_s - 2 * one_trial_s - 2 * latency_s
             int8, final = _walk(every, trial, reporter, floated, deadline)
         else:
             reporter.warn("recover: even with every layer in float the gate fails on the "

@@ -50,6 +50,7 @@ from pipeline.records.plan import QuantPlan
 from pipeline.stages.parity import gains, gelu_sites, islands, sensitivity
 from pipeline.stages.parity import per_layer as layers
 from pipeline.targets import runtime_choice
+from pipeline.targets.base import Compat
 from pipeline.targets.cpu import runtime_failure_origin
 from pipeline.tasks.base import Task
 
@@ -200,6 +201,26 @@ def _diagnostics(ctx: Context, x: batch.Inputs, y_float: list[np.ndarray], runti
     return {"layers": table, "gelu_sites": sites, "sensitivity": rows}
 
 
+def _target_check(compat: Compat, converted: ConvertRecord) -> CheckResult:
+    """The target's check of model.tflite; for a coral chain, of its Edge TPU segments (the
+    host segments run on the CPU by design) and the chain's agreement with model.tflite."""
+    chain = converted.segments
+    if chain is None or len(chain.segments) == 1:
+        return CheckResult(name="target_compatible", passed=compat.compatible,
+                           message=compat.summary)
+    tpu = [s for s in chain.segments if s.side == "accelerator"]
+    failed = [s for s in tpu if s.check != "passed"]
+    same = chain.chain_check is not None and chain.chain_check.equal
+    text = (f"segments.json: {len(tpu)} Edge TPU segment(s) of {len(chain.segments)}, "
+            f"{100 * chain.accelerator_mac_share:.1f} % of the multiply-accumulates; "
+            + (f"{len(failed)} fail the static check (first: {failed[0].file}: "
+               f"{failed[0].check})" if failed else "each passes the static check")
+            + ("" if same else "; the chain does not give model.tflite's outputs")
+            + f". model.tflite as one model: {compat.summary}")
+    return CheckResult(name="target_compatible", passed=bool(tpu) and not failed and same,
+                       message=text)
+
+
 def _gains(ctx: Context, converted: ConvertRecord, run: Run, failure: RuntimeFailure | None,
            on: places.OnOptions, accelerator: bool, reporter: Reporter) -> Gains:
     """What int8 buys; latency only on this machine's runtime, on its CPU alone, and only for a
@@ -344,8 +365,7 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
             gate += evaluate(opts.thresholds, quantized, task, name)
     checks = [_island_check(c, ctx, target, runtime) if failure is None else c
               for c in converted.checks]
-    checks.append(CheckResult(name="target_compatible", passed=compat.compatible,
-                              message=compat.summary))
+    checks.append(_target_check(compat, converted))
     if failure is not None:
         checks.append(CheckResult(name="runtime_runs_model", passed=False,
                                   message=failure.message))
@@ -363,7 +383,7 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
         and not any(c.fails_gate for c in checks),
         quantize=converted.quantize, placement=converted.placement,
         placement_reason=converted.placement_reason, smoothing=converted.smoothing,
-        attention=converted.attention,
+        attention=converted.attention, segments=converted.segments,
         target=target.name,
         approx=ApproxInfo(name=approximated.approx, sites=approximated.sites,
                           auto=approximated.auto, rewrites=approximated.rewrites,

@@ -7,7 +7,7 @@ from typing import Any
 
 from pipeline import targets
 from pipeline.records.parity import Metrics, ParityRecord
-from pipeline.stages.report import device, gains
+from pipeline.stages.report import device, gains, segments
 from pipeline.stages.report.blocks import Block, fmt, size
 from pipeline.stages.report.blocks import short as _short
 
@@ -357,4 +357,4 @@ def build(p: ParityRecord, plots: dict[str, str]) -> list[Block]:
     return [*_setup(p), *_gate(p), *gains.blocks(p), *_io(p), *_outputs(p), *_budget(p),
             *_task(p), *_layers(p), *_sites(p), *_rewrites(p), *_smoothing(p), *_attention(p),
             *_calibration(p), *_recovery(p), *_sensitivity(p), *device.blocks(p), *_compat(p),
-            *_auto(p), *_plots(plots), *_ops(p)]
+            *segments.blocks(p), *_auto(p), *_plots(plots), *_ops(p)]

@@ -1,0 +1,162 @@
+"""Cut a TFLite model into a chain of segments, each a model of its own: runs of ops an
+accelerator runs (for coral: the Edge TPU's ops) and runs it does not (left to the host CPU).
+
+The Edge TPU compiler maps one subgraph and stops at the first op it cannot run, so a
+transformer whose first op is GATHER runs wholly on the host. Cut into segments, every run of
+Edge TPU ops is a model the compiler can map whole; the host runs the others in between. The
+tensors that cross a cut keep their int8 type, scale and zero point, so on one CPU runtime the
+chain computes what the single model computes, code for code.
+
+A segment's inputs are the non-constant tensors its ops read that none of its ops write (in the
+order first read), its outputs the tensors its ops write that a later op or the model's output
+reads (in the order written). Segments are cut in the model's execution order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.tflite import macs as tflite_macs
+from pipeline.tflite.graph import Graph, Op, schema
+
+ACCELERATOR, HOST = "accelerator", "host"
+
+
+@dataclass(frozen=True)
+class Cut:
+    """One segment: where it runs and the indices of its ops in the model's order."""
+
+    side: str  # ACCELERATOR or HOST
+    ops: tuple[int, ...]
+
+
+def cut(graph: Graph, on_accelerator: Callable[[Op], bool], max_segments: int | None = None
+        ) -> list[Cut]:
+    """The model's ops in runs by side. An accelerator run without multiply-accumulates (a lone
+    RESHAPE between two host runs) gains nothing for its two transfers and joins the host;
+    with `max_segments`, the accelerator runs with the fewest MACs join the host until the
+    chain has at most that many segments."""
+    sides = [ACCELERATOR if on_accelerator(op) else HOST for op in graph.ops]
+    op_macs = [tflite_macs.macs(graph, op) for op in graph.ops]
+    runs = _runs(sides)
+    for run in runs:
+        if run.side == ACCELERATOR and not sum(op_macs[i] for i in run.ops):
+            for i in run.ops:
+                sides[i] = HOST
+    runs = _runs(sides)
+    while max_segments is not None and len(runs) > max(max_segments, 1):
+        accel = [r for r in runs if r.side == ACCELERATOR]
+        if not accel:
+            break
+        smallest = min(accel, key=lambda r: sum(op_macs[i] for i in r.ops))
+        for i in smallest.ops:
+            sides[i] = HOST
+        runs = _runs(sides)
+    return runs
+
+
+def _runs(sides: list[str]) -> list[Cut]:
+    found: list[Cut] = []
+    for i, side in enumerate(sides):
+        if found and found[-1].side == side:
+            found[-1] = Cut(side, (*found[-1].ops, i))
+        else:
+            found.append(Cut(side, (i,)))
+    return found
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """A segment's inputs and outputs, as tensor indices of the whole model."""
+
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+
+
+def boundaries(graph: Graph, cuts: list[Cut]) -> list[Boundary]:
+    """Each segment's inputs and outputs (see the module's docstring)."""
+    constant = {i for i in range(len(graph.tensors)) if graph.is_constant(i)}
+    found = []
+    for n, c in enumerate(cuts):
+        written: list[int] = []
+        inputs: list[int] = []
+        for i in c.ops:
+            op = graph.ops[i]
+            for t in op.inputs:
+                if t >= 0 and t not in constant and t not in written and t not in inputs:
+                    inputs.append(t)
+            written += [t for t in op.outputs if t >= 0]
+        later = {t for other in cuts[n + 1:] for i in other.ops for t in graph.ops[i].inputs}
+        outputs = [t for t in written if t in later or t in graph.outputs]
+        found.append(Boundary(tuple(inputs), tuple(outputs)))
+    return found
+
+
+def extract(data: bytes, ops: tuple[int, ...], boundary: Boundary, description: str) -> bytes:
+    """The model made of these ops alone, its inputs and outputs the boundary's tensors: only
+    the tensors, buffers and op codes they use, renumbered."""
+    import flatbuffers
+
+    s = schema()
+    model = s.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    graph = model.subgraphs[0]
+    chosen = [graph.operators[i] for i in ops]
+    used = sorted({t for op in chosen for t in [*op.inputs, *op.outputs] if t >= 0}
+                  | set(boundary.inputs) | set(boundary.outputs))
+    tensor_map = {old: new for new, old in enumerate(used)}
+    code_map: dict[int, int] = {}
+    buffers = [s.BufferT()]  # buffer 0 is the empty one
+    tensors = []
+    for old in used:
+        t = graph.tensors[old]
+        if t.buffer and model.buffers[t.buffer].data is not None and \
+                len(model.buffers[t.buffer].data):
+            buffers.append(model.buffers[t.buffer])
+            t.buffer = len(buffers) - 1
+        else:
+            t.buffer = 0
+        tensors.append(t)
+    for op in chosen:
+        op.opcodeIndex = code_map.setdefault(op.opcodeIndex, len(code_map))
+        op.inputs = np.array([tensor_map[t] if t >= 0 else -1 for t in op.inputs], np.int32)
+        op.outputs = np.array([tensor_map[t] for t in op.outputs], np.int32)
+    sub = s.SubGraphT()
+    sub.tensors, sub.operators = tensors, chosen
+    sub.inputs = np.array([tensor_map[t] for t in boundary.inputs], np.int32)
+    sub.outputs = np.array([tensor_map[t] for t in boundary.outputs], np.int32)
+    sub.name = description
+    out = s.ModelT()
+    out.version = model.version
+    out.description = description
+    out.operatorCodes = [model.operatorCodes[old] for old, _ in
+                         sorted(code_map.items(), key=lambda kv: kv[1])]
+    out.subgraphs, out.buffers = [sub], buffers
+    builder = flatbuffers.Builder(len(data) + 1024)
+    builder.Finish(out.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def parameter_bytes(graph: Graph, ops: tuple[int, ...]) -> int:
+    """Bytes of the constant tensors (weights, biases, tables) these ops read."""
+    seen: set[int] = set()
+    total = 0
+    for i in ops:
+        for t in graph.ops[i].inputs:
+            if t >= 0 and t not in seen and graph.is_constant(t):
+                seen.add(t)
+                total += tensor_bytes(graph, t)
+    return total
+
+
+DTYPE_BYTES = {"INT8": 1, "UINT8": 1, "INT16": 2, "FLOAT16": 2, "INT32": 4, "FLOAT32": 4,
+               "INT64": 8, "BOOL": 1}
+
+
+def tensor_bytes(graph: Graph, index: int) -> int:
+    """Bytes of one tensor at its static shape."""
+    t = graph.tensors[index]
+    return int(np.prod(t.shape)) * DTYPE_BYTES.get(t.dtype, 4) if t.shape else \
+        DTYPE_BYTES.get(t.dtype, 4)
