@@ -92,7 +92,22 @@ def _figures(build: Path) -> dict[str, object]:
             "placement": convert.get("placement"), "int8_mac_share": convert.get("int8_mac_share"),
             "runtime": parity["runtime"]["name"], "latency_vs_float": _ratio(parity.get("gains")),
             "tflite_mib": round(convert["tflite_bytes"] / 2**20, 1),
-            "timings": parity.get("timings")}
+            "timings": parity.get("timings"), "segments": _segments(convert.get("segments"))}
+
+
+def _segments(chain: dict | None) -> dict | None:
+    """A coral build's chain in brief: segments, Edge TPU share, parameters, the estimate."""
+    if not chain:
+        return None
+    tpu = [s for s in chain["segments"] if s["side"] == "accelerator"]
+    return {"segments": len(chain["segments"]), "edgetpu_segments": len(tpu),
+            "edgetpu_mac_share": round(chain["accelerator_mac_share"], 4),
+            "edgetpu_checks_passed": all(s["check"] == "passed" for s in tpu),
+            "edgetpu_parameter_mib": round(chain["accelerator_parameter_bytes"] / 2**20, 2),
+            "streamed_mib": round(chain["streamed_bytes"] / 2**20, 2),
+            "transfer_bytes": chain["transfer_bytes"],
+            "estimate_ms": round(chain["estimate_ms"], 3),
+            "chain_equal": (chain.get("chain_check") or {}).get("equal")}
 
 
 def _ratio(gains: dict | None) -> float | None:

@@ -90,6 +90,17 @@ def _keras_archive(path: Path) -> bool:
         return False
 
 
+def _restart_auto_names() -> None:
+    """Keras numbers the layers a model makes for itself (keras_hub's attention creates a
+    Softmax: softmax, softmax_1, ...) with counters global to the process, and those names
+    become the converted model's tensor names, which quant_plan.json refers to. Restarted
+    before each load, a model gets the same names whatever was loaded before it: a build
+    (which loads the float model first) and `convert --plan` alone name its tensors alike."""
+    from keras.src.utils import naming
+
+    naming.reset_uids()
+
+
 def load_model(path: Path | str) -> Any:
     """Load a Keras 3 model (.keras, or .h5 where Keras 3 reads it) with safe mode on unless
     --unsafe; missing, unreadable, unsafe or SavedModel inputs are UserErrors saying what to do."""
@@ -110,6 +121,7 @@ def load_model(path: Path | str) -> Any:
     from pipeline.presets import keras_layers  # the presets' layers, registered for loading
 
     del keras_layers
+    _restart_auto_names()
     try:
         model = k.saving.load_model(path, safe_mode=not LOADING.unsafe, compile=False)
     except Exception as exc:  # Keras raises many types for a bad file; all mean the same to a user

@@ -46,3 +46,23 @@ def test_zip_of_other_files_named_keras_is_not_a_keras_archive(tmp_path: Path,
     with pytest.raises(UserError, match="not a Keras model archive .*model.save") as exc:
         models.load_model(path)
     assert "codec" not in str(exc.value)
+
+
+def test_a_model_gets_the_same_auto_names_whatever_was_loaded_before(tmp_path: Path) -> None:
+    """Keras numbers the layers a model makes itself (MultiHeadAttention's Softmax) with
+    process-wide counters, and the converted model's tensor names, which quant_plan.json
+    refers to, come from them: each load restarts them, so a build (which loads the float
+    model first) and `convert --plan` alone name them alike."""
+    k = keras()
+    inp = k.Input((4, 8))
+    mha = k.layers.MultiHeadAttention(2, 4, name="mha")
+    k.Model(inp, mha(inp, inp)).save(tmp_path / "a.keras")
+
+    def inner_names(model) -> list[str]:
+        return sorted(layer.name for layer in model._flatten_layers(include_self=False))
+
+    first = inner_names(models.load_model(tmp_path / "a.keras"))
+    models.load_model(tmp_path / "a.keras")  # another model's layers counted in between
+    k.layers.Softmax()
+    assert inner_names(models.load_model(tmp_path / "a.keras")) == first
+    assert any(name.startswith("softmax") for name in first)
