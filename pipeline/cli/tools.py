@@ -10,7 +10,7 @@ from edge import runtimes
 from pipeline import approximations, targets
 from pipeline.cli.group import cli
 from pipeline.cli.options import EDGE_RUNTIMES, ClickReporter, parse_range, parse_shape
-from pipeline.errors import CheckFailed
+from pipeline.errors import CheckFailed, UserError
 from pipeline.targets import runtime_choice
 
 
@@ -22,19 +22,44 @@ from pipeline.targets import runtime_choice
               help="The runtime the device has [default: the target's]; rpi with "
               "tflite-runtime checks against tflite-runtime 2.14.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def check(model: Path, target: str, runtime: str | None, as_json: bool) -> None:
+@click.option("--compiler-log", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None,
+              help="coral: what `edgetpu_compiler -s` printed for MODEL (or, with MODEL a "
+              "build's segments.json, for its Edge TPU segments): its op mapping and parameter "
+              "memory are matched against the static verdicts.")
+def check(model: Path, target: str, runtime: str | None, as_json: bool,
+          compiler_log: Path | None) -> None:
     """Check MODEL.tflite against a target: per-op verdict and reason, model rules, summary.
 
-    Exit 0 when fully compatible, 1 when not, 2 on bad input.
+    Exit 0 when fully compatible, 1 when not, 2 on bad input. With --compiler-log: exit 0 when
+    the compiler mapped every op the static check put on the Edge TPU, 1 when not.
 
     \b
     Examples:
       gelu-edge check build/model.tflite --target coral
       gelu-edge check model.tflite --target ethos-u:ethos-u65-256 --json
+      gelu-edge check build/segments.json --target coral --compiler-log compile.log
     """
 
-    from pipeline.check import check_model, render
+    from pipeline.check import against_compiler_log, check_model, render
 
+    if compiler_log is not None:
+        if targets.get(target).name != "coral":
+            raise UserError("--compiler-log is edgetpu_compiler's log: use it with --target "
+                             "coral")
+        findings = against_compiler_log(model, compiler_log)
+        for finding in findings:
+            click.echo(f"{finding.model}: {'agrees' if finding.agrees else 'DISAGREES'}")
+            for line in finding.lines:
+                click.echo(f"  {line}")
+        wrong = [f.model for f in findings if not f.agrees]
+        if wrong:
+            raise CheckFailed(f"edgetpu_compiler did not map what the static check put on the "
+                              f"Edge TPU in {len(wrong)} model(s) (first: {wrong[0]})")
+        return
+    if model.suffix == ".json":
+        raise UserError(f"{model}: a segments.json is checked with --compiler-log; check the "
+                         "segment files themselves otherwise")
     compat = check_model(model, target, runtime)
     click.echo(compat.model_dump_json(indent=2) if as_json else render(compat))
     if not compat.compatible:

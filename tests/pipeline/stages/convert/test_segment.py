@@ -107,3 +107,46 @@ def test_max_segments_is_for_coral_only(cli, tmp_path) -> None:
                  "--target", "rpi", "--max-segments", "3")
     assert result.code == 2 and "--max-segments applies to --target coral" in result.err
     assert not (tmp_path / "b").exists()
+
+
+def _compiler_log(out: Path, unmapped: str | None = None) -> str:
+    """What `edgetpu_compiler -s` prints for the chain's Edge TPU segments (its format; the
+    compiler cannot run here), every op mapped but the first `unmapped` one."""
+    chain = json.loads((out / "segments.json").read_text())
+    blocks = ["Edge TPU Compiler version 16.0.384591198\nModels compiled successfully in 412 ms.\n"]
+    for s in chain["segments"]:
+        if s["side"] != "accelerator":
+            continue
+        rows = []
+        for op, n in sorted(s["ops"].items()):
+            status = "Mapped to Edge TPU"
+            if op == unmapped:
+                status, unmapped = "Operation is otherwise supported, but not mapped due to some " \
+                    "unspecified limitation", None
+            rows.append(f"{op:<31}{n:<11}{status}")
+        blocks.append(f"Input model: {s['file']}\nInput size: 2.10KiB\n"
+                      "On-chip memory used for caching model parameters: 1.25KiB\n"
+                      "Off-chip memory used for streaming uncached model parameters: 0.00B\n"
+                      "Number of Edge TPU subgraphs: 1\n\nOperator                       Count"
+                      "      Status\n\n" + "\n".join(rows) + "\n")
+    return "\n".join(blocks)
+
+
+def test_a_compiler_log_is_matched_against_the_static_verdicts(cli, tmp_path) -> None:
+    model, data = _transformer(tmp_path)
+    out = tmp_path / "b"
+    assert _coral(cli, model, data, out).code in (0, 1)
+    good, bad, junk = tmp_path / "good.log", tmp_path / "bad.log", tmp_path / "junk.log"
+    good.write_text(_compiler_log(out))
+    bad.write_text(_compiler_log(out, unmapped="FULLY_CONNECTED"))
+    junk.write_text("edgetpu_compiler: command not found\n")
+    result = cli("check", out / "segments.json", "--target", "coral", "--compiler-log", good)
+    assert result.code == 0, result
+    assert "DISAGREES" not in result.out and "is cached on chip" in result.out
+    result = cli("check", out / "segments.json", "--target", "coral", "--compiler-log", bad)
+    assert result.code == 1 and "FULLY_CONNECTED: the static check put 1 on the Edge TPU, " \
+        "the compiler mapped 0" in result.out
+    result = cli("check", out / "segments.json", "--target", "coral", "--compiler-log", junk)
+    assert result.code == 2 and "command not found" in result.err
+    result = cli("check", out / "segments.json", "--target", "rpi", "--compiler-log", good)
+    assert result.code == 2 and "--target coral" in result.err
