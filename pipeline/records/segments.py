@@ -62,3 +62,6 @@ class SegmentChain(Model):
     estimate_basis: str
     compile_command: str
     chain_check: ChainCheck | None = None
+    # Ops on the host whose kind makes edgetpu_compiler fail on any model holding it (GELU,
+    # builtin 150; op versions it does not know): replaceable, so the chain does not pass.
+    rejected: list[str] = []

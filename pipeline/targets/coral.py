@@ -57,7 +57,7 @@ RULES = (
 )
 
 
-def _op_verdict(name: str, version: int, code: int) -> tuple[str, str]:
+def op_verdict(name: str, version: int, code: int) -> tuple[str, str]:
     if code >= FIRST_UNKNOWN_CODE:
         return (UNSUPPORTED, f"builtin op {code} ({name}) is unknown to edgetpu_compiler 16: it "
                 f"fails with 'Op builtin_code out of range: {code}'; replace it "
@@ -81,7 +81,7 @@ def tpu_op(graph: Graph, op: Op) -> tuple[bool, str]:
     and versions, then the table's notes that the static rules can judge: int8 activations,
     at most MAX_DIMS_OVER_ONE dimensions larger than 1, constant weights for FULLY_CONNECTED,
     softmax over one dimension, QUANTIZE only at the model's edges (kept on the host here)."""
-    verdict, why = _op_verdict(op.name, op.version, op.code)
+    verdict, why = op_verdict(op.name, op.version, op.code)
     if verdict != SUPPORTED:
         return False, why.split(":")[0] if verdict == CPU else why
     if op.name == "QUANTIZE":
@@ -106,7 +106,7 @@ def tpu_op(graph: Graph, op: Op) -> tuple[bool, str]:
 
 def _cut(graph: Graph) -> dict[str, object]:
     """Where the first op the Edge TPU cannot run cuts the graph; whether the compiler fails."""
-    verdicts = [_op_verdict(op.name, op.version, op.code)[0] for op in graph.ops]
+    verdicts = [op_verdict(op.name, op.version, op.code)[0] for op in graph.ops]
     fails = UNSUPPORTED in verdicts
     for i, op in enumerate(graph.ops):
         if verdicts[i] != SUPPORTED:
@@ -152,7 +152,7 @@ def parse_compiler_log(returncode: int, log: str
 def check(model: Path, graph: Graph) -> Compat:
     """The Edge TPU's rules; the real compiler's log when it is installed."""
     codes = {(op.name, op.version): op.code for op in graph.ops}
-    verdicts = group_ops(graph, lambda n, v: _op_verdict(n, v, codes[(n, v)]))
+    verdicts = group_ops(graph, lambda n, v: op_verdict(n, v, codes[(n, v)]))
     checks = [rules.full_integer(graph), rules.io_types(graph, ("INT8", "UINT8")),
               rules.static_batch_one(graph), rules.max_dims_over_one(graph, MAX_DIMS_OVER_ONE)]
     notes, method = [], "static"

@@ -83,6 +83,9 @@ def make(out: Path, data: bytes, graph: Graph, max_segments: int | None, x: batc
                             parameter_bytes=params, inputs=list(b.inputs),
                             outputs=list(b.outputs), host_reasons=reasons, check=check,
                             cached=cached))
+    rejected = sorted({why for op in graph.ops
+                       for verdict, why in [coral.op_verdict(op.name, op.version, op.code)]
+                       if verdict == coral.UNSUPPORTED})
     crossing = sorted({t for b in bounds for t in (*b.inputs, *b.outputs)}
                       | set(graph.inputs) | set(graph.outputs))
     tpu = [s for s in made if s.side == segments.ACCELERATOR]
@@ -104,7 +107,8 @@ def make(out: Path, data: bytes, graph: Graph, max_segments: int | None, x: batc
                         "5 Gbit/s for the activations crossing to and from it and the "
                         "parameters beyond its 8 MB of on-chip memory; host segments not "
                         "included"),
-        compile_command=f"edgetpu_compiler -s -o {COMPILED_DIR} {files}" if files else "")
+        compile_command=f"edgetpu_compiler -s -o {COMPILED_DIR} {files}" if files else "",
+        rejected=rejected)
     artifacts.write_json(out / artifacts.SEGMENTS_JSON, chain.model_dump())  # what edge runs
     chain = chain.model_copy(update={"chain_check": _check(out, x, runtime, reporter)})
     artifacts.write_json(out / artifacts.SEGMENTS_JSON, chain.model_dump())

@@ -208,6 +208,11 @@ def _target_check(compat: Compat, converted: ConvertRecord) -> CheckResult:
     if chain is None or len(chain.segments) == 1:
         return CheckResult(name="target_compatible", passed=compat.compatible,
                            message=compat.summary)
+    if chain.rejected:
+        return CheckResult(name="target_compatible", passed=False,
+                           message=f"{chain.rejected[0]}; on the host, beside the Edge TPU "
+                                   "segments, it would cost a transfer each way per use. "
+                                   f"model.tflite as one model: {compat.summary}")
     tpu = [s for s in chain.segments if s.side == "accelerator"]
     failed = [s for s in tpu if s.check != "passed"]
     same = chain.chain_check is not None and chain.chain_check.equal
