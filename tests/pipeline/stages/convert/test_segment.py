@@ -90,6 +90,13 @@ def test_max_segments_trades_edge_tpu_work_for_fewer_transfers(cli, tmp_path) ->
     assert result.code in (0, 1), result
     chain = ConvertRecord.load(tmp_path / "b").segments
     assert len(chain.segments) <= 3 and chain.max_segments == 3 and chain.chain_check.equal
+    assert len(list((tmp_path / "b" / "segments").iterdir())) == len(chain.segments)
+    # the same folder built for rpi: no segment is left behind from the coral build
+    assert cli("build", "--model", model, "--data", data, "--out", tmp_path / "b",
+               "--min-snr-db", "0").code in (0, 1)
+    assert not (tmp_path / "b" / "segments").exists()
+    assert not (tmp_path / "b" / "segments.json").exists()
+    assert ConvertRecord.load(tmp_path / "b").segments is None
 
 
 def test_a_cnn_for_coral_is_one_edge_tpu_segment(cli, tmp_path) -> None:
