@@ -38,3 +38,23 @@ def float_input(sample_shape: tuple[int, ...], name: str = "x") -> list:
     from pipeline.inputs.signature import TensorInfo
 
     return [TensorInfo(name, (None, *sample_shape), "float32")]
+
+
+TINY_TRANSFORMER_SAMPLES = 48
+
+
+def tiny_transformer(folder: Path) -> tuple[Path, Path]:
+    """An attention block with layer norm and a GELU feed-forward layer, saved as t.keras, and
+    TINY_TRANSFORMER_SAMPLES random inputs as t.npz: (model, data)."""
+    from pipeline.tfenv import keras
+
+    k = keras()
+    inp = k.Input((6, 16), name="x")
+    x = k.layers.LayerNormalization(name="ln")(inp + k.layers.MultiHeadAttention(
+        2, 8, name="mha")(inp, inp))
+    y = k.layers.Dense(4, name="out")(k.layers.Dense(32, activation="gelu", name="up")(x))
+    k.Model(inp, y).save(folder / "t.keras")
+    rng = np.random.default_rng(0)
+    np.savez(folder / "t.npz",
+             x=rng.normal(size=(TINY_TRANSFORMER_SAMPLES, 6, 16)).astype(np.float32))
+    return folder / "t.keras", folder / "t.npz"

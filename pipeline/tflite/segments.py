@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.tflite import macs as tflite_macs
-from pipeline.tflite.graph import Graph, Op, schema
+from pipeline.tflite.graph import Graph, Op
 
 ACCELERATOR, HOST = "accelerator", "host"
 
@@ -93,50 +93,6 @@ def boundaries(graph: Graph, cuts: list[Cut]) -> list[Boundary]:
         outputs = [t for t in written if t in later or t in graph.outputs]
         found.append(Boundary(tuple(inputs), tuple(outputs)))
     return found
-
-
-def extract(data: bytes, ops: tuple[int, ...], boundary: Boundary, description: str) -> bytes:
-    """The model made of these ops alone, its inputs and outputs the boundary's tensors: only
-    the tensors, buffers and op codes they use, renumbered."""
-    import flatbuffers
-
-    s = schema()
-    model = s.ModelT.InitFromPackedBuf(bytearray(data), 0)
-    graph = model.subgraphs[0]
-    chosen = [graph.operators[i] for i in ops]
-    used = sorted({t for op in chosen for t in [*op.inputs, *op.outputs] if t >= 0}
-                  | set(boundary.inputs) | set(boundary.outputs))
-    tensor_map = {old: new for new, old in enumerate(used)}
-    code_map: dict[int, int] = {}
-    buffers = [s.BufferT()]  # buffer 0 is the empty one
-    tensors = []
-    for old in used:
-        t = graph.tensors[old]
-        if t.buffer and model.buffers[t.buffer].data is not None and \
-                len(model.buffers[t.buffer].data):
-            buffers.append(model.buffers[t.buffer])
-            t.buffer = len(buffers) - 1
-        else:
-            t.buffer = 0
-        tensors.append(t)
-    for op in chosen:
-        op.opcodeIndex = code_map.setdefault(op.opcodeIndex, len(code_map))
-        op.inputs = np.array([tensor_map[t] if t >= 0 else -1 for t in op.inputs], np.int32)
-        op.outputs = np.array([tensor_map[t] for t in op.outputs], np.int32)
-    sub = s.SubGraphT()
-    sub.tensors, sub.operators = tensors, chosen
-    sub.inputs = np.array([tensor_map[t] for t in boundary.inputs], np.int32)
-    sub.outputs = np.array([tensor_map[t] for t in boundary.outputs], np.int32)
-    sub.name = description
-    out = s.ModelT()
-    out.version = model.version
-    out.description = description
-    out.operatorCodes = [model.operatorCodes[old] for old, _ in
-                         sorted(code_map.items(), key=lambda kv: kv[1])]
-    out.subgraphs, out.buffers = [sub], buffers
-    builder = flatbuffers.Builder(len(data) + 1024)
-    builder.Finish(out.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
 
 
 def parameter_bytes(graph: Graph, ops: tuple[int, ...]) -> int:

@@ -24,6 +24,7 @@ from pipeline.records.segments import BoundaryTensor, ChainCheck, Segment, Segme
 from pipeline.targets import coral
 from pipeline.tflite import macs as tflite_macs
 from pipeline.tflite import segments
+from pipeline.tflite import slice as slice_
 from pipeline.tflite.graph import Graph, parse
 
 TPU_MACS_PER_S = 2e12  # 4 TOPS peak, two ops per multiply-accumulate
@@ -60,7 +61,8 @@ def make(out: Path, data: bytes, graph: Graph, max_segments: int | None, x: batc
     cached_so_far = 0
     for n, (c, b) in enumerate(zip(cuts, bounds)):
         name = f"{artifacts.SEGMENTS_DIR}/{n:0{width}d}_{c.side}.tflite"
-        seg_data = segments.extract(data, c.ops, b, f"gelu-edge segment {n} ({c.side})")
+        seg_data = slice_.submodel(data, c.ops, b.inputs, b.outputs,
+                                   f"gelu-edge segment {n} ({c.side})")
         artifacts.write_bytes(out / name, seg_data)
         seg_graph = parse(seg_data, name)
         params = segments.parameter_bytes(graph, c.ops)

@@ -10,31 +10,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import tiny_transformer
 
 from pipeline.records import ConvertRecord, ParityRecord
-from pipeline.tfenv import keras
 from pipeline.tflite import attention
 from pipeline.tflite import graph as tflite_graph
 
-SAMPLES = 48
 # The float and the matmuls-placed outputs of the tiny transformer: int8 weights and MACs only.
 MIN_MATMULS_COSINE = 0.99
 
 
-def _transformer_inputs(folder: Path) -> tuple[Path, Path]:
-    k = keras()
-    inp = k.Input((6, 16), name="x")
-    x = k.layers.LayerNormalization(name="ln")(inp + k.layers.MultiHeadAttention(
-        2, 8, name="mha")(inp, inp))
-    y = k.layers.Dense(4, name="out")(k.layers.Dense(32, activation="gelu", name="up")(x))
-    k.Model(inp, y).save(folder / "t.keras")
-    rng = np.random.default_rng(0)
-    np.savez(folder / "t.npz", x=rng.normal(size=(SAMPLES, 6, 16)).astype(np.float32))
-    return folder / "t.keras", folder / "t.npz"
-
-
 def _build(cli, tmp_path: Path, out: str, *extra: str):
-    model, data = _transformer_inputs(tmp_path)
+    model, data = tiny_transformer(tmp_path)
     return cli("build", "--model", model, "--data", data, "--out", tmp_path / out,
                "--approx", "lut", "--min-snr-db", "0", *extra)
 
@@ -148,7 +135,7 @@ def test_a_plan_for_another_model_is_refused_in_one_line(cli, tmp_path) -> None:
 
 
 def test_integer_only_with_a_float_mode_is_refused_before_any_work(cli, tmp_path) -> None:
-    model, data = _transformer_inputs(tmp_path)
+    model, data = tiny_transformer(tmp_path)
     result = cli("build", "--model", model, "--data", data, "--out", tmp_path / "b",
                  "--quantize", "dynamic", "--integer-only")
     assert result.code == 2 and "--integer-only" in result.err

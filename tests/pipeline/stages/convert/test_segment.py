@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from helpers import tiny_transformer
 
 from pipeline.device import edge_client
 from pipeline.progress import Quiet
@@ -17,18 +18,6 @@ from pipeline.tfenv import keras
 from pipeline.tflite import graph as tflite_graph
 
 SAMPLES = 48
-
-
-def _transformer(folder: Path) -> tuple[Path, Path]:
-    k = keras()
-    inp = k.Input((6, 16), name="x")
-    x = k.layers.LayerNormalization(name="ln")(inp + k.layers.MultiHeadAttention(
-        2, 8, name="mha")(inp, inp))
-    y = k.layers.Dense(4, name="out")(k.layers.Dense(32, activation="gelu", name="up")(x))
-    k.Model(inp, y).save(folder / "t.keras")
-    rng = np.random.default_rng(0)
-    np.savez(folder / "t.npz", x=rng.normal(size=(SAMPLES, 6, 16)).astype(np.float32))
-    return folder / "t.keras", folder / "t.npz"
 
 
 def _cnn(folder: Path) -> tuple[Path, Path]:
@@ -47,7 +36,7 @@ def _coral(cli, model: Path, data: Path, out: Path, *extra: str):
 
 
 def test_a_transformer_for_coral_becomes_a_chain_of_segments(cli, tmp_path) -> None:
-    model, data = _transformer(tmp_path)
+    model, data = tiny_transformer(tmp_path)
     result = _coral(cli, model, data, tmp_path / "b")
     out = tmp_path / "b"
     assert result.code in (0, 1), result
@@ -85,7 +74,7 @@ def test_a_transformer_for_coral_becomes_a_chain_of_segments(cli, tmp_path) -> N
 
 
 def test_max_segments_trades_edge_tpu_work_for_fewer_transfers(cli, tmp_path) -> None:
-    model, data = _transformer(tmp_path)
+    model, data = tiny_transformer(tmp_path)
     result = _coral(cli, model, data, tmp_path / "b", "--max-segments", "3")
     assert result.code in (0, 1), result
     chain = ConvertRecord.load(tmp_path / "b").segments
@@ -109,7 +98,7 @@ def test_a_cnn_for_coral_is_one_edge_tpu_segment(cli, tmp_path) -> None:
 
 
 def test_max_segments_is_for_coral_only(cli, tmp_path) -> None:
-    model, data = _transformer(tmp_path)
+    model, data = tiny_transformer(tmp_path)
     result = cli("build", "--model", model, "--data", data, "--out", tmp_path / "b",
                  "--target", "rpi", "--max-segments", "3")
     assert result.code == 2 and "--max-segments applies to --target coral" in result.err
@@ -140,7 +129,7 @@ def _compiler_log(out: Path, unmapped: str | None = None) -> str:
 
 
 def test_a_compiler_log_is_matched_against_the_static_verdicts(cli, tmp_path) -> None:
-    model, data = _transformer(tmp_path)
+    model, data = tiny_transformer(tmp_path)
     out = tmp_path / "b"
     assert _coral(cli, model, data, out).code in (0, 1)
     good, bad, junk = tmp_path / "good.log", tmp_path / "bad.log", tmp_path / "junk.log"
