@@ -14,6 +14,7 @@ reads (in the order written). Segments are cut in the model's execution order.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,7 +28,7 @@ ACCELERATOR, HOST = "accelerator", "host"
 
 @dataclass(frozen=True)
 class Cut:
-    """One segment: where it runs and the indices of its ops in the model's order."""
+    """One segment: where it runs and the indices of its ops (in the order they run)."""
 
     side: str  # ACCELERATOR or HOST
     ops: tuple[int, ...]
@@ -35,18 +36,19 @@ class Cut:
 
 def cut(graph: Graph, on_accelerator: Callable[[Op], bool], max_segments: int | None = None
         ) -> list[Cut]:
-    """The model's ops in runs by side. An accelerator run without multiply-accumulates (a lone
-    RESHAPE between two host runs) gains nothing for its two transfers and joins the host;
-    with `max_segments`, the accelerator runs with the fewest MACs join the host until the
-    chain has at most that many segments."""
+    """The model's ops in runs by side, in an order that keeps each side's ops together
+    (`schedule`). An accelerator run without multiply-accumulates (a lone RESHAPE between two
+    host runs) gains nothing for its two transfers and joins the host; with `max_segments`,
+    the accelerator runs with the fewest MACs join the host until the chain has at most that
+    many segments."""
     sides = [ACCELERATOR if on_accelerator(op) else HOST for op in graph.ops]
     op_macs = [tflite_macs.macs(graph, op) for op in graph.ops]
-    runs = _runs(sides)
+    runs = _runs(graph, sides)
     for run in runs:
         if run.side == ACCELERATOR and not sum(op_macs[i] for i in run.ops):
             for i in run.ops:
                 sides[i] = HOST
-    runs = _runs(sides)
+    runs = _runs(graph, sides)
     while max_segments is not None and len(runs) > max(max_segments, 1):
         accel = [r for r in runs if r.side == ACCELERATOR]
         if not accel:
@@ -54,13 +56,44 @@ def cut(graph: Graph, on_accelerator: Callable[[Op], bool], max_segments: int | 
         smallest = min(accel, key=lambda r: sum(op_macs[i] for i in r.ops))
         for i in smallest.ops:
             sides[i] = HOST
-        runs = _runs(sides)
+        runs = _runs(graph, sides)
     return runs
 
 
-def _runs(sides: list[str]) -> list[Cut]:
+def schedule(graph: Graph, sides: list[str]) -> list[int]:
+    """The ops in an order that respects every dependency and keeps going on one side while an
+    op of that side is ready (the earliest in the model's order first): Q, K and V's matmuls,
+    which the converter interleaves with attention's host ops, come out as one run."""
+    producer = {t: i for i, op in enumerate(graph.ops) for t in op.outputs}
+    needs = [{producer[t] for t in op.inputs if t in producer} - {i}
+             for i, op in enumerate(graph.ops)]
+    users: list[list[int]] = [[] for _ in graph.ops]
+    for i, before in enumerate(needs):
+        for j in before:
+            users[j].append(i)
+    waiting = [len(n) for n in needs]
+    ready = {ACCELERATOR: [], HOST: []}
+    for i, n in enumerate(waiting):
+        if n == 0:
+            heapq.heappush(ready[sides[i]], i)
+    order: list[int] = []
+    side = sides[0] if sides else HOST
+    while ready[ACCELERATOR] or ready[HOST]:
+        if not ready[side]:
+            side = ACCELERATOR if side == HOST else HOST
+        i = heapq.heappop(ready[side])
+        order.append(i)
+        for j in users[i]:
+            waiting[j] -= 1
+            if waiting[j] == 0:
+                heapq.heappush(ready[sides[j]], j)
+    return order
+
+
+def _runs(graph: Graph, sides: list[str]) -> list[Cut]:
     found: list[Cut] = []
-    for i, side in enumerate(sides):
+    for i in schedule(graph, sides):
+        side = sides[i]
         if found and found[-1].side == side:
             found[-1] = Cut(side, (*found[-1].ops, i))
         else:

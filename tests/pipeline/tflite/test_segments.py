@@ -60,3 +60,17 @@ def test_boundaries_are_what_crosses_a_cut() -> None:
     assert [b.inputs for b in found] == [(0,), (1,), (3,)]  # weights are not inputs
     assert [b.outputs for b in found] == [(1,), (3,), (4,)]
     assert segments.parameter_bytes(graph, cuts[1].ops) == 16
+
+
+def test_independent_ops_of_one_side_are_run_together() -> None:
+    """Q's and K's matmuls with a host TRANSPOSE between them in the model's order (as the
+    converter interleaves them): scheduled, the two matmuls make one Edge TPU run."""
+    tensors = [_t("x"), _t("wq", (4, 4)), _t("q"), _t("qt"), _t("wk", (4, 4)), _t("k"),
+               _t("scores")]
+    ops = [Op("FULLY_CONNECTED", 1, 9, (0, 1), (2,)), Op("TRANSPOSE", 1, 39, (2,), (3,)),
+           Op("FULLY_CONNECTED", 1, 9, (0, 4), (5,)), Op("BATCH_MATMUL", 1, 126, (3, 5), (6,))]
+    graph = Graph(ops=ops, tensors=tensors, inputs=(0,), outputs=(6,))
+    cuts = segments.cut(graph, _on_tpu)
+    assert [(c.side, c.ops) for c in cuts] == [("accelerator", (0, 2)), ("host", (1, 3))]
+    found = segments.boundaries(graph, cuts)
+    assert found[0].outputs == (2, 5) and found[1].inputs == (2, 5)

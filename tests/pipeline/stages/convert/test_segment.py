@@ -5,6 +5,7 @@ each Edge TPU segment passing the static check, the chain giving model.tflite's 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -140,8 +141,9 @@ def test_a_compiler_log_is_matched_against_the_static_verdicts(cli, tmp_path) ->
     assert result.code == 0, result
     assert "DISAGREES" not in result.out and "is cached on chip" in result.out
     result = cli("check", out / "segments.json", "--target", "coral", "--compiler-log", bad)
-    assert result.code == 1 and "FULLY_CONNECTED: the static check put 1 on the Edge TPU, " \
-        "the compiler mapped 0" in result.out
+    assert result.code == 1
+    assert re.search(r"FULLY_CONNECTED: the static check put \d+ on the Edge TPU, the compiler "
+                     r"mapped 0 \(Operation is otherwise supported", result.out), result.out
     result = cli("check", out / "segments.json", "--target", "coral", "--compiler-log", junk)
     assert result.code == 2 and "command not found" in result.err
     result = cli("check", out / "segments.json", "--target", "rpi", "--compiler-log", good)
