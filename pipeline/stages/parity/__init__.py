@@ -47,6 +47,7 @@ from pipeline.records.parity import (
     ThresholdRow,
 )
 from pipeline.records.plan import QuantPlan
+from pipeline.records.segments import SegmentChain
 from pipeline.stages.parity import gains, gelu_sites, islands, sensitivity
 from pipeline.stages.parity import per_layer as layers
 from pipeline.targets import runtime_choice
@@ -201,10 +202,26 @@ def _diagnostics(ctx: Context, x: batch.Inputs, y_float: list[np.ndarray], runti
     return {"layers": table, "gelu_sites": sites, "sensitivity": rows}
 
 
-def _target_check(compat: Compat, converted: ConvertRecord) -> CheckResult:
+def _chain_on_every_sample(ctx: Context, converted: ConvertRecord, result: Run,
+                           x: batch.Inputs, runtime: str, on: places.OnOptions,
+                           failure: RuntimeFailure | None, reporter: Reporter
+                           ) -> SegmentChain | None:
+    """A coral chain run on every evaluation sample here, against model.tflite's outputs: the
+    gate's figures are then the chain's. Off this machine (or when the runtime failed) the
+    convert stage's check on a few samples stands."""
+    chain = converted.segments
+    if chain is None or len(chain.segments) == 1 or failure is not None or \
+            on.on != places.LOCAL:
+        return chain
+    from pipeline.stages.convert import segment
+
+    checked = segment.compare(ctx.out, result.arrays, x, runtime, reporter)
+    return chain.model_copy(update={"chain_check": checked})
+
+
+def _target_check(compat: Compat, chain: SegmentChain | None) -> CheckResult:
     """The target's check of model.tflite; for a coral chain, of its Edge TPU segments (the
     host segments run on the CPU by design) and the chain's agreement with model.tflite."""
-    chain = converted.segments
     if chain is None or len(chain.segments) == 1:
         return CheckResult(name="target_compatible", passed=compat.compatible,
                            message=compat.summary)
@@ -343,6 +360,9 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
             update={"stands_in_for": choice.stands_in_for, "note": choice.note})
     if failure is None:  # off this machine the budget may have run fewer eval samples
         x = batch.take(x, slice(0, len(result.arrays["y_raw0"])))
+    chain = _chain_on_every_sample(ctx, converted, result, x, runtime, opts.on, failure,
+                                   reporter)
+    clock.lap("chain")
     n = batch.count(x)
     labels = None if data.y_eval is None else [a[:n] for a in batch.as_list(data.y_eval)]
     if predicted and batch.count(x) == len(predicted[0][0][0]):
@@ -370,7 +390,7 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
             gate += evaluate(opts.thresholds, quantized, task, name)
     checks = [_island_check(c, ctx, target, runtime) if failure is None else c
               for c in converted.checks]
-    checks.append(_target_check(compat, converted))
+    checks.append(_target_check(compat, chain))
     if failure is not None:
         checks.append(CheckResult(name="runtime_runs_model", passed=False,
                                   message=failure.message))
@@ -388,7 +408,7 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
         and not any(c.fails_gate for c in checks),
         quantize=converted.quantize, placement=converted.placement,
         placement_reason=converted.placement_reason, smoothing=converted.smoothing,
-        attention=converted.attention, segments=converted.segments,
+        attention=converted.attention, segments=chain,
         target=target.name,
         approx=ApproxInfo(name=approximated.approx, sites=approximated.sites,
                           auto=approximated.auto, rewrites=approximated.rewrites,

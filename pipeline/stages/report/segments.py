@@ -23,7 +23,9 @@ def blocks(p: ParityRecord) -> list[Block]:
     check = chain.chain_check
     same = ("" if check is None else
             f" Run in turn on {check.runtime} ({check.samples} samples), the segments give "
-            + ("exactly model.tflite's output codes." if check.equal else
+            + ("exactly model.tflite's output codes"
+               + (", on every evaluation sample: the figures above are the chain's."
+                  if check.samples == p.samples else ".") if check.equal else
                f"outputs that differ from model.tflite's by up to {check.max_code_diff:g} "
                "codes: a defect, please report it."))
     streamed = [s.file for s in tpu if not s.cached]

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import numpy as np
-from helpers import tiny_transformer
+from helpers import TINY_TRANSFORMER_SAMPLES, tiny_transformer
 
 from pipeline.device import edge_client
 from pipeline.progress import Quiet
@@ -18,7 +18,7 @@ from pipeline.targets import coral
 from pipeline.tfenv import keras
 from pipeline.tflite import graph as tflite_graph
 
-SAMPLES = 48
+SAMPLES = TINY_TRANSFORMER_SAMPLES
 
 
 def _cnn(folder: Path) -> tuple[Path, Path]:
@@ -68,10 +68,14 @@ def test_a_transformer_for_coral_becomes_a_chain_of_segments(cli, tmp_path) -> N
     assert json.loads((out / "segments.json").read_text())["segments"][0]["file"] == \
         chain.segments[0].file
     parity = ParityRecord.load(out)
+    # parity ran the chain on every evaluation sample against model.tflite
+    assert parity.segments.chain_check.samples == parity.samples == SAMPLES
+    assert parity.segments.chain_check.equal
     compat = next(c for c in parity.checks if c.name == "target_compatible")
     assert compat.passed and "each passes the static check" in compat.message
     report = (out / "parity.md").read_text()
     assert "## Edge TPU segments" in report and "not a measurement" in report
+    assert "the figures above are the chain's" in report
 
 
 def test_max_segments_trades_edge_tpu_work_for_fewer_transfers(cli, tmp_path) -> None:
