@@ -40,9 +40,15 @@ def line(p: ParityRecord) -> str | None:
     return ", ".join(parts)
 
 
+SAME_SIZE = 0.05  # files within 5 % of each other are "about the same size"
+
+
 def _size_ratio(smaller: float) -> str:
-    """'4.1x smaller' or, for a model whose int8 file is not smaller (tiny models: the
-    flatbuffer's own bytes and the quantization parameters dominate), '1.1x larger'."""
+    """'4.1x smaller', 'about the same size' (within SAME_SIZE, where '1.0x larger' would
+    read as a contradiction) or, for a model whose int8 file is larger (tiny models: the
+    flatbuffer's own bytes and the quantization parameters dominate), '1.3x larger'."""
+    if abs(smaller - 1.0) <= SAME_SIZE:
+        return "about the same size"
     return f"{smaller:.1f}x smaller" if smaller >= 1 else f"{1 / smaller:.1f}x larger"
 
 

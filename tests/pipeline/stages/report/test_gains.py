@@ -1,4 +1,5 @@
-"""The report's advice when the int8 model is slower than float on tflite-runtime 2.14."""
+"""The report's "What int8 buys": the advice when the int8 model is slower than float on
+tflite-runtime 2.14, and how file sizes compare."""
 
 from __future__ import annotations
 
@@ -23,3 +24,10 @@ def test_slower_than_float_on_tflite_runtime_names_litert() -> None:
 def test_no_advice_when_faster_or_on_litert() -> None:
     assert gains.slower_than_float(_record("tflite-runtime 2.14.0", 10.0, 24.3)) is None
     assert gains.slower_than_float(_record("litert 2.3.0", 34.1, 24.3)) is None
+
+
+def test_file_sizes_within_five_percent_read_as_the_same_size() -> None:
+    assert gains._size_ratio(4.1) == "4.1x smaller"
+    assert gains._size_ratio(1 / 1.02) == "about the same size"  # was "1.0x larger"
+    assert gains._size_ratio(1.04) == "about the same size"
+    assert gains._size_ratio(1 / 1.3) == "1.3x larger"
