@@ -58,3 +58,29 @@ def tiny_transformer(folder: Path) -> tuple[Path, Path]:
     np.savez(folder / "t.npz",
              x=rng.normal(size=(TINY_TRANSFORMER_SAMPLES, 6, 16)).astype(np.float32))
     return folder / "t.keras", folder / "t.npz"
+
+
+def _nested_gelu_class():
+    from pipeline.tfenv import keras
+
+    k = keras()
+
+    @k.saving.register_keras_serializable(package="tests")
+    class NestedGelu(k.layers.Layer):
+        """A custom layer with a GELU Dense nested inside (named `inner`)."""
+
+        def __init__(self, units: int = 8, **kwargs) -> None:
+            super().__init__(**kwargs)
+            self.units = units
+            self.inner = k.layers.Dense(units, activation="gelu", name="inner")
+
+        def call(self, x):
+            return self.inner(x)
+
+        def get_config(self) -> dict:
+            return {**super().get_config(), "units": self.units}
+
+    return NestedGelu
+
+
+NestedGelu = _nested_gelu_class()

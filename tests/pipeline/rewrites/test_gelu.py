@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import NestedGelu
 
 from pipeline import approximations
 from pipeline.inputs.signature import describe
@@ -25,22 +26,6 @@ RNG = np.random.default_rng(0)
 def classic_tanh_gelu(x):
     """The classic hand-written GELU of Keras examples, with tf.math.pow."""
     return 0.5 * x * (1.0 + tf.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * tf.math.pow(x, 3))))
-
-
-@k.saving.register_keras_serializable(package="tests")
-class GeluBlock(k.layers.Layer):
-    """A custom layer with a GELU Dense nested inside."""
-
-    def __init__(self, units: int = 8, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.units = units
-        self.inner = k.layers.Dense(units, activation="gelu", name="inner")
-
-    def call(self, x):
-        return self.inner(x)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "units": self.units}
 
 
 @k.saving.register_keras_serializable(package="tests")
@@ -103,7 +88,7 @@ MODELS = {
     "nested_sequential": (lambda: (lambda i: k.Model(i, k.Sequential(
         [k.layers.Dense(8), k.layers.Activation("gelu")], name="nested_seq")(i)))(
         k.Input((6,))), 1),
-    "nested_custom_layer": (lambda: (lambda i: k.Model(i, GeluBlock(name="block")(i)))(
+    "nested_custom_layer": (lambda: (lambda i: k.Model(i, NestedGelu(name="block")(i)))(
         k.Input((6,))), 1),
     "configuring_attribute": (lambda: (lambda i: k.Model(i, Configures(name="conf")(i)))(
         k.Input((6,))), 1),

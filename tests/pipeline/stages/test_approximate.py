@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from helpers import NestedGelu
 
 from pipeline.context import Context
 from pipeline.inputs.data import Dataset
@@ -21,22 +22,6 @@ RNG = np.random.default_rng(0)
 SAME_MODEL_TOL = 1e-5
 
 
-@k.saving.register_keras_serializable(package="tests")
-class Block(k.layers.Layer):
-    """A custom layer with a GELU Dense nested inside."""
-
-    def __init__(self, units: int = 8, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.units = units
-        self.inner = k.layers.Dense(units, activation="gelu", name="inner")
-
-    def call(self, x):
-        return self.inner(x)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "units": self.units}
-
-
 def _context(out: Path, x: np.ndarray) -> Context:
     data = Dataset(path=out / "d.npz", x_train=None, y_train=None, x_eval=x, y_eval=None,
                    x_calib=x)
@@ -45,7 +30,7 @@ def _context(out: Path, x: np.ndarray) -> Context:
 
 def test_replaced_model_saves_loads_and_keeps_weights(tmp_path: Path) -> None:
     inp = k.Input((6,))
-    model = k.Model(inp, Block(name="block")(inp))
+    model = k.Model(inp, NestedGelu(name="block")(inp))
     save_model(model, tmp_path / "model_float.keras")
     x = RNG.standard_normal((32, 6)).astype(np.float32)
     reporter = Quiet()
