@@ -41,22 +41,6 @@ def _edge(*args: str, **kw) -> subprocess.CompletedProcess:
                           timeout=120, **kw)
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from pipeline.progress import Quiet
-    from pipeline.tfenv import keras
-    from pipeline.tflite.converter import convert_model
-
-    k = keras()
-    k.utils.set_random_seed(3)
-    inp = k.Input((8,))
-    model = k.Model(inp, k.layers.Dense(3)(k.layers.Dense(16, activation="gelu")(inp)))
-    calib = np.random.default_rng(3).standard_normal((64, 8)).astype(np.float32)
-    path = tmp_path_factory.mktemp("edge") / "tiny.tflite"
-    path.write_bytes(convert_model(model, "int8", calib, 1, Quiet()))
-    return path
-
-
 @pytest.mark.parametrize("runtime", ["tflite-runtime", "litert"])
 def test_run_never_imports_tensorflow(tmp_path: Path, tiny_model: Path, runtime: str) -> None:
     x = np.random.default_rng(0).standard_normal((20, 8)).astype(np.float32)
