@@ -120,6 +120,8 @@ def _ratio(gains: dict | None) -> float | None:
 BUILDS = {
     # the default: LiteRT, the matrix ops int8 (dynamic range), the rest float
     "rpi_int8": ["--target", "rpi"],
+    # the same with attention's matmuls int8 too (scales per head where more accurate)
+    "rpi_attention_int8": ["--target", "rpi", "--attention", "int8"],
     # Pis that stay on tflite-runtime 2.14: per-tensor hybrid weights
     "rpi_tflite_runtime": ["--target", "rpi", "--runtime", "tflite-runtime"],
     # every op int8 (what an integer-only target needs; issue 24 makes it accurate)

@@ -41,6 +41,7 @@ class BuildOptions:
     recover: bool = False
     integer_only: bool = False  # --integer-only: every op int8 on a CPU target too
     max_segments: int | None = None  # --max-segments: coral's Edge TPU segments
+    attention: str = "auto"  # --attention: attention's matmuls measured, or forced
     target: str = DEFAULT_TARGET
     runtime: str | None = None
     preset: str = presets.DEFAULT
@@ -91,6 +92,8 @@ def run(opts: BuildOptions, reporter: Reporter) -> ParityRecord:
     approximate.check_options(stage2, data)
     ranges.parse(opts.calibration_method)
     segment.check_option(get_target(opts.target).name, opts.max_segments)
+    convert.check_attention(opts.attention, mode, get_target(opts.target).accelerator,
+                            opts.integer_only)
     stage4 = parity.Options(target=opts.target, runtime=opts.runtime,
                             thresholds=opts.thresholds, samples=opts.samples, on=opts.on,
                             sensitivity=opts.sensitivity)
@@ -103,7 +106,7 @@ def run(opts: BuildOptions, reporter: Reporter) -> ParityRecord:
         "convert": convert.Options(mode=mode, calibration_method=opts.calibration_method,
                                    target=opts.target, runtime=opts.runtime,
                                    recover=opts.recover, thresholds=opts.thresholds,
-                                   max_segments=opts.max_segments),
+                                   max_segments=opts.max_segments, attention=opts.attention),
         "parity": stage4,
         "report": report.Options(junit=opts.junit),
     }

@@ -34,7 +34,8 @@ class SmoothSite(Model):
 
 
 class AttentionChoice(Model):
-    """Attention's activation x activation matmuls: static int8 or float, as measured."""
+    """Attention's activation x activation matmuls: static int8 (one scale per tensor, or per
+    head) or float, as measured."""
 
     ops: int
     mac_share: float  # of the model's matrix-op MACs
@@ -44,6 +45,10 @@ class AttentionChoice(Model):
     int8_snr_db: float  # output SNR against the float model on calibration samples
     float_snr_db: float
     why: str
+    per_head: bool = False  # the int8 chosen has scales per head (pipeline.tflite.heads)
+    heads_ms: float | None = None  # the model with them static int8, scales per head
+    heads_snr_db: float | None = None
+    model_float_ms: float | None = None  # the float model (every op float)
 
 
 class QuantPlan(Record):

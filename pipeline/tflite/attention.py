@@ -1,12 +1,17 @@
 """Attention's matmuls in a `matmuls` build: static int8 or float, measured on the runtime.
 
 QK^T and attention x V multiply two activations, so no dynamic-range kernel takes them: int8
-means static ranges (from the calibration samples) and QUANTIZE/DEQUANTIZE around each one. The
-build makes both models, times them on the plan's runtime (one thread, median) and compares
-their outputs with the float model's on calibration samples; static int8 is kept when it is no
-slower (within SLOWER) and loses at most LOSS_DB of SNR. LiteRT's XNNPACK takes an int8
-BATCH_MATMUL only with a symmetric right operand, so for LiteRT that operand's range is made
-symmetric (zero point 0); with asymmetric ones the graph splits around TFLite's slow int8
+means static ranges (from the calibration samples) and QUANTIZE/DEQUANTIZE around each one.
+Two int8 variants are made: one scale per tensor, and one per head (pipeline.tflite.heads:
+each head's operands and scores calibrated apart; a head whose scores span far more than the
+others' then costs the rest nothing). The build times them, the model with the matmuls in
+float and the float model on the plan's runtime (one thread, median), and compares their
+outputs with the float model's on calibration samples. The more accurate int8 variant is kept
+when it loses at most LOSS_DB against float matmuls and is either no slower than them (within
+SLOWER) or still faster than the float model: `--quantize int8` asks for int8 matmuls, and
+they are given while they keep the answers and the model's speed. LiteRT's XNNPACK takes an
+int8 BATCH_MATMUL only with a symmetric right operand, so for LiteRT that operand's range is
+made symmetric (zero point 0); with asymmetric ones the graph splits around TFLite's slow int8
 kernel. The plan says which was chosen, with the figures.
 """
 
@@ -24,7 +29,7 @@ from pipeline.progress import Quiet, Reporter
 from pipeline.records.plan import AttentionChoice
 from pipeline.tempdirs import temporary_directory
 from pipeline.tflite import graph as tflite_graph
-from pipeline.tflite import hybrid, tensors
+from pipeline.tflite import heads, hybrid, tensors
 from pipeline.tflite import macs as tflite_macs
 
 SAMPLES = 32  # calibration samples for the ranges and for the comparison
@@ -76,8 +81,7 @@ def _measure(models: dict[str, bytes], x: batches.Inputs, runtime: str
         for name, data in models.items():
             path = Path(tmp) / f"{name}.tflite"
             path.write_bytes(data)
-            if name != "float":
-                times[name] = float(edge_client.bench(path, runtime, REPEATS)["median_ms"])
+            times[name] = float(edge_client.bench(path, runtime, REPEATS)["median_ms"])
             arrays, _ = edge_client.run(path, x, runtime, Quiet())
             count = next(i for i in range(len(arrays) + 1) if f"y{i}" not in arrays)
             outputs[name] = [arrays[f"y{i}"] for i in range(count)]
@@ -89,38 +93,57 @@ def _snr(reference: list[np.ndarray], got: list[np.ndarray]) -> float:
     return float("inf") if worst is None else worst
 
 
+MODES = ("auto", "int8", "float")  # --attention: measured, or forced (the figures all the same)
+
+
 def choose(float_model: bytes, hybrid_model: bytes, recipe: list[dict[str, Any]],
-           calib_x: batches.Inputs, runtime: str, reporter: Reporter
+           calib_x: batches.Inputs, runtime: str, reporter: Reporter, mode: str = "auto"
            ) -> tuple[AttentionChoice | None, bytes, list[dict[str, Any]],
                       dict[str, tuple[float, float]]]:
     """(what was measured and chosen, the model, its recipe, the static ranges it needs); None
-    and the hybrid model as it is when the model has no activation matmul."""
+    and the hybrid model as it is when the model has no activation matmul. `mode` int8 or
+    float (--attention) takes that choice whatever the rule says; the figures are the same."""
     graph = tflite_graph.parse(float_model, "float model")
     found = activation_matmuls(graph)
     if not found:
         return None, hybrid_model, recipe, {}
     total = sum(tflite_macs.macs(graph, op) for op in graph.ops)
     share = sum(tflite_macs.macs(graph, op) for op in found) / total if total else 0.0
+    symmetric = runtime in SYMMETRIC_RUNTIMES
+    int8_recipe = recipe + hybrid.static_recipe(("BATCH_MATMUL",))
     with reporter.phase(f"attention matmuls: static int8 against float on {runtime}"):
-        static = ranges(float_model, calib_x, symmetric_rhs=runtime in SYMMETRIC_RUNTIMES)
-        int8_recipe = recipe + hybrid.static_recipe(("BATCH_MATMUL",))
-        int8_model = hybrid.quantize(float_model, int8_recipe, static)
+        static = ranges(float_model, calib_x, symmetric_rhs=symmetric)
+        split = heads.split_attention(float_model)
+        static_heads = ranges(split, calib_x, symmetric_rhs=symmetric)
         x = batches.take(calib_x, slice(0, SAMPLES))
-        times, outputs = _measure({"float": float_model, "hybrid": hybrid_model,
-                                   "int8": int8_model}, x, runtime)
-    snr_float = _snr(outputs["float"], outputs["hybrid"])
-    snr_int8 = _snr(outputs["float"], outputs["int8"])
-    faster = times["int8"] <= times["hybrid"] * SLOWER
-    kept = snr_int8 >= snr_float - LOSS_DB
-    chosen = "int8" if faster and kept else "float"
-    why = (f"static int8 took {times['int8']:.3g} ms against {times['hybrid']:.3g} ms with "
-           f"them in float on {runtime} (one thread, median), and gave {snr_int8:.1f} dB "
-           f"against {snr_float:.1f} dB on {batches.count(x)} calibration samples: "
-           + ("no slower and as accurate" if chosen == "int8" else
-              "slower" if not faster else "less accurate"))
+        models = {"float": float_model, "hybrid": hybrid_model,
+                  "int8": hybrid.quantize(float_model, int8_recipe, static),
+                  "heads": hybrid.quantize(split, int8_recipe, static_heads)}
+        times, outputs = _measure(models, x, runtime)
+    snr = {name: _snr(outputs["float"], outputs[name]) for name in ("hybrid", "int8", "heads")}
+    best = max(("int8", "heads"), key=lambda name: (snr[name], -times[name]))
+    accurate = snr[best] >= snr["hybrid"] - LOSS_DB
+    no_slower = times[best] <= times["hybrid"] * SLOWER
+    faster_than_float = times[best] < times["float"]
+    measured = "int8" if accurate and (no_slower or faster_than_float) else "float"
+    chosen = measured if mode == "auto" else mode
+    kind = "static int8 with scales per head" if best == "heads" else "static int8"
+    why = (f"{kind} took {times[best]:.3g} ms against {times['hybrid']:.3g} ms with them in "
+           f"float and {times['float']:.3g} ms for the float model on {runtime} (one thread, "
+           f"median), and gave {snr[best]:.1f} dB against {snr['hybrid']:.1f} dB on "
+           f"{batches.count(x)} calibration samples (one scale per tensor: "
+           f"{snr['int8']:.1f} dB, {times['int8']:.3g} ms): "
+           + ("as accurate, and no slower" if measured == "int8" and no_slower else
+              "as accurate, and the model stays faster than float (--quantize int8 asks for "
+              "int8 matmuls)" if measured == "int8" else
+              "less accurate" if not accurate else "slower, and no faster than float")
+           + ("" if mode == "auto" else
+              f"; {mode} as --attention {mode} asks (the rule alone gives {measured})"))
     choice = AttentionChoice(ops=len(found), mac_share=share, chosen=chosen,
-                             int8_ms=times["int8"], float_ms=times["hybrid"],
-                             int8_snr_db=snr_int8, float_snr_db=snr_float, why=why)
-    if chosen == "int8":
-        return choice, int8_model, int8_recipe, static
-    return choice, hybrid_model, recipe, {}
+                             int8_ms=times[best], float_ms=times["hybrid"],
+                             int8_snr_db=snr[best], float_snr_db=snr["hybrid"], why=why,
+                             per_head=best == "heads", heads_ms=times["heads"],
+                             heads_snr_db=snr["heads"], model_float_ms=times["float"])
+    if chosen == "float":
+        return choice, hybrid_model, recipe, {}
+    return choice, models[best], int8_recipe, static_heads if best == "heads" else static

@@ -62,6 +62,21 @@ class Options:
     batch: int = DEFAULT_BATCH
     plan: Path | None = None  # --plan: apply this quant_plan.json instead of deciding
     max_segments: int | None = None  # --max-segments: coral's chain of Edge TPU segments
+    attention: str = "auto"  # --attention: attention's matmuls measured, or forced int8/float
+
+
+def check_attention(attention_mode: str, mode: str, accelerator: bool, integer_only: bool
+                    ) -> None:
+    """--attention int8/float chooses for the matmuls placement only: refused before any work
+    where every op is integer anyway (an accelerator, --integer-only) or not int8."""
+    if attention_mode == "auto":
+        return
+    if accelerator or integer_only or mode not in calibrate.IO_TYPES:
+        why = ("an accelerator target" if accelerator else "--integer-only"
+               if integer_only else f"--quantize {mode}")
+        raise UserError(f"--attention {attention_mode} chooses attention's matmuls beside a "
+                        f"transformer's float ops; with {why} every op's precision is "
+                        "already set: leave --attention out")
 
 
 def _make(ctx: Context, opts: Options, model: Any, approximated: ApproximateRecord,
@@ -78,7 +93,8 @@ def _make(ctx: Context, opts: Options, model: Any, approximated: ApproximateReco
             reporter.info("int8 matrix ops with float in and out need no activation ranges: "
                           "--calibration-method and --recover apply to --integer-only builds")
         reporter.info(f"placement {plan.placement}: {plan.why}")
-        data, plan = plans.matmuls(model, plan, calib_x, reporter, choose=True)
+        data, plan = plans.matmuls(model, plan, calib_x, reporter, choose=True,
+                                   attention_mode=opts.attention)
         if plan.smoothing:
             gain = sum(s.error_before for s in plan.smoothing) / max(
                 sum(s.error_after for s in plan.smoothing), 1e-30)

@@ -14,7 +14,7 @@ from pipeline.errors import UserError
 from pipeline.inputs import batch as batches
 from pipeline.progress import Reporter
 from pipeline.records.plan import FORMAT, OpPrecision, QuantPlan
-from pipeline.tflite import attention, calibrate, hybrid, placement, smooth
+from pipeline.tflite import attention, calibrate, heads, hybrid, placement, smooth
 from pipeline.tflite import graph as tflite_graph
 from pipeline.tflite import macs as tflite_macs
 from pipeline.tflite.converter import convert_model
@@ -35,9 +35,10 @@ def finish(plan: QuantPlan, data: bytes, graph: tflite_graph.Graph) -> QuantPlan
 
 
 def matmuls(model: Any, plan: QuantPlan, calib_x: batches.Inputs, reporter: Reporter,
-            choose: bool = False) -> tuple[bytes, QuantPlan]:
+            choose: bool = False, attention_mode: str = "auto") -> tuple[bytes, QuantPlan]:
     """The matmuls placement: the float conversion, smoothed (with `choose`: factors chosen on
-    the calibration samples and verified; else the plan's), then the plan's recipe."""
+    the calibration samples and verified, and attention's matmuls measured, or as
+    `attention_mode` forces; else the plan's), then the plan's recipe."""
     data = convert_model(model, "none", calib_x, plan.batch, reporter)
     if choose:
         sites, factors = smooth.choose(data, calib_x, plan.runtime, reporter)
@@ -46,11 +47,14 @@ def matmuls(model: Any, plan: QuantPlan, calib_x: batches.Inputs, reporter: Repo
     if choose and plan.smoothing:
         plan = plan.model_copy(update={"smoothing": smooth.verify(data, smoothed, plan.smoothing,
                                                                   calib_x)})
+    per_head = plan.attention is not None and plan.attention.chosen == "int8" and \
+        plan.attention.per_head
     with reporter.phase("int8 matrix ops (ai-edge-quantizer, dynamic range)"):
-        made = hybrid.quantize(smoothed, plan.recipe, plan.static_ranges)
+        made = hybrid.quantize(heads.split_attention(smoothed) if per_head else smoothed,
+                               plan.recipe, plan.static_ranges)
     if choose:
         choice, made, recipe, static = attention.choose(smoothed, made, plan.recipe, calib_x,
-                                                        plan.runtime, reporter)
+                                                        plan.runtime, reporter, attention_mode)
         plan = plan.model_copy(update={"attention": choice, "recipe": recipe,
                                        "static_ranges": static})
     return made, plan

@@ -1,0 +1,125 @@
+"""Attention's activation x activation matmuls split per head: an exact transform of the float
+TFLite graph that gives each head's operands and scores int8 scales of their own.
+
+One int8 scale per tensor serves all of a BATCH_MATMUL's heads; in MiniLM's first layer one
+head's QK^T scores span 146 (the others 7-30), so the rest get a step of 0.57 before the
+softmax. Each [1, H, M, K] x [1, H, K, N] matmul becomes a SPLIT of each operand along the head
+axis, H matmuls of [1, 1, M, K] x [1, 1, K, N] and a CONCATENATION of their outputs: the same
+float products, now H tensors whose ranges are calibrated one by one. The new tensors are
+named after the matmul's output (`<output>/head<h>`, `<output>/a_head<h>`, `<output>/b_head<h>`),
+so a plan's static ranges find them again.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+
+from pipeline.tflite import graph as tflite_graph
+from pipeline.tflite.graph import schema
+
+HEAD_AXIS = 1
+
+
+def _name(tensor: Any) -> str:
+    return tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
+
+
+class _Builder:
+    """Adds tensors, constants and op codes to an unpacked model."""
+
+    def __init__(self, model: Any) -> None:
+        self.s, self.model, self.graph = schema(), model, model.subgraphs[0]
+
+    def code(self, builtin: int) -> int:
+        for i, c in enumerate(self.model.operatorCodes):
+            if max(c.builtinCode, c.deprecatedBuiltinCode) == builtin:
+                return i
+        oc = self.s.OperatorCodeT()
+        oc.builtinCode, oc.deprecatedBuiltinCode, oc.version = builtin, min(builtin, 127), 1
+        self.model.operatorCodes.append(oc)
+        return len(self.model.operatorCodes) - 1
+
+    def tensor(self, name: str, shape: list[int], like: Any) -> int:
+        t = self.s.TensorT()
+        t.name, t.shape, t.type, t.buffer = name, np.array(shape, np.int32), like.type, 0
+        self.graph.tensors.append(t)
+        return len(self.graph.tensors) - 1
+
+    def scalar(self, name: str, value: int) -> int:
+        b = self.s.BufferT()
+        b.data = np.array([value], np.int32).tobytes()
+        self.model.buffers.append(b)
+        t = self.s.TensorT()
+        t.name, t.shape, t.type = name, np.array([], np.int32), self.s.TensorType.INT32
+        t.buffer = len(self.model.buffers) - 1
+        self.graph.tensors.append(t)
+        return len(self.graph.tensors) - 1
+
+    def op(self, builtin: int, inputs: list[int], outputs: list[int], options_type: int,
+           options: Any) -> Any:
+        o = self.s.OperatorT()
+        o.opcodeIndex = self.code(builtin)
+        o.inputs, o.outputs = np.array(inputs, np.int32), np.array(outputs, np.int32)
+        o.builtinOptionsType, o.builtinOptions = options_type, options
+        return o
+
+
+def split(data: bytes, matmuls: list[int]) -> bytes:
+    """The float model with the BATCH_MATMULs at these op indices split per head (those whose
+    operands are [batch, heads > 1, ., .])."""
+    import flatbuffers
+
+    s = schema()
+    model = s.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    build = _Builder(model)
+    ops = []
+    for i, op in enumerate(build.graph.operators):
+        a, b, out = (int(t) for t in (*op.inputs[:2], op.outputs[0])) if i in matmuls else \
+            (0, 0, 0)
+        tensors = build.graph.tensors
+        if i not in matmuls or len(tensors[a].shape) != 4 or tensors[a].shape[HEAD_AXIS] < 2:
+            ops.append(op)
+            continue
+        heads, base = int(tensors[a].shape[HEAD_AXIS]), _name(tensors[out])
+        axis = build.scalar(f"{base}/head_axis", HEAD_AXIS)
+        parts = {}
+        for side, index in (("a", a), ("b", b)):
+            shape = [int(d) for d in tensors[index].shape]
+            shape[HEAD_AXIS] = 1
+            outs = [build.tensor(f"{base}/{side}_head{h}", shape, tensors[index])
+                    for h in range(heads)]
+            options = s.SplitOptionsT()
+            options.numSplits = heads
+            ops.append(build.op(s.BuiltinOperator.SPLIT, [axis, index], outs,
+                                s.BuiltinOptions.SplitOptions, options))
+            parts[side] = outs
+        shape = [int(d) for d in tensors[out].shape]
+        shape[HEAD_AXIS] = 1
+        per_head = []
+        for h in range(heads):
+            head_out = build.tensor(f"{base}/head{h}", shape, tensors[out])
+            matmul = copy.deepcopy(op)
+            matmul.inputs = np.array([parts["a"][h], parts["b"][h]], np.int32)
+            matmul.outputs = np.array([head_out], np.int32)
+            ops.append(matmul)
+            per_head.append(head_out)
+        options = s.ConcatenationOptionsT()
+        options.axis = HEAD_AXIS
+        ops.append(build.op(s.BuiltinOperator.CONCATENATION, per_head, [out],
+                            s.BuiltinOptions.ConcatenationOptions, options))
+    build.graph.operators = ops
+    builder = flatbuffers.Builder(2 * len(data) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def split_attention(data: bytes) -> bytes:
+    """The float model with every activation x activation BATCH_MATMUL split per head."""
+    from pipeline.tflite import attention
+
+    graph = tflite_graph.parse(data, "float model")
+    found = {id(op) for op in attention.activation_matmuls(graph)}
+    return split(data, [i for i, op in enumerate(graph.ops) if id(op) in found])
