@@ -68,8 +68,9 @@ class _Builder:
 
 
 def split(data: bytes, matmuls: list[int]) -> bytes:
-    """The float model with the BATCH_MATMULs at these op indices split per head (those whose
-    operands are [batch, heads > 1, ., .])."""
+    """The float model with the BATCH_MATMULs at these op indices split per head: those whose
+    operands are both [batch, heads > 1, ., .] (axis 1 is a batch axis of the matmul, so the
+    split is exact)."""
     import flatbuffers
 
     s = schema()
@@ -80,7 +81,10 @@ def split(data: bytes, matmuls: list[int]) -> bytes:
         a, b, out = (int(t) for t in (*op.inputs[:2], op.outputs[0])) if i in matmuls else \
             (0, 0, 0)
         tensors = build.graph.tensors
-        if i not in matmuls or len(tensors[a].shape) != 4 or tensors[a].shape[HEAD_AXIS] < 2:
+        # rank 4 with the same head count on both sides (a broadcast operand is left whole)
+        if i not in matmuls or len(tensors[a].shape) != 4 or len(tensors[b].shape) != 4 or \
+                tensors[a].shape[HEAD_AXIS] < 2 or \
+                tensors[a].shape[HEAD_AXIS] != tensors[b].shape[HEAD_AXIS]:
             ops.append(op)
             continue
         heads, base = int(tensors[a].shape[HEAD_AXIS]), _name(tensors[out])
