@@ -48,6 +48,8 @@ class AttentionChoice(Model):
     per_head: bool = False  # the int8 chosen has scales per head (pipeline.tflite.heads)
     heads_ms: float | None = None  # the model with them static int8, scales per head
     heads_snr_db: float | None = None
+    per_tensor_ms: float | None = None  # and with one scale per tensor
+    per_tensor_snr_db: float | None = None
     model_float_ms: float | None = None  # the float model (every op float)
 
 

@@ -121,29 +121,43 @@ def choose(float_model: bytes, hybrid_model: bytes, recipe: list[dict[str, Any]]
                   "heads": hybrid.quantize(split, int8_recipe, static_heads)}
         times, outputs = _measure(models, x, runtime)
     snr = {name: _snr(outputs["float"], outputs[name]) for name in ("hybrid", "int8", "heads")}
-    best = max(("int8", "heads"), key=lambda name: (snr[name], -times[name]))
-    accurate = snr[best] >= snr["hybrid"] - LOSS_DB
-    no_slower = times[best] <= times["hybrid"] * SLOWER
-    faster_than_float = times[best] < times["float"]
-    measured = "int8" if accurate and (no_slower or faster_than_float) else "float"
+
+    def accurate(name: str) -> bool:
+        return snr[name] >= snr["hybrid"] - LOSS_DB
+
+    def no_slower(name: str) -> bool:
+        return times[name] <= times["hybrid"] * SLOWER
+
+    def passes(name: str) -> bool:
+        return accurate(name) and (no_slower(name) or times[name] < times["float"])
+
+    # The most accurate int8 variant the rule keeps; with none, the most accurate (reported,
+    # and what --attention int8 takes).
+    ranked = sorted(("int8", "heads"), key=lambda name: (-snr[name], times[name]))
+    best = next((name for name in ranked if passes(name)), ranked[0])
+    measured = "int8" if passes(best) else "float"
     chosen = measured if mode == "auto" else mode
-    kind = "static int8 with scales per head" if best == "heads" else "static int8"
+    kind = "static int8 with scales per head" if best == "heads" else \
+        "static int8 with one scale per tensor"
+    other = "int8" if best == "heads" else "heads"
+    other_kind = "one scale per tensor" if other == "int8" else "scales per head"
     why = (f"{kind} took {times[best]:.3g} ms against {times['hybrid']:.3g} ms with them in "
            f"float and {times['float']:.3g} ms for the float model on {runtime} (one thread, "
            f"median), and gave {snr[best]:.1f} dB against {snr['hybrid']:.1f} dB on "
-           f"{batches.count(x)} calibration samples (one scale per tensor: "
-           f"{snr['int8']:.1f} dB, {times['int8']:.3g} ms): "
-           + ("as accurate, and no slower" if measured == "int8" and no_slower else
+           f"{batches.count(x)} calibration samples ({other_kind}: "
+           f"{snr[other]:.1f} dB, {times[other]:.3g} ms): "
+           + ("as accurate, and no slower" if measured == "int8" and no_slower(best) else
               "as accurate, and the model stays faster than float (--quantize int8 asks for "
               "int8 matmuls)" if measured == "int8" else
-              "less accurate" if not accurate else "slower, and no faster than float")
+              "less accurate" if not accurate(best) else "slower, and no faster than float")
            + ("" if mode == "auto" else
               f"; {mode} as --attention {mode} asks (the rule alone gives {measured})"))
     choice = AttentionChoice(ops=len(found), mac_share=share, chosen=chosen,
                              int8_ms=times[best], float_ms=times["hybrid"],
                              int8_snr_db=snr[best], float_snr_db=snr["hybrid"], why=why,
                              per_head=best == "heads", heads_ms=times["heads"],
-                             heads_snr_db=snr["heads"], model_float_ms=times["float"])
+                             heads_snr_db=snr["heads"], model_float_ms=times["float"],
+                             per_tensor_ms=times["int8"], per_tensor_snr_db=snr["int8"])
     if chosen == "float":
         return choice, hybrid_model, recipe, {}
     return choice, models[best], int8_recipe, static_heads if best == "heads" else static

@@ -42,13 +42,19 @@ def test_a_transformer_runs_its_matrix_ops_in_int8_and_the_rest_in_float(cli, tm
     # attention's activation x activation matmuls: static int8 or float, as measured
     choice = plan["attention"]
     assert choice["ops"] == 2 and choice["int8_ms"] > 0 and choice["float_ms"] > 0
-    accurate = choice["int8_snr_db"] >= choice["float_snr_db"] - attention.LOSS_DB
-    fast = choice["int8_ms"] <= choice["float_ms"] * attention.SLOWER or \
-        choice["int8_ms"] < choice["model_float_ms"]
-    assert choice["chosen"] == ("int8" if accurate and fast else "float")
-    # the int8 variant reported is the more accurate of one scale per tensor and per head
-    assert choice["int8_snr_db"] == (choice["heads_snr_db"] if choice["per_head"]
-                                     else max(choice["int8_snr_db"], choice["heads_snr_db"]))
+    def passes(kind: str) -> bool:
+        snr, ms = choice[f"{kind}_snr_db"], choice[f"{kind}_ms"]
+        return snr >= choice["float_snr_db"] - attention.LOSS_DB and (
+            ms <= choice["float_ms"] * attention.SLOWER or ms < choice["model_float_ms"])
+
+    # int8 when a variant (one scale per tensor, or per head) passes the rule, and then the
+    # more accurate of those that do
+    assert choice["chosen"] == ("int8" if passes("heads") or passes("per_tensor") else "float")
+    kept = "heads" if choice["per_head"] else "per_tensor"
+    assert choice["int8_snr_db"] == choice[f"{kept}_snr_db"]
+    if choice["chosen"] == "int8":
+        assert passes(kept) and all(choice[f"{k}_snr_db"] <= choice["int8_snr_db"]
+                                    for k in ("heads", "per_tensor") if passes(k))
     assert {o["precision"] for o in plan["ops"] if o["op"] == "BATCH_MATMUL"} == \
         {choice["chosen"]}
     assert all(o["precision"] == "hybrid" for o in plan["ops"] if o["op"] != "BATCH_MATMUL")
