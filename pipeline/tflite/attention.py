@@ -6,10 +6,10 @@ Two int8 variants are made: one scale per tensor, and one per head (pipeline.tfl
 each head's operands and scores calibrated apart; a head whose scores span far more than the
 others' then costs the rest nothing). The build times them, the model with the matmuls in
 float and the float model on the plan's runtime (one thread, median), and compares their
-outputs with the float model's on calibration samples. The more accurate int8 variant is kept
-when it loses at most LOSS_DB against float matmuls and is either no slower than them (within
-SLOWER) or still faster than the float model: `--quantize int8` asks for int8 matmuls, and
-they are given while they keep the answers and the model's speed. LiteRT's XNNPACK takes an
+outputs with the float model's on calibration samples. A variant passes when it loses at most
+LOSS_DB against float matmuls and is either no slower than them (within SLOWER) or still
+faster than the float model: `--quantize int8` asks for int8 matmuls, and they are given while
+they keep the answers and the model's speed. The most accurate variant that passes is kept. LiteRT's XNNPACK takes an
 int8 BATCH_MATMUL only with a symmetric right operand, so for LiteRT that operand's range is
 made symmetric (zero point 0); with asymmetric ones the graph splits around TFLite's slow int8
 kernel. The plan says which was chosen, with the figures.
