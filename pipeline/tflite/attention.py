@@ -9,10 +9,10 @@ float and the float model on the plan's runtime (one thread, median), and compar
 outputs with the float model's on calibration samples. A variant passes when it loses at most
 LOSS_DB against float matmuls and is either no slower than them (within SLOWER) or still
 faster than the float model: `--quantize int8` asks for int8 matmuls, and they are given while
-they keep the answers and the model's speed. The most accurate variant that passes is kept. LiteRT's XNNPACK takes an
-int8 BATCH_MATMUL only with a symmetric right operand, so for LiteRT that operand's range is
-made symmetric (zero point 0); with asymmetric ones the graph splits around TFLite's slow int8
-kernel. The plan says which was chosen, with the figures.
+they keep the answers and the model's speed. The most accurate variant that passes is kept.
+LiteRT's XNNPACK takes an int8 BATCH_MATMUL only with a symmetric right operand, so for LiteRT
+that operand's range is made symmetric (zero point 0); with asymmetric ones the graph splits
+around TFLite's slow int8 kernel. The plan says which was chosen, with the figures.
 """
 
 from __future__ import annotations
