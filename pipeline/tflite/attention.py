@@ -49,6 +49,13 @@ def activation_matmuls(graph: tflite_graph.Graph) -> list[tflite_graph.Op]:
             and not any(graph.is_constant(t) for t in op.inputs[:2] if t >= 0)]
 
 
+def split_per_head(data: bytes) -> bytes:
+    """The float model with every activation x activation BATCH_MATMUL split per head."""
+    graph = tflite_graph.parse(data, "float model")
+    found = {id(op) for op in activation_matmuls(graph)}
+    return heads.split(data, [i for i, op in enumerate(graph.ops) if id(op) in found])
+
+
 def ranges(data: bytes, calib_x: batches.Inputs, symmetric_rhs: bool = False
            ) -> dict[str, tuple[float, float]]:
     """Min and max of every activation matmul's operands and output over SAMPLES samples, by
@@ -113,7 +120,7 @@ def choose(float_model: bytes, hybrid_model: bytes, recipe: list[dict[str, Any]]
     int8_recipe = recipe + hybrid.static_recipe(("BATCH_MATMUL",))
     with reporter.phase(f"attention matmuls: static int8 against float on {runtime}"):
         static = ranges(float_model, calib_x, symmetric_rhs=symmetric)
-        split = heads.split_attention(float_model)
+        split = split_per_head(float_model)
         static_heads = ranges(split, calib_x, symmetric_rhs=symmetric)
         x = batches.take(calib_x, slice(0, SAMPLES))
         models = {"float": float_model, "hybrid": hybrid_model,

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.tflite import graph as tflite_graph
 from pipeline.tflite.graph import schema
 
 HEAD_AXIS = 1
@@ -118,12 +117,3 @@ def split(data: bytes, matmuls: list[int]) -> bytes:
     builder = flatbuffers.Builder(2 * len(data) + 1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
-
-
-def split_attention(data: bytes) -> bytes:
-    """The float model with every activation x activation BATCH_MATMUL split per head."""
-    from pipeline.tflite import attention
-
-    graph = tflite_graph.parse(data, "float model")
-    found = {id(op) for op in attention.activation_matmuls(graph)}
-    return split(data, [i for i, op in enumerate(graph.ops) if id(op) in found])

@@ -14,7 +14,7 @@ from pipeline.errors import UserError
 from pipeline.inputs import batch as batches
 from pipeline.progress import Reporter
 from pipeline.records.plan import FORMAT, OpPrecision, QuantPlan
-from pipeline.tflite import attention, calibrate, heads, hybrid, placement, smooth
+from pipeline.tflite import attention, calibrate, hybrid, placement, smooth
 from pipeline.tflite import graph as tflite_graph
 from pipeline.tflite import macs as tflite_macs
 from pipeline.tflite.converter import convert_model
@@ -50,7 +50,7 @@ def matmuls(model: Any, plan: QuantPlan, calib_x: batches.Inputs, reporter: Repo
     per_head = plan.attention is not None and plan.attention.chosen == "int8" and \
         plan.attention.per_head
     with reporter.phase("int8 matrix ops (ai-edge-quantizer, dynamic range)"):
-        made = hybrid.quantize(heads.split_attention(smoothed) if per_head else smoothed,
+        made = hybrid.quantize(attention.split_per_head(smoothed) if per_head else smoothed,
                                plan.recipe, plan.static_ranges)
     if choose:
         choice, made, recipe, static = attention.choose(smoothed, made, plan.recipe, calib_x,

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from pipeline import artifacts
+from pipeline.device import chain as chain_check
 from pipeline.device import edge_client
 from pipeline.errors import UserError
 from pipeline.inputs import batch as batches
@@ -121,16 +120,4 @@ def _check(out: Path, x: batches.Inputs, runtime: str, reporter: Reporter) -> Ch
     """The chain against model.tflite on the first CHECK_SAMPLES samples, on the CPU runtime."""
     x = batches.take(x, slice(0, CHECK_SAMPLES))
     whole, _ = edge_client.run(out / artifacts.MODEL_TFLITE, x, runtime, reporter)
-    return compare(out, whole, x, runtime, reporter)
-
-
-def compare(out: Path, whole: dict[str, np.ndarray], x: batches.Inputs, runtime: str,
-            reporter: Reporter) -> ChainCheck:
-    """The chain run on `x` against model.tflite's outputs on the same samples (`whole`, the
-    runner's arrays), output code by output code."""
-    chained = edge_client.chain(out / artifacts.SEGMENTS_JSON, x, runtime, reporter)
-    diffs = [np.max(np.abs(whole[k].astype(np.float64) - chained[k].astype(np.float64)))
-             for k in whole if k.startswith("y_raw") and k in chained]
-    worst = float(max(diffs)) if diffs else 0.0
-    return ChainCheck(runtime=runtime, samples=batches.count(x), equal=worst == 0.0,
-                      max_code_diff=worst)
+    return chain_check.compare(out, whole, x, runtime, reporter)

@@ -213,9 +213,9 @@ def _chain_on_every_sample(ctx: Context, converted: ConvertRecord, result: Run,
     if chain is None or len(chain.segments) == 1 or failure is not None or \
             on.on != places.LOCAL:
         return chain
-    from pipeline.stages.convert import segment
+    from pipeline.device import chain as chain_check
 
-    checked = segment.compare(ctx.out, result.arrays, x, runtime, reporter)
+    checked = chain_check.compare(ctx.out, result.arrays, x, runtime, reporter)
     return chain.model_copy(update={"chain_check": checked})
 
 

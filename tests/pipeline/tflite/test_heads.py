@@ -12,7 +12,7 @@ from pipeline.device import edge_client
 from pipeline.gate import metrics
 from pipeline.inputs.models import load_model
 from pipeline.progress import Quiet
-from pipeline.tflite import attention, heads, hybrid
+from pipeline.tflite import attention, hybrid
 from pipeline.tflite import graph as tflite_graph
 from pipeline.tflite.converter import convert_model
 
@@ -44,7 +44,7 @@ def _run(tmp_path: Path, data: bytes, x: np.ndarray) -> np.ndarray:
 
 def test_splitting_per_head_is_exact_in_float(tmp_path: Path) -> None:
     data, x = _float_model(tmp_path, plant=False)
-    split = heads.split_attention(data)
+    split = attention.split_per_head(data)
     before, after = tflite_graph.parse(data).op_counts(), tflite_graph.parse(split).op_counts()
     assert before["BATCH_MATMUL"] == 2 and after["BATCH_MATMUL"] == 2 * 2  # two heads
     assert after["SPLIT"] == 4 and after["CONCATENATION"] == before.get("CONCATENATION", 0) + 2
@@ -57,7 +57,7 @@ def test_a_head_with_large_scores_no_longer_costs_the_others(tmp_path: Path) -> 
     reference = _run(tmp_path, data, x)
     recipe = hybrid.static_recipe(("BATCH_MATMUL",))
     per_tensor = hybrid.quantize(data, recipe, attention.ranges(data, x, symmetric_rhs=True))
-    split = heads.split_attention(data)
+    split = attention.split_per_head(data)
     per_head = hybrid.quantize(split, recipe, attention.ranges(split, x, symmetric_rhs=True))
     snr_tensor = metrics.worst_snr_db([reference], [_run(tmp_path, per_tensor, x)])
     snr_head = metrics.worst_snr_db([reference], [_run(tmp_path, per_head, x)])
