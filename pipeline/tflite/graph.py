@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +52,14 @@ class Graph:
         """Op name -> number of occurrences."""
         return dict(sorted(Counter(op.name for op in self.ops).items()))
 
+    @cached_property
+    def _written(self) -> frozenset[int]:
+        """The tensors some op produces, and the model's inputs: computed once per graph."""
+        return frozenset(t for op in self.ops for t in op.outputs) | frozenset(self.inputs)
+
     def is_constant(self, index: int) -> bool:
         """True for tensors no op produces and that are not model inputs (weights, biases)."""
-        return index not in self.inputs and all(index not in op.outputs for op in self.ops)
+        return index not in self._written
 
     def origin(self, op: Op) -> str:
         """The Keras layer path an op comes from, read off its output tensor's name (the TF

@@ -111,7 +111,6 @@ class Boundary:
 
 def boundaries(graph: Graph, cuts: list[Cut]) -> list[Boundary]:
     """Each segment's inputs and outputs (see the module's docstring)."""
-    constant = {i for i in range(len(graph.tensors)) if graph.is_constant(i)}
     found = []
     for n, c in enumerate(cuts):
         written: list[int] = []
@@ -119,7 +118,7 @@ def boundaries(graph: Graph, cuts: list[Cut]) -> list[Boundary]:
         for i in c.ops:
             op = graph.ops[i]
             for t in op.inputs:
-                if t >= 0 and t not in constant and t not in written and t not in inputs:
+                if t >= 0 and not graph.is_constant(t) and t not in written and t not in inputs:
                     inputs.append(t)
             written += [t for t in op.outputs if t >= 0]
         later = {t for other in cuts[n + 1:] for i in other.ops for t in graph.ops[i].inputs}
