@@ -362,7 +362,8 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
         x = batch.take(x, slice(0, len(result.arrays["y_raw0"])))
     chain = _chain_on_every_sample(ctx, converted, result, x, runtime, opts.on, failure,
                                    reporter)
-    clock.lap("chain")
+    if chain is not converted.segments:  # the chain ran
+        clock.lap("chain")
     n = batch.count(x)
     labels = None if data.y_eval is None else [a[:n] for a in batch.as_list(data.y_eval)]
     if predicted and batch.count(x) == len(predicted[0][0][0]):
