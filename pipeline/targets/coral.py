@@ -90,7 +90,8 @@ def tpu_op(graph: Graph, op: Op) -> tuple[bool, str]:
     for t in activations:
         tensor = graph.tensors[t]
         if tensor.dtype not in INTEGER_TYPES:
-            return False, f"{op.name} has a {tensor.dtype} tensor; the Edge TPU runs int8 only"
+            return False, (f"{op.name} has a tensor of type {tensor.dtype}; the Edge TPU "
+                           "runs int8 only")
         if sum(d > 1 for d in tensor.shape) > MAX_DIMS_OVER_ONE:
             return False, (f"{op.name} has a tensor of shape {list(tensor.shape)}: more than "
                            f"{MAX_DIMS_OVER_ONE} dimensions larger than 1")
