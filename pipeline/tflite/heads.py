@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.tflite import edit
 from pipeline.tflite.graph import schema
 
 HEAD_AXIS = 1
@@ -26,44 +27,13 @@ def _name(tensor: Any) -> str:
     return tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
 
 
-class _Builder:
-    """Adds tensors, constants and op codes to an unpacked model."""
-
-    def __init__(self, model: Any) -> None:
-        self.s, self.model, self.graph = schema(), model, model.subgraphs[0]
-
-    def code(self, builtin: int) -> int:
-        for i, c in enumerate(self.model.operatorCodes):
-            if max(c.builtinCode, c.deprecatedBuiltinCode) == builtin:
-                return i
-        oc = self.s.OperatorCodeT()
-        oc.builtinCode, oc.deprecatedBuiltinCode, oc.version = builtin, min(builtin, 127), 1
-        self.model.operatorCodes.append(oc)
-        return len(self.model.operatorCodes) - 1
-
-    def tensor(self, name: str, shape: list[int], like: Any) -> int:
-        t = self.s.TensorT()
-        t.name, t.shape, t.type, t.buffer = name, np.array(shape, np.int32), like.type, 0
-        self.graph.tensors.append(t)
-        return len(self.graph.tensors) - 1
-
-    def scalar(self, name: str, value: int) -> int:
-        b = self.s.BufferT()
-        b.data = np.array([value], np.int32).tobytes()
-        self.model.buffers.append(b)
-        t = self.s.TensorT()
-        t.name, t.shape, t.type = name, np.array([], np.int32), self.s.TensorType.INT32
-        t.buffer = len(self.model.buffers) - 1
-        self.graph.tensors.append(t)
-        return len(self.graph.tensors) - 1
-
-    def op(self, builtin: int, inputs: list[int], outputs: list[int], options_type: int,
-           options: Any) -> Any:
-        o = self.s.OperatorT()
-        o.opcodeIndex = self.code(builtin)
-        o.inputs, o.outputs = np.array(inputs, np.int32), np.array(outputs, np.int32)
-        o.builtinOptionsType, o.builtinOptions = options_type, options
-        return o
+def _op(code: int, inputs: list[int], outputs: list[int], options_type: int, options: Any
+        ) -> Any:
+    o = schema().OperatorT()
+    o.opcodeIndex = code
+    o.inputs, o.outputs = np.array(inputs, np.int32), np.array(outputs, np.int32)
+    o.builtinOptionsType, o.builtinOptions = options_type, options
+    return o
 
 
 def split(data: bytes, matmuls: list[int]) -> bytes:
@@ -74,12 +44,12 @@ def split(data: bytes, matmuls: list[int]) -> bytes:
 
     s = schema()
     model = s.ModelT.InitFromPackedBuf(bytearray(data), 0)
-    build = _Builder(model)
+    graph = model.subgraphs[0]
     ops = []
-    for i, op in enumerate(build.graph.operators):
+    for i, op in enumerate(graph.operators):
         a, b, out = (int(t) for t in (*op.inputs[:2], op.outputs[0])) if i in matmuls else \
             (0, 0, 0)
-        tensors = build.graph.tensors
+        tensors = graph.tensors
         # rank 4 with the same head count on both sides (a broadcast operand is left whole)
         if i not in matmuls or len(tensors[a].shape) != 4 or len(tensors[b].shape) != 4 or \
                 tensors[a].shape[HEAD_AXIS] < 2 or \
@@ -87,23 +57,24 @@ def split(data: bytes, matmuls: list[int]) -> bytes:
             ops.append(op)
             continue
         heads, base = int(tensors[a].shape[HEAD_AXIS]), _name(tensors[out])
-        axis = build.scalar(f"{base}/head_axis", HEAD_AXIS)
+        axis = edit.add_tensor(model, f"{base}/head_axis", [], s.TensorType.INT32,
+                               np.array([HEAD_AXIS], np.int32))
         parts = {}
         for side, index in (("a", a), ("b", b)):
             shape = [int(d) for d in tensors[index].shape]
             shape[HEAD_AXIS] = 1
-            outs = [build.tensor(f"{base}/{side}_head{h}", shape, tensors[index])
+            outs = [edit.add_tensor(model, f"{base}/{side}_head{h}", shape, tensors[index].type)
                     for h in range(heads)]
             options = s.SplitOptionsT()
             options.numSplits = heads
-            ops.append(build.op(s.BuiltinOperator.SPLIT, [axis, index], outs,
-                                s.BuiltinOptions.SplitOptions, options))
+            ops.append(_op(edit.op_code(model, s.BuiltinOperator.SPLIT), [axis, index], outs,
+                           s.BuiltinOptions.SplitOptions, options))
             parts[side] = outs
         shape = [int(d) for d in tensors[out].shape]
         shape[HEAD_AXIS] = 1
         per_head = []
         for h in range(heads):
-            head_out = build.tensor(f"{base}/head{h}", shape, tensors[out])
+            head_out = edit.add_tensor(model, f"{base}/head{h}", shape, tensors[out].type)
             matmul = copy.deepcopy(op)
             matmul.inputs = np.array([parts["a"][h], parts["b"][h]], np.int32)
             matmul.outputs = np.array([head_out], np.int32)
@@ -111,9 +82,9 @@ def split(data: bytes, matmuls: list[int]) -> bytes:
             per_head.append(head_out)
         options = s.ConcatenationOptionsT()
         options.axis = HEAD_AXIS
-        ops.append(build.op(s.BuiltinOperator.CONCATENATION, per_head, [out],
-                            s.BuiltinOptions.ConcatenationOptions, options))
-    build.graph.operators = ops
+        ops.append(_op(edit.op_code(model, s.BuiltinOperator.CONCATENATION), per_head, [out],
+                       s.BuiltinOptions.ConcatenationOptions, options))
+    graph.operators = ops
     builder = flatbuffers.Builder(2 * len(data) + 1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())

@@ -24,7 +24,7 @@ import numpy as np
 from pipeline.inputs import batch as batches
 from pipeline.progress import Reporter
 from pipeline.records.plan import SmoothSite
-from pipeline.tflite import placement, tensors
+from pipeline.tflite import edit, placement, tensors
 from pipeline.tflite.graph import schema
 
 ALPHAS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)  # 0.0: the weights' side alone
@@ -186,14 +186,7 @@ def apply(data: bytes, factors_by_tensor: dict[str, list[float]]) -> bytes:
     graph = model.subgraphs[0]
     by_name = {_name(graph, i): i for i in range(len(graph.tensors))}
     inputs = _fc_inputs(model)
-    mul = next((i for i, c in enumerate(model.operatorCodes)
-                if max(c.builtinCode, c.deprecatedBuiltinCode) == MUL), None)
-    if mul is None:
-        code = s.OperatorCodeT()
-        code.builtinCode = code.deprecatedBuiltinCode = MUL
-        code.version = 1
-        model.operatorCodes.append(code)
-        mul = len(model.operatorCodes) - 1
+    mul = edit.op_code(model, MUL)
     for name, values in factors_by_tensor.items():
         t = by_name[name]
         factors = np.asarray(values, np.float32)
@@ -202,10 +195,10 @@ def apply(data: bytes, factors_by_tensor: dict[str, list[float]]) -> bytes:
             w = _weights(model, graph, op.inputs[1]) * factors[None, :]
             model.buffers[graph.tensors[op.inputs[1]].buffer].data = np.frombuffer(
                 w.astype(np.float32).tobytes(), np.uint8)
-        inverse = _tensor(s, model, graph, f"{name}/smooth_inverse", [len(factors)],
-                          (1.0 / factors).astype(np.float32))
+        inverse = edit.add_tensor(model, f"{name}/smooth_inverse", [len(factors)], FLOAT32,
+                                  (1.0 / factors).astype(np.float32))
         source = graph.tensors[t]
-        out = _tensor(s, model, graph, f"{name}/smoothed", list(source.shape), None)
+        out = edit.add_tensor(model, f"{name}/smoothed", list(source.shape), FLOAT32)
         if source.shapeSignature is not None:
             graph.tensors[out].shapeSignature = list(source.shapeSignature)
         op = s.OperatorT()
@@ -217,20 +210,6 @@ def apply(data: bytes, factors_by_tensor: dict[str, list[float]]) -> bytes:
     builder = flatbuffers.Builder(len(data) + 1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
-
-
-def _tensor(s: Any, model: Any, graph: Any, name: str, shape: list[int],
-            values: np.ndarray | None) -> int:
-    """A new float32 tensor (constant when `values` is given); its index."""
-    buffer = s.BufferT()
-    if values is not None:
-        buffer.data = np.frombuffer(values.tobytes(), np.uint8)
-    model.buffers.append(buffer)
-    tensor = s.TensorT()
-    tensor.shape, tensor.type, tensor.buffer = shape, FLOAT32, len(model.buffers) - 1
-    tensor.name = name.encode()
-    graph.tensors.append(tensor)
-    return len(graph.tensors) - 1
 
 
 def verify(float_data: bytes, smoothed: bytes, sites: list[SmoothSite],
