@@ -120,15 +120,24 @@ def _ratio(gains: dict | None) -> float | None:
 BUILDS = {
     # the default: LiteRT, the matrix ops int8 (dynamic range), the rest float
     "rpi_int8": ["--target", "rpi"],
-    # the same with attention's matmuls int8 too (scales per head where more accurate)
-    "rpi_attention_int8": ["--target", "rpi", "--attention", "int8"],
+    # the same with attention's two activation x activation matmuls kept float
+    "rpi_attention_float": ["--target", "rpi", "--attention", "float"],
     # Pis that stay on tflite-runtime 2.14: per-tensor hybrid weights
     "rpi_tflite_runtime": ["--target", "rpi", "--runtime", "tflite-runtime"],
-    # every op int8 (what an integer-only target needs; issue 24 makes it accurate)
+    # every op int8 (what an integer-only target needs), with each rewrite that makes it
+    # accurate left out in turn: what each bought
+    "rpi_integer_only_without_stream_scale": [
+        "--target", "rpi", "--integer-only", "--calibration-method", "auto",
+        "--rewrites", "all,-stream-scale,-attention-heads"],
+    "rpi_integer_only_without_attention_heads": [
+        "--target", "rpi", "--integer-only", "--calibration-method", "auto",
+        "--rewrites", "all,-attention-heads"],
     "rpi_integer_only": ["--target", "rpi", "--integer-only", "--calibration-method", "auto"],
     "rpi_integer_only_recover": ["--target", "rpi", "--integer-only",
                                  "--calibration-method", "auto", "--recover"],
     "coral": ["--target", "coral", "--calibration-method", "auto"],
+    "coral_without_stream_scale": ["--target", "coral", "--calibration-method", "auto",
+                                   "--rewrites", "all,-stream-scale,-attention-heads"],
 }
 
 

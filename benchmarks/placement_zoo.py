@@ -1,7 +1,7 @@
 """The placements on the small real models of the tests (tests/zoo.py: keras_hub BERT, GPT-2 and
 ViT and Keras' ConvNeXt at reduced size, random init and a few training steps on made-up
-tasks): `gelu-edge build --target rpi` as it places them by default, with every matmul int8
-(`--attention int8`), and with --integer-only;
+tasks): `gelu-edge build --target rpi` as it places them by default, with attention's
+activation matmuls float (`--attention float`), and with --integer-only;
 top-1 agreement with float, output SNR, the int8 share of the matrix ops' MACs and the latency
 against float32 on this machine's runtime, from each build's parity.json.
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from zoo_builds import REPO, build, saved
 
 RESULTS = REPO / "benchmarks" / "results" / "placement_zoo.json"
-BUILDS = {"default": [], "attention-int8": ["--attention", "int8"],
+BUILDS = {"default": [], "attention-float": ["--attention", "float"],
           "integer-only": ["--integer-only"]}
 
 

@@ -150,7 +150,8 @@ FORMS = {f.name: f for f in (
     Form("subclassed_without_config", subclassed_without_config, 2, custom=True),
     Form("custom_layer", custom_layer, 3, custom=True),
     Form("keras_hub_backbone", keras_hub_backbone, 1, hub=True,
-         finds=(("layer-norm", 3), ("attention-mask", 1))),
+         finds=(("layer-norm", 3), ("attention-mask", 1), ("attention-heads", 1),
+                ("stream-scale", 3))),
 )}
 
 

@@ -101,6 +101,9 @@ class ApproximateRecord(Record):
     target: str = "rpi"  # some rewrites take the target's form
     rewrites: list[str] = ["gelu"]  # the rewrites applied, in order
     rewrite_sites: list[RewriteSite] = []
+    # constants rewrites fitted on calibration samples, applied again on every load:
+    # (stream-scale: layer path -> its output scale; path#input -> the embeddings' sum's)
+    fitted: dict[str, list[float]] = {}
     # where int8 goes (pipeline.tflite.placement): decided here, since the rewrites depend on it
     placement: str = "integer"
     placement_reason: str = ""

@@ -67,6 +67,9 @@ class QuantPlan(Record):
     runtime: str  # the runtime the plan was made for (hybrid weights differ per runtime)
     batch: int
     rewrites: list[str]  # the rewrites model_approx.keras carries (approximate.json)
+    # the constants the rewrites fitted (approximate.json's: stream-scale's scales), applied
+    # to model_approx.keras on every load
+    fitted: dict[str, list[float]] = {}
     calibration_method: str | None = None  # the method that set the ranges (auto's choice)
     calibration_samples: int = 0  # the first N calibration samples calibrated (0: all)
     # integer placement: calibrated tensor index -> the range the method chose for it (tensors

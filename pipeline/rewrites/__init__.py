@@ -13,18 +13,21 @@ from typing import Any
 from pipeline.records.approximate import ApproximateRecord
 from pipeline.registry import Registry
 from pipeline.rewrites import (
+    attention_heads,
     attention_mask,
     grouped_conv,
     l2_normalize,
     layer_norm,
     masked_pooling,
+    stream_scale,
 )
 from pipeline.rewrites.base import Match, Options, Rewrite, site_errors, undo_all
 
 GELU = "gelu"
 ALL, NONE = "all", "none"
 REWRITES: Registry[Rewrite] = Registry.of("rewrite", (m.REWRITE for m in (
-    grouped_conv, l2_normalize, masked_pooling, layer_norm, attention_mask)))
+    grouped_conv, l2_normalize, masked_pooling, layer_norm, stream_scale,
+    attention_mask, attention_heads)))
 
 
 def names() -> list[str]:
@@ -83,7 +86,7 @@ def load(path: Path, record: ApproximateRecord) -> Any:
     from pipeline.rewrites import gelu
 
     model = load_model(path)
-    opts = Options(target=record.target)
+    opts = Options(target=record.target, fitted=record.fitted)
     if GELU in record.rewrites:
         model, _ = gelu.replace(model, approximations.get(record.approx),
                                 gelu.find(model, None, record.sites))

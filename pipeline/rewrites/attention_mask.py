@@ -21,6 +21,7 @@ from pipeline.tfenv import keras
 
 MASK_OFFSET = 16.0
 ATTR = "_compute_attention"
+PER_HEAD = "_gelu_edge_per_head"  # set by the attention-heads rewrite
 
 
 def bounded_attention(self: Any, query: Any, key: Any, value: Any, attention_mask: Any = None,
@@ -33,6 +34,24 @@ def bounded_attention(self: Any, query: Any, key: Any, value: Any, attention_mas
         attention_mask = causal if attention_mask is None else ops.logical_and(
             ops.cast(attention_mask, "bool"), causal)
     query = ops.multiply(query, ops.cast(self._inverse_sqrt_key_dim, query.dtype))
+    heads = query.shape[2] if getattr(self, PER_HEAD, False) and len(query.shape) == 4 and \
+        len(self._attention_axes) == 1 else 1
+    if heads == 1:
+        return _attend(self, query, key, value, attention_mask, training,
+                       return_attention_scores)
+    # one head at a time: each head's scores, probabilities and output get int8 grids of their
+    # own (a head whose scores span 146 no longer sets the step of the others', 7-30)
+    parts = [_attend(self, q, k_, v, attention_mask, training, return_attention_scores)
+             for q, k_, v in zip(*(ops.split(t, heads, axis=2) for t in (query, key, value)))]
+    output = ops.concatenate([o for o, _ in parts], axis=2)
+    return output, (ops.concatenate([a for _, a in parts], axis=1)
+                    if return_attention_scores else None)
+
+
+def _attend(self: Any, query: Any, key: Any, value: Any, attention_mask: Any, training: Any,
+            return_attention_scores: bool) -> tuple[Any, Any]:
+    """Scores, the bounded mask, softmax and the weighted sum, for the heads given."""
+    ops = keras().ops
     scores = ops.einsum(self._dot_product_equation, key, query)
     if attention_mask is not None:
         axis = -len(self._attention_axes) * 2 - 1

@@ -39,7 +39,10 @@ class Options:
 
     target: str  # the deployment target: some rewrites take another form for accelerators
     approx: Any = None  # the GELU approximation (for the gelu rewrite)
-    run: Callable[[Any], Any] | None = None  # one eager call of the model on a sample
+    run: Callable[[Any], Any] | None = None  # one eager call of the model on samples
+    # constants a rewrite fitted on samples, from approximate.json on a reload (stream-scale's
+    # vectors by layer path); None: fit them with `run`
+    fitted: dict[str, list[float]] | None = None
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from pipeline.inputs.signature import describe
 from pipeline.progress import Reporter
 from pipeline.records import ApproximateRecord, FineTune, Site
 from pipeline.records.approximate import RewriteSite
-from pipeline.rewrites import gelu
+from pipeline.rewrites import gelu, stream_scale
 from pipeline.tfenv import keras
 from pipeline.tflite import placement
 
@@ -172,7 +172,9 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ApproximateRecord:
         if dropped:
             reporter.info(f"rewrites {', '.join(dropped)} left out: they make ops int8-friendly, "
                           "and those ops run in float here (placement matmuls)")
-    ropts = rewrites.Options(target=opts.target)
+    fit_x = batch.take(ctx.data.x_calib, slice(0, stream_scale.FIT_SAMPLES))
+    ropts = rewrites.Options(target=opts.target,
+                             run=lambda m: describe(reference).call(m, fit_x))
     found = rewrites.find_all(reference, chosen, ropts)
     rewrite_sites = _rewrite_sites(reference, found, small)
     for rname, matches in found.items():
@@ -182,6 +184,8 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ApproximateRecord:
                                target=opts.target,
                                rewrites=chosen,
                                rewrite_sites=rewrite_sites,
+                               fitted=stream_scale.scales_of(
+                                   found.get(stream_scale.REWRITE.name, [])),
                                placement=where.kind, placement_reason=where.reason)
     artifacts.clear_from(ctx.out, "approximate")
     with artifacts.atomic_path(ctx.out / artifacts.MODEL_APPROX) as tmp:

@@ -110,7 +110,8 @@ def _make(ctx: Context, opts: Options, model: Any, approximated: ApproximateReco
         approximated.placement == placement.INTEGER else \
         f"--quantize {opts.mode} sets every op's precision itself"
     plan = QuantPlan(mode=opts.mode, placement=placement.INTEGER, why=why, runtime=runtime,
-                     batch=opts.batch, rewrites=approximated.rewrites)
+                     batch=opts.batch, rewrites=approximated.rewrites,
+                     fitted=approximated.fitted)
     if not integer:
         return convert_model(model, opts.mode, calib_x, opts.batch, reporter), plan, None, None
     method = ranges.AUTO if opts.recover and target.accelerator else opts.calibration_method
@@ -142,7 +143,7 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ConvertRecord:
     calib_x = ctx.data.x_calib
     calibration = recovery = None
     if opts.plan is not None:
-        plan = plans.read(opts.plan, approximated.rewrites)
+        plan = plans.read(opts.plan, approximated.rewrites, approximated.fitted)
         if plan.mode != mode_name:
             raise UserError(f"{opts.plan} is a plan for --quantize {plan.mode}, not "
                             f"{mode_name}")

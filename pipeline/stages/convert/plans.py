@@ -80,7 +80,7 @@ def apply(plan: QuantPlan, model: Any, calib_x: batches.Inputs, reporter: Report
                               plan.float_nodes or None)
 
 
-def read(path: Path, rewrites: list[str]) -> QuantPlan:
+def read(path: Path, rewrites: list[str], fitted: dict[str, list[float]]) -> QuantPlan:
     """A plan file, checked against the build folder's model: a UserError saying what differs."""
     try:
         plan = QuantPlan.model_validate_json(Path(path).read_text(encoding="utf-8"))
@@ -98,4 +98,8 @@ def read(path: Path, rewrites: list[str]) -> QuantPlan:
                         f"{', '.join(plan.rewrites) or 'none'}, model_approx.keras has "
                         f"{', '.join(rewrites) or 'none'}; run gelu-edge approximate with the "
                         "plan's placement first")
+    if plan.fitted != fitted:
+        raise UserError(f"{path}: the plan was made for a model whose rewrites fitted other "
+                        "constants (quant_plan.json's `fitted` differs from approximate.json's); "
+                        "run gelu-edge approximate on the same calibration samples first")
     return plan

@@ -39,7 +39,7 @@ def test_every_rewrite_finds_its_pattern_on_every_form(loaded, name: str, target
     signature = describe(model)
     found = gelu.find(model, lambda m: signature.call(m, x))
     assert len(found.sites) == form.sites, [s.path for s in found.sites]
-    opts = rewrites.Options(target=target)
+    opts = rewrites.Options(target=target, run=lambda m: signature.call(m, x))
     counts = {n: len(rewrites.get(n).find(model, opts)) for n in rewrites.REWRITES}
     assert counts == {n: dict(form.finds).get(n, 0) for n in rewrites.REWRITES}
 

@@ -39,22 +39,16 @@ def test_a_transformer_runs_its_matrix_ops_in_int8_and_the_rest_in_float(cli, tm
     assert plan["placement"] == "matmuls" and plan["runtime"] == "litert"
     precisions = {(o["op"], o["precision"]) for o in plan["ops"]}
     assert ("FULLY_CONNECTED", "hybrid") in precisions
-    # attention's activation x activation matmuls: static int8 or float, as measured
+    # attention's activation x activation matmuls: static int8 unless int8 loses too much
     choice = plan["attention"]
     assert choice["ops"] == 2 and choice["int8_ms"] > 0 and choice["float_ms"] > 0
-    def passes(kind: str) -> bool:
-        snr, ms = choice[f"{kind}_snr_db"], choice[f"{kind}_ms"]
-        return snr >= choice["float_snr_db"] - attention.LOSS_DB and (
-            ms <= choice["float_ms"] * attention.SLOWER or ms < choice["model_float_ms"])
-
-    # int8 when a variant (one scale per tensor, or per head) passes the rule, and then the
-    # more accurate of those that do
-    assert choice["chosen"] == ("int8" if passes("heads") or passes("per_tensor") else "float")
+    # the most accurate variant (one scale per tensor, or per head), by accuracy alone
     kept = "heads" if choice["per_head"] else "per_tensor"
-    assert choice["int8_snr_db"] == choice[f"{kept}_snr_db"]
-    if choice["chosen"] == "int8":
-        assert passes(kept) and all(choice[f"{k}_snr_db"] <= choice["int8_snr_db"]
-                                    for k in ("heads", "per_tensor") if passes(k))
+    assert choice["int8_snr_db"] == choice[f"{kept}_snr_db"] == max(
+        choice["heads_snr_db"], choice["per_tensor_snr_db"])
+    assert choice["chosen"] == (
+        "int8" if choice["int8_snr_db"] >= choice["float_snr_db"] - attention.LOSS_DB
+        else "float")
     assert {o["precision"] for o in plan["ops"] if o["op"] == "BATCH_MATMUL"} == \
         {choice["chosen"]}
     assert all(o["precision"] == "hybrid" for o in plan["ops"] if o["op"] != "BATCH_MATMUL")
@@ -185,3 +179,19 @@ def test_attention_with_an_integer_only_build_is_refused_before_any_work(cli, tm
                  "--integer-only", "--attention", "int8")
     assert result.code == 2 and "leave --attention out" in result.err
     assert not (tmp_path / "b").exists()
+
+
+def test_a_plan_whose_rewrites_fitted_other_constants_is_refused(tmp_path) -> None:
+    """stream-scale's scales come from the calibration samples: a plan made with others would
+    quantize a different model."""
+    from pipeline.errors import UserError
+    from pipeline.records.plan import QuantPlan
+    from pipeline.stages.convert import plans
+
+    plan = QuantPlan(mode="int8", placement="integer", why="", runtime="litert", batch=1,
+                     rewrites=["gelu", "stream-scale"], fitted={"enc/ln": [1.0, 2.0]})
+    path = tmp_path / "plan.json"
+    path.write_text(plan.model_dump_json())
+    assert plans.read(path, ["gelu", "stream-scale"], {"enc/ln": [1.0, 2.0]}) == plan
+    with pytest.raises(UserError, match="fitted"):
+        plans.read(path, ["gelu", "stream-scale"], {"enc/ln": [1.0, 3.0]})

@@ -9,8 +9,10 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 from helpers import TINY_TRANSFORMER_SAMPLES, tiny_transformer
 
+from pipeline.cli import main
 from pipeline.device import edge_client
 from pipeline.progress import Quiet
 from pipeline.records import ConvertRecord, ParityRecord
@@ -36,11 +38,21 @@ def _coral(cli, model: Path, data: Path, out: Path, *extra: str):
                "--min-snr-db", "0", *extra)
 
 
-def test_a_transformer_for_coral_becomes_a_chain_of_segments(cli, tmp_path) -> None:
-    model, data = tiny_transformer(tmp_path)
-    result = _coral(cli, model, data, tmp_path / "b")
-    out = tmp_path / "b"
-    assert result.code in (0, 1), result
+@pytest.fixture(scope="module")
+def coral_transformer(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """(model, data, build folder): the tiny transformer built for coral once, for the tests
+    that only read the build."""
+    folder = tmp_path_factory.mktemp("coral")
+    model, data = tiny_transformer(folder)
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in ("build", "--model", model, "--data", data, "--out",
+                               folder / "b", "--target", "coral", "--min-snr-db", "0")])
+    assert exc.value.code in (0, 1)
+    return model, data, folder / "b"
+
+
+def test_a_transformer_for_coral_becomes_a_chain_of_segments(coral_transformer) -> None:
+    _, data, out = coral_transformer
     chain = ConvertRecord.load(out).segments
     assert chain is not None and chain.chain_check is not None and chain.chain_check.equal
     sides = [s.side for s in chain.segments]
@@ -133,10 +145,9 @@ def _compiler_log(out: Path, unmapped: str | None = None) -> str:
     return "\n".join(blocks)
 
 
-def test_a_compiler_log_is_matched_against_the_static_verdicts(cli, tmp_path) -> None:
-    model, data = tiny_transformer(tmp_path)
-    out = tmp_path / "b"
-    assert _coral(cli, model, data, out).code in (0, 1)
+def test_a_compiler_log_is_matched_against_the_static_verdicts(cli, tmp_path,
+                                                               coral_transformer) -> None:
+    out = coral_transformer[2]
     good, bad, junk = tmp_path / "good.log", tmp_path / "bad.log", tmp_path / "junk.log"
     good.write_text(_compiler_log(out))
     bad.write_text(_compiler_log(out, unmapped="FULLY_CONNECTED"))
