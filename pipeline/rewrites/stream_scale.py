@@ -377,7 +377,7 @@ def _readers(encoders: list[_Encoder]) -> list[np.ndarray | None]:
 
 def find(model: Any, opts: Options) -> list[Match]:
     """One match per chain's layer norm, with the scales of the domain it reads (extra
-    "s_in") and writes ("scale"): from opts.fitted (a reload) or fitted with opts.run."""
+    "input_scale") and writes ("scale"): from opts.fitted (a reload) or fitted with opts.run."""
     matches = []
     l2 = opts.target.split(":")[0] in EDGE_TPU_TARGETS
     for paths, first, encoders in _chains(model):
