@@ -133,6 +133,8 @@ BUILDS = {
         "--target", "rpi", "--integer-only", "--calibration-method", "auto",
         "--rewrites", "all,-attention-heads"],
     "rpi_integer_only": ["--target", "rpi", "--integer-only", "--calibration-method", "auto"],
+    # every op integer with int16 activations (ai-edge-quantizer, since the inputs are token ids)
+    "rpi_int16x8": ["--target", "rpi", "--quantize", "int16x8"],
     "rpi_integer_only_recover": ["--target", "rpi", "--integer-only",
                                  "--calibration-method", "auto", "--recover"],
     "coral": ["--target", "coral", "--calibration-method", "auto"],

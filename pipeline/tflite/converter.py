@@ -87,13 +87,13 @@ def convert_model(model: Any, mode_name: str, calib_x: batches.Inputs, batch: in
     mode = quantize_modes.get(mode_name)
     signature = describe(model)
     integer = [i.name for i in signature.inputs if i.is_integer]
-    if mode_name == "int16x8" and integer:
+    if mode_name == "int16x8" and integer and not calibrate_only:
         # TensorFlow's 16x8 quantizer asks every input for a float range and stops with
-        # "Empty min/max for tensor <input>" after calibrating.
-        raise UserError(f"--quantize int16x8 cannot convert a model with integer inputs "
-                        f"({', '.join(integer)}): TensorFlow's 16x8 quantizer needs a float "
-                        "range for every input. Use --quantize int8, with --recover on a CPU "
-                        "target for more precision")
+        # "Empty min/max for tensor <input>" after calibrating: ai-edge-quantizer does it.
+        reporter.info(f"int16x8 with integer inputs ({', '.join(integer)}): through "
+                      "ai-edge-quantizer's static_wi8_ai16 recipe (TensorFlow's 16x8 quantizer "
+                      "needs a float range for every input)")
+        return int16x8_by_quantizer(model, calib_x, batch, reporter)
     arrays = batches.as_list(calib_x)
     shapes = batches.sample_shapes(calib_x)
     for fixed in open_dimensions(signature, shapes):
@@ -165,6 +165,37 @@ def held_back_snr(data: bytes, x: batches.Inputs, reference: list[Any], runtime:
         path.write_bytes(data)
         arrays, _ = edge_client.run(path, x, runtime, Quiet())
     return metrics.worst_snr_db(reference, [arrays[f"y{i}"] for i in range(len(reference))])
+
+
+INT16_CALIBRATION_SAMPLES = 128  # int16x8 by ai-edge-quantizer: min/max over this many samples
+
+
+def int16x8_by_quantizer(model: Any, calib_x: batches.Inputs, batch: int,
+                         reporter: Reporter) -> bytes:
+    """int16 activations and int8 weights for every op, by ai-edge-quantizer's static_wi8_ai16
+    recipe on the float TFLite model, with each activation's min/max over the first
+    INT16_CALIBRATION_SAMPLES calibration samples (on this machine's LiteRT). Integer inputs
+    stay integer; the same model and samples give the same bytes."""
+    from ai_edge_quantizer import recipe
+
+    from pipeline.tflite import hybrid, tensors
+
+    float_model = convert_model(model, "none", calib_x, batch, reporter)
+    graph = tflite_graph.parse(float_model, "float model")
+    found = [i for i, t in enumerate(graph.tensors)
+             if t.dtype == "FLOAT32" and not graph.is_constant(i)]
+    lo = {i: float("inf") for i in found}
+    hi = {i: float("-inf") for i in found}
+    count = min(INT16_CALIBRATION_SAMPLES, batches.count(calib_x))
+    with reporter.task("int16 ranges", count) as advance:
+        for interpreter in tensors.on_samples(float_model, calib_x, count):
+            for i in found:
+                x = interpreter.get_tensor(i)
+                lo[i], hi[i] = min(lo[i], float(x.min())), max(hi[i], float(x.max()))
+            advance(1)
+    ranges = {graph.tensors[i].name: (lo[i], hi[i]) for i in found if lo[i] <= hi[i]}
+    with reporter.phase("ai-edge-quantizer (static_wi8_ai16)"):
+        return hybrid.quantize(float_model, recipe.static_wi8_ai16(), ranges)
 
 
 def full_integer(model: Any, mode: str, calib_x: batches.Inputs, batch: int, spec: str,

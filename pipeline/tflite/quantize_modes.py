@@ -60,7 +60,8 @@ MODES: Registry[QuantizeMode] = Registry.of("quantization", (
                  True, True, _int8("int8")),
     QuantizeMode("uint8", "full integer with uint8 input and output (Coral Edge TPU)",
                  True, True, _int8("uint8")),
-    QuantizeMode("int16x8", "int16 activations, int8 weights, int16 input and output",
+    QuantizeMode("int16x8", "int16 activations, int8 weights, int16 input and output (integer "
+                 "inputs stay integer: then through ai-edge-quantizer)",
                  True, True, _int16x8),
     QuantizeMode("float16", "float16 weights, float compute", False, False, _float16),
     QuantizeMode("dynamic", "int8 weights, float activations (dynamic range)", False, False,

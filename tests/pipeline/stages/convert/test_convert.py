@@ -16,6 +16,8 @@ from pipeline.tflite import quantize_modes
 from pipeline.tflite.checks import run_checks
 from pipeline.tflite.converter import convert_model
 
+# int16 activations: float's outputs within this share of their largest magnitude
+INT16_TOL = 1e-2
 k = keras()
 tf = tensorflow()
 CALIB = np.random.default_rng(1).uniform(-4, 4, (64, 8)).astype(np.float32)
@@ -100,14 +102,36 @@ def test_open_dimensions_take_the_data_shape() -> None:
     assert any("tokens (None, 4) -> (3, 4)" in m for m in reporter.infos), reporter.infos
 
 
-def test_int16x8_refuses_integer_inputs_before_converting() -> None:
+def test_int16x8_with_integer_inputs_goes_through_ai_edge_quantizer() -> None:
     """TensorFlow's 16x8 quantizer stops after calibrating with "Empty min/max for tensor
-    token_ids"; the user hears why, at once."""
+    token_ids"; ai-edge-quantizer makes the model: int16 activations, int8 weights, the token
+    ids integer, no float op, float's outputs within int16 rounding, the same bytes again."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    k.utils.set_random_seed(0)
     tokens = k.Input((4,), dtype="int32", name="token_ids")
-    model = k.Model(tokens, k.layers.Dense(2)(k.layers.Embedding(10, 8)(tokens)))
-    with pytest.raises(UserError, match=r"int16x8 cannot convert a model with integer inputs "
-                                        r"\(token_ids\)"):
-        convert_model(model, "int16x8", np.zeros((4, 4), np.int32), 1, Quiet())
+    # (Keras' own layer norm would keep a float NEG: the build's layer-norm rewrite removes it)
+    hidden = k.layers.Dense(8, activation="gelu")(k.layers.Embedding(10, 8)(tokens))
+    model = k.Model(tokens, k.layers.Dense(2)(hidden))
+    x = np.random.default_rng(0).integers(0, 10, (32, 4)).astype(np.int32)
+    reporter = Quiet()
+    data = convert_model(model, "int16x8", x, 1, reporter)
+    graph = tflite_graph.parse(data)
+    assert graph.tensors[graph.inputs[0]].dtype == "INT32"
+    assert not [op.name for op in graph.ops if any(
+        graph.tensors[i].dtype == "FLOAT32" for i in (*op.inputs, *op.outputs) if i >= 0)]
+    assert any("ai-edge-quantizer" in m for m in reporter.infos), reporter.infos
+    interpreter = Interpreter(model_content=data)
+    interpreter.allocate_tensors()
+    out = interpreter.get_output_details()[0]
+    scale, zero = out["quantization"]
+    reference = np.asarray(model(x))
+    for i in range(len(x)):
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x[i:i + 1])
+        interpreter.invoke()
+        got = (interpreter.get_tensor(out["index"]).astype(np.float64) - zero) * scale
+        assert np.max(np.abs(got - reference[i])) <= INT16_TOL * np.abs(reference).max()
+    assert convert_model(model, "int16x8", x, 1, Quiet()) == data
 
 
 def test_calibration_id_beyond_the_table_is_bad_input_in_words() -> None:
