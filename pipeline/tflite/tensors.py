@@ -4,6 +4,7 @@ and the attention ranges are computed from."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +15,11 @@ def on_samples(data: bytes, calib_x: batches.Inputs, limit: int) -> Iterator[Any
     """The interpreter after each of the first `limit` samples, every tensor kept."""
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_content=bytes(data), experimental_preserve_all_tensors=True)
+    with warnings.catch_warnings():  # keeping every tensor is the point here, not a debug aid
+        warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors",
+                                category=UserWarning)
+        interpreter = Interpreter(model_content=bytes(data),
+                                  experimental_preserve_all_tensors=True)
     interpreter.allocate_tensors()
     details = interpreter.get_input_details()
     arrays = batches.as_list(calib_x)
