@@ -17,11 +17,11 @@ carried as x / s. Exact in float:
 - the embeddings' sum, when the first layer norm reads a sum of embedding tables: the tables
   divided by its own s.
 The last layer norm keeps s = 1: the model's outputs are unchanged. Each domain's s comes from
-the per-dimension ranges on calibration samples (`_rule`) and is kept only where it emulates a
+the per-dimension ranges on calibration samples (`stream_fit`) and is kept only where it emulates a
 lower int8 error than no scaling (`fit`).
 
 Every layer norm of the chain also computes its statistics in a form int8 keeps
-(`weighted_call`): the variance summed apart over the outlier dimensions (squared together,
+(`stream_norm`): the variance summed apart over the outlier dimensions (squared together,
 theirs set the grid and the others' round to zero), and the normalisation in two passes (a few
 tokens, BERT's [CLS], have a variance hundreds of times the others'). all-MiniLM-L6-v2 all-int8:
 with the scales alone, mean cosine 0.82 -> 0.90; with the statistics too, 0.97.
@@ -34,7 +34,6 @@ on every load. Only for the integer placement: a `matmuls` build runs the stream
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,31 +42,12 @@ import numpy as np
 from pipeline.rewrites import keras_graph
 from pipeline.rewrites.base import Match, Options, Rewrite, undo_all
 from pipeline.rewrites.layer_norm import EDGE_TPU_TARGETS
-from pipeline.tfenv import keras, tensorflow
+from pipeline.rewrites.stream_fit import Choice, fit
+from pipeline.rewrites.stream_norm import weighted_call, weighted_class
+from pipeline.tfenv import keras
 
-# The rules a domain's scale is chosen among, (strength, alpha) of `_rule`, with no scaling:
-# the least emulated int8 error wins. Only dimensions beyond STRENGTH x the median are outliers
-# (the layer norms' statistics sum them apart). Tried on all-MiniLM-L6-v2 all-int8 (mean
-# cosine): every dimension above the median scaled (strength 1), 0.959; strength 4 with alpha
-# 0.5-1 chosen per domain by the emulation, 0.971; strength 4, alpha 1, 0.974. The emulation
-# leaves out the layer norms and the adds, so it only chooses between scaling and not.
-STRENGTH = 4.0
-GRID = ((STRENGTH, 1.0),)
-EMBEDDING_RULE = (STRENGTH, 1.0)
 FIT_SAMPLES = 32  # calibration samples the domains are measured on
 ROWS = 2048  # rows (tokens) of each layer norm's input and output kept for the emulation
-MATMUL_ROWS = 512  # of which the consumers' matmuls are emulated on this many
-
-
-@dataclass
-class Choice:
-    """How a domain's scale was chosen: the rule (None: no scaling) and the emulated int8
-    error (relative error power summed over the stream tensors and the consumers' output)."""
-
-    strength: float | None
-    alpha: float | None
-    error: float
-    error_unscaled: float
 
 
 @dataclass
@@ -163,65 +143,6 @@ def _measure(model: Any, norms: list[Any], run: Any) -> list[tuple[np.ndarray, n
     return found
 
 
-def _int8(x: np.ndarray) -> np.ndarray:
-    """x through an asymmetric int8 grid over its own range (a calibrated activation)."""
-    lo, hi = min(float(x.min()), 0.0), max(float(x.max()), 0.0)
-    step = (hi - lo) / 255 or 1.0
-    zero = np.round(-128 - lo / step)
-    return (np.clip(np.round(x / step + zero), -128, 127) - zero) * step
-
-
-def _int8_weights(w: np.ndarray) -> np.ndarray:
-    """w through symmetric int8 grids per output column (per-channel weights)."""
-    step = np.abs(w).max(0, keepdims=True) / 127
-    step[step == 0] = 1.0
-    return np.round(w / step) * step
-
-
-def _error(s: np.ndarray, stream: list[np.ndarray], x: np.ndarray, w: np.ndarray | None
-           ) -> float:
-    """Emulated int8 error of a domain carried divided by s: each stream tensor's relative
-    error power, plus the consumers' matmul output's (activations per tensor, weights per
-    channel)."""
-    total = sum(float(np.sum((t - s * _int8(t / s)) ** 2) / max(np.sum(t * t), 1e-30))
-                for t in stream)
-    if w is not None:
-        y = x @ w
-        got = _int8(x / s) @ _int8_weights(w * s[:, None])
-        total += float(np.sum((y - got) ** 2) / max(np.sum(y * y), 1e-30))
-    return total
-
-
-def _rule(r: np.ndarray, strength: float, alpha: float) -> np.ndarray:
-    """A dimension whose range r is beyond `strength` x the median m: s = (r / (strength m))
-    ** alpha; the others 1."""
-    return (np.maximum(1.0, r / (strength * float(np.median(r)))) ** alpha).astype(np.float32)
-
-
-def fit(samples: list[tuple[np.ndarray, np.ndarray]], tables: bool,
-        weights: list[np.ndarray | None]) -> tuple[list[np.ndarray], list[Choice]]:
-    """The scale of every stream domain (the embeddings' sum: ones without `tables`; each layer
-    norm's output up to the next one's input; the last layer norm's output: ones) and how each
-    was chosen. The embeddings' sum takes EMBEDDING_RULE; every other domain the rule of GRID
-    (or none) with the least emulated int8 error on the samples (`_error`, with `weights[k]`
-    the Dense kernels reading layer norm k's output, rows = dimensions)."""
-    ones = np.ones(samples[0][0].shape[-1], np.float32)
-    first = samples[0][0]
-    domains = [_rule(np.abs(first).max(0), *EMBEDDING_RULE) if tables else ones]
-    choices = []
-    for k in range(len(samples) - 1):  # a layer norm's output and the next one's input
-        out, nxt = samples[k][1], samples[k + 1][0]
-        r = np.maximum(np.abs(out).max(0), np.abs(nxt).max(0))
-        x = out[:: max(1, len(out) // MATMUL_ROWS)]
-        options = [(None, None, ones)] + [(st, al, _rule(r, st, al)) for st, al in GRID]
-        errors = [_error(sc, [out, nxt], x, weights[k]) for _, _, sc in options]
-        best = int(np.argmin(errors))
-        domains.append(options[best][2])
-        choices.append(Choice(strength=options[best][0], alpha=options[best][1],
-                              error=errors[best], error_unscaled=errors[0]))
-    return domains + [ones], choices
-
-
 def _tables(norm: Any) -> list[Any] | None:
     """The embedding tables whose sum the first layer norm reads (through Add and Dropout
     layers, each table looked up once), or None when its input is anything else."""
@@ -242,80 +163,6 @@ def _tables(norm: Any) -> list[Any] | None:
         return True
 
     return tables if visit(norm._inbound_nodes[0].input_tensors[0]) else None
-
-
-def _variance(d: Any, s: np.ndarray, extra: Any = None) -> Any:
-    """mean((d s)^2) over the last axis (plus `extra`, per token), as sums of parts: the
-    dimensions with s = 1 and the outlier dimensions (s > 1), each in a tensor of its own. In
-    one tensor the outliers' squares set the int8 grid and the other dimensions' round to
-    zero. The parts are summed by CONCATENATION and SUM: the converter fails on an ADD of two
-    per-token MEANs here ("'tf.Transpose' op x should be of the same rank with y")."""
-    ops = keras().ops
-    squares = ops.multiply(d, d)
-    outlier = s > 1
-    if not outlier.any():
-        parts = [ops.mean(squares, axis=-1, keepdims=True)]
-    else:
-        normal = ops.multiply(squares, ops.convert_to_tensor((~outlier).astype(np.float32)))
-        big = ops.multiply(squares, ops.convert_to_tensor(np.where(outlier, s * s, 0.0)
-                                                          .astype(np.float32)))
-        parts = [ops.mean(normal, axis=-1, keepdims=True), ops.mean(big, axis=-1, keepdims=True)]
-    parts += [] if extra is None else [extra]
-    if len(parts) == 1:
-        return parts[0]
-    return ops.sum(ops.concatenate(parts, axis=-1), axis=-1, keepdims=True)
-
-
-def weighted_call(layer: Any, inputs: Any) -> Any:
-    """Layer norm of x = y s_in from y, the statistics weighted by s_in (`layer._stream_in`).
-    CPU form: the centred stream divided by its standard deviation twice. A few tokens (BERT's
-    [CLS]) have a variance hundreds of times the others', so one int8 grid for the variance
-    leaves the others a level or two; the first pass brings every token near unit variance,
-    and the second, computed on those with epsilon scaled alike, makes the result exact. The
-    variance is summed in two groups (`_variance`). Edge TPU form (`layer._stream_l2`): the
-    normalisation by L2_NORMALIZATION of the centred x (the layer-norm rewrite's form). Gamma
-    and beta are already folded."""
-    ops = keras().ops
-    s = layer._stream_in
-    y = ops.cast(inputs, "float32")
-    scaled = bool(np.any(s != 1))
-    weighted = ops.multiply(y, ops.convert_to_tensor(s)) if scaled else y
-    mean = ops.mean(weighted, axis=-1, keepdims=True)
-    d = ops.subtract(y, ops.multiply(mean, ops.convert_to_tensor(1.0 / s)) if scaled else mean)
-    if getattr(layer, "_stream_l2", False):
-        centred = ops.multiply(d, ops.convert_to_tensor(s))  # x - mean, the outliers back
-        out = ops.multiply(tensorflow().math.l2_normalize(centred, axis=-1),
-                           ops.convert_to_tensor(math.sqrt(s.size) / s))
-    else:
-        # d r1 / sqrt(var(d r1) + eps r1^2) = d / sqrt(var(d) + eps) for any r1 > 0
-        r1 = ops.rsqrt(ops.add(_variance(d, s), layer.epsilon))
-        out = ops.multiply(d, r1)
-        epsilon = ops.multiply(ops.multiply(r1, r1), layer.epsilon)
-        out = ops.multiply(out, ops.rsqrt(_variance(out, s, epsilon)))
-    if layer.gamma is not None:
-        out = ops.multiply(out, ops.cast(layer.gamma, out.dtype))
-    if layer.beta is not None:
-        out = ops.add(out, ops.cast(layer.beta, out.dtype))
-    return ops.cast(out, layer.compute_dtype)
-
-
-_CLASS: type | None = None
-
-
-def weighted_class() -> type:
-    global _CLASS
-    if _CLASS is None:
-        k = keras()
-
-        @k.saving.register_keras_serializable(package="gelu_edge")
-        class WeightedStatsLayerNorm(k.layers.LayerNormalization):
-            """Layer norm of a stream carried divided by a per-dimension scale."""
-
-            def call(self, inputs: Any) -> Any:
-                return weighted_call(self, inputs)
-
-        _CLASS = WeightedStatsLayerNorm
-    return _CLASS
 
 
 def _assign(variable: Any, value: np.ndarray) -> Any:
