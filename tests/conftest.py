@@ -120,3 +120,19 @@ def tiny_build(tiny_inputs: tuple[Path, Path], tmp_path_factory: pytest.TempPath
         main(tiny.build_args(tiny_inputs, out))
     assert exc.value.code == 0, "tiny build failed"
     return out
+
+
+@pytest.fixture(scope="session")
+def coral_transformer(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """(model, data, build folder): the tiny transformer built for coral (a chain of Edge TPU
+    and host segments) once per session, for the tests that only read the build; copy the
+    folder to change it."""
+    from helpers import tiny_transformer
+
+    folder = tmp_path_factory.mktemp("coral")
+    model, data = tiny_transformer(folder)
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in ("build", "--model", model, "--data", data, "--out",
+                               folder / "b", "--target", "coral", "--min-snr-db", "0")])
+    assert exc.value.code in (0, 1)
+    return model, data, folder / "b"

@@ -264,16 +264,31 @@ def run(model: Path, x: batch.Inputs, runtime: str, reporter: Reporter,
         return arrays, about
 
 
+def stage_chain(session: Session, manifest: Path, folder: Path) -> str:
+    """segments.json and its segment files where the session's runner sees them: each file
+    put there, and a copy of the manifest (written into `folder`, which must outlive the run)
+    naming them by the paths the place gave."""
+    chain = json.loads(Path(manifest).read_text(encoding="utf-8"))
+    for segment in chain["segments"]:
+        segment["file"] = session.put(Path(manifest).parent / segment["file"])
+    staged = Path(folder) / Path(manifest).name
+    staged.write_text(json.dumps(chain), encoding="utf-8")
+    return session.put(staged)
+
+
 def chain(manifest: Path, x: batch.Inputs, runtime: str, reporter: Reporter,
-          timeout: float = DEFAULT_TIMEOUT_S) -> dict[str, np.ndarray]:
-    """Run a chain of segment models (segments.json and the files beside it) here on every
-    sample of `x`: the arrays `run` gives for one model."""
-    with temporary_directory("chain") as tmp, LOCAL.session(reporter) as session:
+          timeout: float = DEFAULT_TIMEOUT_S, place: Place = LOCAL) -> dict[str, np.ndarray]:
+    """Run a chain of segment models (segments.json and the files beside it) where `place`
+    says on every sample of `x`: the arrays `run` gives for one model."""
+    with temporary_directory("chain") as tmp, place.session(reporter) as session:
         x_path, y_path = save_inputs(Path(tmp), x), Path(tmp) / "y.npz"
-        args = ["chain", "--manifest", str(manifest), "--input", session.put(x_path),
-                "--output", str(y_path), "--runtime", runtime]
-        _stream(session, args, batch.count(x), f"running the segments on {runtime}", reporter,
-                timeout, f"running the chain {manifest}")
+        remote_y = session.output_path("chain-y.npz")
+        args = ["chain", "--manifest", stage_chain(session, manifest, Path(tmp)), "--input",
+                session.put(x_path), "--output", remote_y, "--runtime", runtime]
+        where = "" if session.where == "local" else f" ({place.name})"
+        _stream(session, args, batch.count(x), f"running the segments on {runtime}{where}",
+                reporter, timeout, f"running the chain {manifest} on {place.name}")
+        session.fetch(remote_y, y_path)
         with np.load(y_path, allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}
 

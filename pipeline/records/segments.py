@@ -42,6 +42,7 @@ class ChainCheck(Model):
     samples: int
     equal: bool  # every output code the same
     max_code_diff: float
+    where: str = "local"  # the place both ran: this machine, or the --on device
 
 
 class SegmentChain(Model):

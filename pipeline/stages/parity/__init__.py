@@ -202,20 +202,42 @@ def _diagnostics(ctx: Context, x: batch.Inputs, y_float: list[np.ndarray], runti
     return {"layers": table, "gelu_sites": sites, "sensitivity": rows}
 
 
+# A chain checked on a device: at least this many of the samples the device ran, more while
+# --device-budget lasts (the chain costs what model.tflite costs there, plus its transfers).
+DEVICE_CHAIN_MIN_SAMPLES = 8
+
+
+def _chain_samples(result: Run) -> int:
+    """How many of the device's samples its chain run can afford within --device-budget."""
+    ran = len(result.arrays["y_raw0"])
+    budget = result.device_vs_host.budget if result.device_vs_host is not None else None
+    if budget is None or not budget.device_invoke_s:
+        return ran
+    left = budget.budget_s - budget.spent_s - (budget.device_start_s or 0.0)
+    return max(min(ran, DEVICE_CHAIN_MIN_SAMPLES), min(ran, int(left / budget.device_invoke_s)))
+
+
 def _chain_on_every_sample(ctx: Context, converted: ConvertRecord, result: Run,
                            x: batch.Inputs, runtime: str, on: places.OnOptions,
                            failure: RuntimeFailure | None, reporter: Reporter
                            ) -> SegmentChain | None:
-    """A coral chain run on every evaluation sample here, against model.tflite's outputs: the
-    gate's figures are then the chain's. Off this machine (or when the runtime failed) the
+    """A coral chain run against model.tflite's outputs on the same samples and place: here on
+    every evaluation sample, on a device (`--on`) on as many of the samples it ran as the
+    budget leaves. The gate's figures are then the chain's. When the runtime failed, the
     convert stage's check on a few samples stands."""
     chain = converted.segments
-    if chain is None or len(chain.segments) == 1 or failure is not None or \
-            on.on != places.LOCAL:
+    if chain is None or len(chain.segments) == 1 or failure is not None:
         return chain
     from pipeline.device import chain as chain_check
 
-    checked = chain_check.compare(ctx.out, result.arrays, x, runtime, reporter)
+    if on.on == places.LOCAL:
+        checked = chain_check.compare(ctx.out, result.arrays, x, runtime, reporter)
+    else:
+        n = _chain_samples(result)
+        reporter.info(f"the chain on {on.on}: {n} of the {len(result.arrays['y_raw0'])} "
+                      "samples model.tflite ran there")
+        checked = chain_check.compare(ctx.out, result.arrays, batch.take(x, slice(0, n)),
+                                      runtime, reporter, on.place(), on.run_timeout)
     return chain.model_copy(update={"chain_check": checked})
 
 

@@ -22,10 +22,13 @@ def blocks(p: ParityRecord) -> list[Block]:
     tpu = [s for s in chain.segments if s.side == "accelerator"]
     check = chain.chain_check
     same = ("" if check is None else
-            f" Run in turn on {check.runtime} ({check.samples} samples), the segments give "
+            f" Run in turn on {check.runtime}"
+            + ("" if check.where == "local" else f" on {check.where}")
+            + f" ({check.samples} samples), the segments give "
             + ("exactly model.tflite's output codes"
                + (", on every evaluation sample: the figures above are the chain's."
-                  if check.samples == p.samples else ".") if check.equal else
+                  if check.samples == p.samples else
+                  ", there as model.tflite ran there.") if check.equal else
                f"outputs that differ from model.tflite's by up to {check.max_code_diff:g} "
                "codes: a defect, please report it."))
     streamed = [s.file for s in tpu if not s.cached]

@@ -4,6 +4,7 @@ key and user key in a temporary folder, on an unprivileged port. Nothing leaves 
 from __future__ import annotations
 
 import getpass
+import shutil
 import socket
 import subprocess
 import sys
@@ -107,6 +108,26 @@ def test_parity_over_ssh_within_a_budget(cli, device, demo_copy: Path) -> None:
     assert b["processes"] == 2 and b["spent_s"] < SSH_BUDGET_S
     assert time.monotonic() - start < SSH_BUDGET_S + 30
     assert cmp["differing_outputs"] == 0 and cmp["bound"]["high"] == 3 / 4096
+    assert not [p for p in Path("/tmp").glob("gelu-edge.*") if p.is_dir()]
+
+
+def test_a_coral_chain_runs_over_ssh(cli, device, coral_transformer, tmp_path: Path) -> None:
+    """The chain's segments staged on the device and run there in turn, against model.tflite
+    run there on the same samples."""
+    url, config, _, _ = device
+    _, data, built = coral_transformer
+    out = tmp_path / "b"
+    shutil.copytree(built, out)
+    r = cli("parity", "--out", out, "--data", data, "--target", "coral", "--on", url,
+            "--ssh-config", config, "--remote-python", sys.executable, "--min-snr-db", "0")
+    assert r.code in (0, 1) and "Traceback" not in r.err, r
+    parity = read_json(out / "parity.json")
+    check = parity["segments"]["chain_check"]
+    assert check["where"] == url and check["equal"], check
+    assert check["samples"] == parity["samples"], (check, parity["samples"])
+    assert "the chain on ssh://" in r.err and "running the segments on" in r.err
+    assert cli("report", out).code in (0, 1)
+    assert f"on {url}" in (out / "parity.md").read_text()
     assert not [p for p in Path("/tmp").glob("gelu-edge.*") if p.is_dir()]
 
 

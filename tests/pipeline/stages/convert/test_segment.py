@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
 from helpers import TINY_TRANSFORMER_SAMPLES, tiny_transformer
 
-from pipeline.cli import main
 from pipeline.device import edge_client
 from pipeline.progress import Quiet
 from pipeline.records import ConvertRecord, ParityRecord
@@ -36,19 +35,6 @@ def _cnn(folder: Path) -> tuple[Path, Path]:
 def _coral(cli, model: Path, data: Path, out: Path, *extra: str):
     return cli("build", "--model", model, "--data", data, "--out", out, "--target", "coral",
                "--min-snr-db", "0", *extra)
-
-
-@pytest.fixture(scope="module")
-def coral_transformer(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
-    """(model, data, build folder): the tiny transformer built for coral once, for the tests
-    that only read the build."""
-    folder = tmp_path_factory.mktemp("coral")
-    model, data = tiny_transformer(folder)
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in ("build", "--model", model, "--data", data, "--out",
-                               folder / "b", "--target", "coral", "--min-snr-db", "0")])
-    assert exc.value.code in (0, 1)
-    return model, data, folder / "b"
 
 
 def test_a_transformer_for_coral_becomes_a_chain_of_segments(coral_transformer) -> None:
@@ -90,19 +76,23 @@ def test_a_transformer_for_coral_becomes_a_chain_of_segments(coral_transformer) 
     assert "the figures above are the chain's" in report
 
 
-def test_max_segments_trades_edge_tpu_work_for_fewer_transfers(cli, tmp_path) -> None:
-    model, data = tiny_transformer(tmp_path)
-    result = _coral(cli, model, data, tmp_path / "b", "--max-segments", "3")
+def test_max_segments_trades_edge_tpu_work_for_fewer_transfers(cli, coral_transformer,
+                                                               tmp_path) -> None:
+    model, data, built = coral_transformer
+    out = tmp_path / "b"
+    shutil.copytree(built, out)
+    result = cli("convert", "--out", out, "--data", data, "--target", "coral",
+                 "--max-segments", "3")
     assert result.code in (0, 1), result
-    chain = ConvertRecord.load(tmp_path / "b").segments
+    chain = ConvertRecord.load(out).segments
     assert len(chain.segments) <= 3 and chain.max_segments == 3 and chain.chain_check.equal
-    assert len(list((tmp_path / "b" / "segments").iterdir())) == len(chain.segments)
+    assert len(list((out / "segments").iterdir())) == len(chain.segments)
     # the same folder built for rpi: no segment is left behind from the coral build
-    assert cli("build", "--model", model, "--data", data, "--out", tmp_path / "b",
+    assert cli("build", "--model", model, "--data", data, "--out", out,
                "--min-snr-db", "0").code in (0, 1)
-    assert not (tmp_path / "b" / "segments").exists()
-    assert not (tmp_path / "b" / "segments.json").exists()
-    assert ConvertRecord.load(tmp_path / "b").segments is None
+    assert not (out / "segments").exists()
+    assert not (out / "segments.json").exists()
+    assert ConvertRecord.load(out).segments is None
 
 
 def test_a_cnn_for_coral_is_one_edge_tpu_segment(cli, tmp_path) -> None:
