@@ -78,3 +78,23 @@ def test_per_layer_matches_an_independent_computation(tmp_path: Path) -> None:
                       rtol=METRIC_RTOL)
     assert result.layers[0].metrics.snr_db <= result.layers[-1].metrics.snr_db  # worst first
     json.loads(result.model_dump_json())  # plain data
+
+
+def test_a_fused_tensor_is_named_after_the_op_that_wrote_it() -> None:
+    """MiniLM's embeddings sum is one ADD whose output is named after every op fused into it;
+    it holds the sum, not the position embedding's output."""
+    from types import SimpleNamespace as NS
+
+    fused = ("m/bert/embeddings_add/Add_1;m/bert/position_embedding/BroadcastTo;"
+             "m/bert/embeddings_add/Add")
+    graph = NS(tensors=[NS(name=fused, shape=(1, 4, 8)),
+                        NS(name="m/bert/position_embedding/Gather", shape=(1, 4, 8))],
+               ops=[NS(outputs=[0]), NS(outputs=[1])])
+
+    def record(path: str) -> NS:
+        return NS(path=path, values=np.zeros((2, 32), np.float32))
+
+    assert layers._candidates(graph, record("bert/embeddings_add")) == ([0], True)
+    assert layers._candidates(graph, record("bert/position_embedding")) == ([1], True)
+    graph.ops = graph.ops[:1]  # only the fused sum: the position embedding has no named tensor
+    assert layers._candidates(graph, record("bert/position_embedding")) == ([0], False)
