@@ -138,6 +138,8 @@ BUILDS = {
     "rpi_integer_only_recover": ["--target", "rpi", "--integer-only",
                                  "--calibration-method", "auto", "--recover"],
     "coral": ["--target", "coral", "--calibration-method", "auto"],
+    # the host segments in float (layer norms, residual adds, what the Edge TPU lacks)
+    "coral_host_float": ["--target", "coral", "--calibration-method", "auto", "--host-float"],
     "coral_without_stream_scale": ["--target", "coral", "--calibration-method", "auto",
                                    "--rewrites", "all,-stream-scale,-attention-heads"],
 }

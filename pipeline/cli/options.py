@@ -165,6 +165,11 @@ max_segments_option = click.option(
     help="coral: at most this many segments in the chain (Edge TPU and host in turn); fewer "
     "segments, fewer transfers between host and Edge TPU, less work on the Edge TPU "
     "[default: as many as the model's ops need].")
+host_float_option = click.option(
+    "--host-float", is_flag=True, default=False,
+    help="coral: the host segments compute in float (the ops the Edge TPU lacks, layer norms, "
+    "residual adds); the Edge TPU segments stay int8. More accurate transformers, more "
+    "segments and transfers.")
 plan_option = click.option(
     "--plan", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
     help="Apply this quant_plan.json (what a build decided: placement, ranges, float layers, "

@@ -84,6 +84,8 @@ class QuantPlan(Record):
     static_ranges: dict[str, tuple[float, float]] = {}  # tensor name -> range (static int8 ops)
     ops: list[OpPrecision] = []  # the matrix ops of the model made
     model_sha256: str = ""  # of the model.tflite this plan made
+    # what that model computes, whatever its op order and tensor names (graph.canonical_sha256)
+    model_canonical_sha256: str = ""
 
     @property
     def int8_mac_share(self) -> float:

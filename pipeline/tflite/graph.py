@@ -162,3 +162,47 @@ def read(path: Path | str) -> Graph:
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror}") from None
     return parse(data, str(path))
+
+
+
+def canonical_sha256(data: bytes) -> str:
+    """A hash of what a model computes, not of its bytes. Each tensor is hashed from how it is
+    made (a model input by position; a constant by its data; an op's output by the op, its
+    options and its inputs' hashes), with its type, shape and quantization; the model's hash
+    is its outputs'. The converter may order independent ops, and name the tensors between
+    them, differently from run to run (it does with float layers among int8 ones): two models
+    with the same hash differ in that only."""
+    import hashlib
+
+    s = schema()
+    model = s.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    sub = model.subgraphs[0]
+
+    def describe(t: Any) -> tuple:
+        q = t.quantization
+        quant = () if q is None or q.scale is None else (
+            tuple(float(x) for x in q.scale), tuple(int(x) for x in q.zeroPoint))
+        shape = () if t.shape is None else tuple(int(d) for d in t.shape)
+        return (t.type, shape, quant)
+
+    digest: dict[int, str] = {}
+    for position, t in enumerate(_indices(sub.inputs)):
+        digest[t] = repr(("input", position, describe(sub.tensors[t])))
+    for t, tensor in enumerate(sub.tensors):
+        buf = model.buffers[tensor.buffer] if tensor.buffer < len(model.buffers) else None
+        if t not in digest and buf is not None and buf.data is not None and len(buf.data):
+            digest[t] = repr(("constant", describe(tensor),
+                              hashlib.sha256(bytes(buf.data)).hexdigest()))
+    for op in sub.operators:
+        code = model.operatorCodes[op.opcodeIndex]
+        options = op.builtinOptions
+        kind = (max(code.builtinCode, code.deprecatedBuiltinCode), code.version,
+                code.customCode, op.builtinOptionsType,
+                repr(sorted(vars(options).items())) if options is not None else "")
+        inputs = tuple(digest.get(t, "absent") if t >= 0 else "none"
+                       for t in _indices(op.inputs))
+        for slot, t in enumerate(_indices(op.outputs)):
+            made = repr(("op", kind, inputs, slot, describe(sub.tensors[t])))
+            digest[t] = hashlib.sha256(made.encode()).hexdigest()
+    outputs = [digest.get(t, "absent") for t in _indices(sub.outputs)]
+    return hashlib.sha256(repr(outputs).encode()).hexdigest()

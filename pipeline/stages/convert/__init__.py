@@ -19,7 +19,7 @@ from pipeline.progress import Reporter
 from pipeline.records import ApproximateRecord, ConvertRecord
 from pipeline.records.convert import Calibration, Recovery
 from pipeline.records.plan import QuantPlan
-from pipeline.stages.convert import plans
+from pipeline.stages.convert import host_float, plans
 from pipeline.targets import runtime_choice
 from pipeline.tflite import calibrate, placement, quantize_modes, ranges
 from pipeline.tflite import graph as tflite_graph
@@ -62,6 +62,7 @@ class Options:
     batch: int = DEFAULT_BATCH
     plan: Path | None = None  # --plan: apply this quant_plan.json instead of deciding
     max_segments: int | None = None  # --max-segments: coral's chain of Edge TPU segments
+    host_float: bool = False  # --host-float: coral's host segments in float
     attention: str = "auto"  # --attention: attention's matmuls measured, or forced int8/float
 
 
@@ -122,6 +123,14 @@ def _make(ctx: Context, opts: Options, model: Any, approximated: ApproximateReco
         "calibration_method": calibration.method, "ranges": chosen,
         "calibration_samples": (batches.count(calib_x) - calibration.held_back
                                 if calibration.held_back else 0)})
+    if opts.host_float:
+        names = host_float.float_nodes(tflite_graph.parse(data, "int8 model"), model)
+        with reporter.phase("int8 model with the host segments' ops in float"):
+            data = calibrate.quantize(calibrated, opts.mode, chosen, names)
+        reporter.info(f"--host-float: {len(names)} op output(s) in float on the host (ops the "
+                      "Edge TPU lacks, layer norms, adds of two activations); the matrix ops "
+                      "and the rest of the Edge TPU's work stay int8")
+        plan = plan.model_copy(update={"keep_float": [host_float.KEPT], "float_nodes": names})
     if opts.recover and not target.accelerator:
         data, recovery = _recover(ctx, model, calibrated, opts.mode, chosen, opts.thresholds,
                                   runtime, reporter)
@@ -152,6 +161,11 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ConvertRecord:
         if made == plan.model_sha256:
             reporter.info(f"applied {opts.plan}: the same model.tflite as the plan's "
                           f"(sha256 {made[:12]})")
+        elif plan.model_canonical_sha256 and \
+                tflite_graph.canonical_sha256(data) == plan.model_canonical_sha256:
+            reporter.info(f"applied {opts.plan}: the same computation as the plan's model, "
+                          "its independent ops in another order (the converter's order varies "
+                          "with float ops among int8 ones)")
         else:
             reporter.warn(f"applied {opts.plan}: model.tflite differs from the plan's "
                           f"(sha256 {made[:12]} against {plan.model_sha256[:12]}): another "
@@ -190,6 +204,10 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ConvertRecord:
         runtime = runtime_choice.choose(targets.get(target).runtime, opts.runtime).name
         chain = segment.make(ctx.out, data, graph, opts.max_segments, ctx.data.x_eval, runtime,
                              reporter)
+        if plan.keep_float == [host_float.KEPT]:
+            floats = sum(1 for op in graph.ops if op.name not in host_float.REQUANTIZE and any(
+                graph.tensors[t].dtype == "FLOAT32" for t in op.outputs if t >= 0))
+            checks = [host_float.judged(c, floats) for c in checks]
         tpu = [s for s in chain.segments if s.side == "accelerator"]
         reporter.info(f"Edge TPU segments: {len(tpu)} of {len(chain.segments)}, "
                       f"{100 * chain.accelerator_mac_share:.1f} % of the multiply-accumulates; "

@@ -31,7 +31,8 @@ def finish(plan: QuantPlan, data: bytes, graph: tflite_graph.Graph) -> QuantPlan
     """The plan with what the model it made (`data`, parsed: `graph`) runs per matrix op, and
     that model's hash."""
     return plan.model_copy(update={"ops": matrix_ops(graph),
-                                   "model_sha256": hashlib.sha256(data).hexdigest()})
+                                   "model_sha256": hashlib.sha256(data).hexdigest(),
+                                   "model_canonical_sha256": tflite_graph.canonical_sha256(data)})
 
 
 def matmuls(model: Any, plan: QuantPlan, calib_x: batches.Inputs, reporter: Reporter,
