@@ -202,9 +202,10 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ConvertRecord:
         from pipeline.stages.convert import segment
 
         runtime = runtime_choice.choose(targets.get(target).runtime, opts.runtime).name
+        floated = plan.keep_float == [host_float.KEPT]
         chain = segment.make(ctx.out, data, graph, opts.max_segments, ctx.data.x_eval, runtime,
-                             reporter)
-        if plan.keep_float == [host_float.KEPT]:
+                             reporter, floated)
+        if floated:
             floats = sum(1 for op in graph.ops if op.name not in host_float.REQUANTIZE and any(
                 graph.tensors[t].dtype == "FLOAT32" for t in op.outputs if t >= 0))
             checks = [host_float.judged(c, floats) for c in checks]

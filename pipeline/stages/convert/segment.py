@@ -48,8 +48,9 @@ def _tensor(graph: Graph, index: int) -> BoundaryTensor:
 
 
 def make(out: Path, data: bytes, graph: Graph, max_segments: int | None, x: batches.Inputs,
-         runtime: str, reporter: Reporter) -> SegmentChain:
-    """Write out/segments/ and out/segments.json for a coral build; the chain's record."""
+         runtime: str, reporter: Reporter, host_float: bool = False) -> SegmentChain:
+    """Write out/segments/ and out/segments.json for a coral build; the chain's record. With
+    `host_float`, the Edge TPU ops in float are said to be on the host for --host-float."""
     verdicts = [coral.tpu_op(graph, op) for op in graph.ops]
     on_tpu = {id(op): v[0] for op, v in zip(graph.ops, verdicts)}
     cuts = segments.cut(graph, lambda op: on_tpu[id(op)], max_segments)
@@ -77,8 +78,12 @@ def make(out: Path, data: bytes, graph: Graph, max_segments: int | None, x: batc
         else:
             for i in c.ops:
                 ok, why = verdicts[i]
+                op = graph.ops[i]
+                if not ok and host_float and op.name not in ("QUANTIZE", "DEQUANTIZE") and \
+                        coral.op_verdict(op.name, op.version, op.code)[0] == coral.SUPPORTED:
+                    why = "an Edge TPU op, kept in float on the host by --host-float"
                 if not ok:
-                    reasons.setdefault(graph.ops[i].name, why)
+                    reasons.setdefault(op.name, why)
         made.append(Segment(side=c.side, file=name, ops=seg_graph.op_counts(),
                             macs=sum(tflite_macs.macs(graph, graph.ops[i]) for i in c.ops),
                             parameter_bytes=params, inputs=list(b.inputs),

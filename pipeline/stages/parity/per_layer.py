@@ -208,11 +208,12 @@ def first_jump(rows: list[LayerRow]) -> FirstJump | None:
 
 ADVICE = {
     "LayerNorm": "layer norm in int8 loses the small channels beside outlier ones: try "
-                          "--calibration-method auto; on a CPU target --recover keeps it in float",
+                          "--calibration-method auto; on a CPU target --recover keeps it in "
+                          "float, on coral --host-float",
     "Attention": "check the attention-mask rewrite is on (--rewrites all), try "
                           "--calibration-method auto; on a CPU target --recover",
     "Add": "the residual sum carries outlier channels: try --calibration-method mse; on a CPU "
-           "target --recover keeps the residual adds in float",
+           "target --recover keeps the residual adds in float, on coral --host-float",
 }
 
 

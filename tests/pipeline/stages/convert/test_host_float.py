@@ -40,6 +40,9 @@ def test_host_segments_compute_in_float_and_the_edge_tpu_segments_stay_int8(
     on_host = {n for s in chain.segments if s.side == "host"
                for n in tflite_graph.read(out / s.file).op_counts()}
     assert {op.name for op in floats} <= on_host
+    reasons = {op: why for s in chain.segments for op, why in s.host_reasons.items()}
+    assert reasons["ADD"] == "an Edge TPU op, kept in float on the host by --host-float"
+    assert "not in the Edge TPU op table" in reasons["BATCH_MATMUL"]
     parity = ParityRecord.load(out)
     island = next(c for c in parity.checks if c.name == "no_float_island")
     assert island.passed and f"{len(floats)} float op(s), all in host segments" in island.message
