@@ -79,8 +79,11 @@ def test_two_builds_into_one_folder(tmp_path: Path) -> None:
             time.sleep(0.2)
         second = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
         assert second.returncode == 2 and f"is in use by process {first.pid}" in second.stderr
-        waited = subprocess.run([*cmd, "--wait"], cwd=REPO,
-                                capture_output=True, text=True, timeout=300)
+        # --wait: a report of the folder once the first build has let go of it (the report
+        # needs the finished build's parity.json: run any earlier, it would fail)
+        waited = subprocess.run([sys.executable, "-m", "pipeline", "report", "--out", str(out),
+                                 "--wait"], cwd=REPO, capture_output=True, text=True,
+                                timeout=300)
         assert waited.returncode == 0, waited.stderr
     finally:
         first.wait(timeout=300)

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from helpers import tiny_transformer
 
+from pipeline.cli import main
 from pipeline.inputs.models import load_model
 from pipeline.records import ConvertRecord, ParityRecord
 from pipeline.tflite import attention
@@ -31,10 +33,21 @@ def _plan(out: Path) -> dict:
     return json.loads((out / "quant_plan.json").read_text())
 
 
-def test_a_transformer_runs_its_matrix_ops_in_int8_and_the_rest_in_float(cli, tmp_path) -> None:
-    result = _build(cli, tmp_path, "b")
-    assert result.code == 0, result
-    out = tmp_path / "b"
+@pytest.fixture(scope="module")
+def matmuls_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny transformer's default build (placement matmuls), made once for the tests that
+    read it; a test that changes it works on a copy. Its folder holds t.keras and t.npz."""
+    folder = tmp_path_factory.mktemp("matmuls")
+    model, data = tiny_transformer(folder)
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in ("build", "--model", model, "--data", data, "--out", folder / "b",
+                               "--approx", "lut", "--min-snr-db", "0")])
+    assert exc.value.code == 0
+    return folder
+
+
+def test_a_transformer_runs_its_matrix_ops_in_int8_and_the_rest_in_float(matmuls_build) -> None:
+    out = matmuls_build / "b"
     plan = _plan(out)
     assert plan["placement"] == "matmuls" and plan["runtime"] == "litert"
     precisions = {(o["op"], o["precision"]) for o in plan["ops"]}
@@ -70,8 +83,8 @@ def test_a_transformer_runs_its_matrix_ops_in_int8_and_the_rest_in_float(cli, tm
         assert "both operands are activations" in reasons["BATCH_MATMUL"]
 
 
-def test_convert_with_the_plan_makes_the_same_model(cli, tmp_path) -> None:
-    assert _build(cli, tmp_path, "b").code == 0
+def test_convert_with_the_plan_makes_the_same_model(cli, matmuls_build, tmp_path) -> None:
+    shutil.copytree(matmuls_build, tmp_path, dirs_exist_ok=True)
     out = tmp_path / "b"
     before = hashlib.sha256((out / "model.tflite").read_bytes()).hexdigest()
     assert _plan(out)["model_sha256"] == before
@@ -131,11 +144,11 @@ def test_an_integer_plan_with_chosen_ranges_makes_the_same_model(cli, tmp_path, 
     assert (out / "model.tflite").read_bytes() == before
 
 
-def test_a_plan_for_another_model_is_refused_in_one_line(cli, tmp_path) -> None:
-    assert _build(cli, tmp_path, "b").code == 0
+def test_a_plan_for_another_model_is_refused_in_one_line(cli, matmuls_build, tmp_path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": 1}')
-    result = cli("convert", "--out", tmp_path / "b", "--data", tmp_path / "t.npz", "--plan", bad)
+    result = cli("convert", "--out", matmuls_build / "b", "--data", matmuls_build / "t.npz",
+                 "--plan", bad)
     assert result.code == 2 and "quantization plan" in result.err
     assert "Traceback" not in result.err
 
