@@ -53,7 +53,7 @@ def test_setup_is_cached_and_verified_by_hash(pi_root, cli) -> None:
 def test_parity_on_the_emulated_pi(cli, pi_root, demo_copy: Path) -> None:
     out = demo_copy
     # tflite-runtime: its optimized FULLY_CONNECTED rounds differently on aarch64, which the
-    # divergence trace below follows (LiteRT, rpi's default: test_litert_on_the_emulated_pi)
+    # divergence trace below follows (LiteRT, rpi's default: test_litert_on_the_emulated_pi5)
     r = cli("parity", "--out", out, "--on", "emulated-pi", "--runtime", "tflite-runtime")
     assert r.code == 0, r
     parity = read_json(out / "parity.json")
@@ -74,24 +74,18 @@ def test_parity_on_the_emulated_pi(cli, pi_root, demo_copy: Path) -> None:
     assert r.code == 0 and "## Device vs this machine" in (out / "parity.md").read_text()
 
 
-def test_pi5_uses_cortex_a76(cli, pi_root, demo_copy: Path) -> None:
-    out = demo_copy
-    r = cli("parity", "--out", out, "--on", "emulated-pi5", "--compare-samples", "64")
-    assert r.code == 0, r
-    assert read_json(out / "parity.json")["runtime"]["cpu"] == "cortex-a76"
-
-
-def test_litert_on_the_emulated_pi_gives_the_hosts_outputs(
+def test_litert_on_the_emulated_pi5_gives_the_hosts_outputs(
         cli, pi_root, tiny_build: Path, tiny_inputs: tuple[Path, Path], tmp_path: Path) -> None:
+    """LiteRT on the Pi 5's Cortex-A76 (tflite-runtime on the Pi 4's A72 is tested above)."""
     out = tmp_path / "build"
     shutil.copytree(tiny_build, out)
-    r = cli("parity", "--out", out, "--data", tiny_inputs[1], "--on", "emulated-pi",
+    r = cli("parity", "--out", out, "--data", tiny_inputs[1], "--on", "emulated-pi5",
             "--runtime", "litert", "--compare-samples", LITERT_COMPARE_SAMPLES)
     assert r.code == 0, r
     parity = read_json(out / "parity.json")
     rt, cmp = parity["runtime"], parity["device_vs_host"]
-    assert (rt["name"], rt["version"], rt["machine"], rt["where"]) == \
-        ("litert", "2.3.0", "aarch64", "emulated")
+    assert (rt["name"], rt["version"], rt["machine"], rt["where"], rt["cpu"]) == \
+        ("litert", "2.3.0", "aarch64", "emulated", "cortex-a76")
     assert cmp["host"]["name"] == "litert" and cmp["host"]["machine"] != "aarch64"
     assert 0 < cmp["samples"] <= LITERT_COMPARE_SAMPLES
     assert cmp["max_diff_lsb"] <= LITERT_MAX_LSB_DIFF, cmp
