@@ -78,10 +78,18 @@ class Graph:
 _SCOPE = re.compile(r"^(.*)_\d+$")
 
 
+def own_name(tensor_name: str) -> str:
+    """The name of the op that wrote a tensor. A fused op's output is named after every op
+    fused into it, ';'-joined, the one that writes it first: MiniLM's embeddings sum is
+    "embeddings_add/Add_1;position_embedding/BroadcastTo;...", and it does not hold the
+    position embedding's output."""
+    return tensor_name.split(";")[0]
+
+
 def layer_scope(tensor_name: str) -> str:
     """'model_1/block_1/dense_2_1/MatMul;...' -> 'model/block/dense_2': the name scopes Keras
     opens per layer call (each suffixed _<n>), without the op names after them."""
-    parts = tensor_name.split(";")[0].split("/")[:-1]
+    parts = own_name(tensor_name).split("/")[:-1]
     last = max((i for i, p in enumerate(parts) if _SCOPE.match(p)), default=-1)
     return "/".join(_SCOPE.sub(r"\1", p) for p in parts[:last + 1])
 

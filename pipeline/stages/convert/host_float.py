@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.records.convert import CheckResult
-from pipeline.tflite.graph import Graph, Op
+from pipeline.tflite.graph import Graph, Op, own_name
 
 MATRIX_OPS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV")
 REQUANTIZE = ("QUANTIZE", "DEQUANTIZE")
@@ -47,12 +47,6 @@ def norm_layers(model: Any) -> set[str]:
 
     classes = tuple(getattr(keras().layers, n) for n in NORMS if hasattr(keras().layers, n))
     return {layer.name for _, layer in keras_graph.walk(model) if isinstance(layer, classes)}
-
-
-def own_name(name: str) -> str:
-    """The op that wrote a tensor: a fused op's output is named after every op fused into it,
-    ';'-joined, the writer first."""
-    return name.split(";")[0]
 
 
 def _in_layer(name: str, layers: set[str]) -> bool:

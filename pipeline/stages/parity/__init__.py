@@ -47,11 +47,9 @@ from pipeline.records.parity import (
     ThresholdRow,
 )
 from pipeline.records.plan import QuantPlan
-from pipeline.records.segments import SegmentChain
-from pipeline.stages.parity import gains, gelu_sites, islands, sensitivity
+from pipeline.stages.parity import gains, gelu_sites, islands, segment_chain, sensitivity
 from pipeline.stages.parity import per_layer as layers
 from pipeline.targets import runtime_choice
-from pipeline.targets.base import Compat
 from pipeline.targets.cpu import runtime_failure_origin
 from pipeline.tasks.base import Task
 
@@ -202,69 +200,6 @@ def _diagnostics(ctx: Context, x: batch.Inputs, y_float: list[np.ndarray], runti
     return {"layers": table, "gelu_sites": sites, "sensitivity": rows}
 
 
-# A chain checked on a device: at least this many of the samples the device ran, more while
-# --device-budget lasts (the chain costs what model.tflite costs there, plus its transfers).
-DEVICE_CHAIN_MIN_SAMPLES = 8
-
-
-def _chain_samples(result: Run) -> int:
-    """How many of the device's samples its chain run can afford within --device-budget."""
-    ran = len(result.arrays["y_raw0"])
-    budget = result.device_vs_host.budget if result.device_vs_host is not None else None
-    if budget is None or not budget.device_invoke_s:
-        return ran
-    left = budget.budget_s - budget.spent_s - (budget.device_start_s or 0.0)
-    return max(min(ran, DEVICE_CHAIN_MIN_SAMPLES), min(ran, int(left / budget.device_invoke_s)))
-
-
-def _chain_on_every_sample(ctx: Context, converted: ConvertRecord, result: Run,
-                           x: batch.Inputs, runtime: str, on: places.OnOptions,
-                           failure: RuntimeFailure | None, reporter: Reporter
-                           ) -> SegmentChain | None:
-    """A coral chain run against model.tflite's outputs on the same samples and place: here on
-    every evaluation sample, on a device (`--on`) on as many of the samples it ran as the
-    budget leaves. The gate's figures are then the chain's. When the runtime failed, the
-    convert stage's check on a few samples stands."""
-    chain = converted.segments
-    if chain is None or len(chain.segments) == 1 or failure is not None:
-        return chain
-    from pipeline.device import chain as chain_check
-
-    if on.on == places.LOCAL:
-        checked = chain_check.compare(ctx.out, result.arrays, x, runtime, reporter)
-    else:
-        n = _chain_samples(result)
-        reporter.info(f"the chain on {on.on}: {n} of the {len(result.arrays['y_raw0'])} "
-                      "samples model.tflite ran there")
-        checked = chain_check.compare(ctx.out, result.arrays, batch.take(x, slice(0, n)),
-                                      runtime, reporter, on.place(), on.run_timeout)
-    return chain.model_copy(update={"chain_check": checked})
-
-
-def _target_check(compat: Compat, chain: SegmentChain | None) -> CheckResult:
-    """The target's check of model.tflite; for a coral chain, of its Edge TPU segments (the
-    host segments run on the CPU by design) and the chain's agreement with model.tflite."""
-    if chain is None or len(chain.segments) == 1:
-        return CheckResult(name="target_compatible", passed=compat.compatible,
-                           message=compat.summary)
-    if chain.rejected:
-        return CheckResult(name="target_compatible", passed=False,
-                           message=f"{chain.rejected[0]}; on the host, beside the Edge TPU "
-                                   "segments, it would cost a transfer each way per use. "
-                                   f"model.tflite as one model: {compat.summary}")
-    tpu = [s for s in chain.segments if s.side == "accelerator"]
-    failed = [s for s in tpu if s.check != "passed"]
-    same = chain.chain_check is not None and chain.chain_check.equal
-    text = (f"segments.json: {len(tpu)} Edge TPU segment(s) of {len(chain.segments)}, "
-            f"{100 * chain.accelerator_mac_share:.1f} % of the multiply-accumulates; "
-            + (f"{len(failed)} fail the static check (first: {failed[0].file}: "
-               f"{failed[0].check})" if failed else "each passes the static check")
-            + ("" if same else "; the chain does not give model.tflite's outputs")
-            + f". model.tflite as one model: {compat.summary}")
-    return CheckResult(name="target_compatible", passed=bool(tpu) and not failed and same,
-                       message=text)
-
-
 def _gains(ctx: Context, converted: ConvertRecord, run: Run, failure: RuntimeFailure | None,
            on: places.OnOptions, accelerator: bool, reporter: Reporter) -> Gains:
     """What int8 buys; latency only on this machine's runtime, on its CPU alone, and only for a
@@ -382,8 +317,8 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
             update={"stands_in_for": choice.stands_in_for, "note": choice.note})
     if failure is None:  # off this machine the budget may have run fewer eval samples
         x = batch.take(x, slice(0, len(result.arrays["y_raw0"])))
-    chain = _chain_on_every_sample(ctx, converted, result, x, runtime, opts.on, failure,
-                                   reporter)
+    chain = segment_chain.checked(ctx.out, converted.segments, result.arrays,
+                                  result.device_vs_host, x, runtime, opts.on, failure, reporter)
     if chain is not converted.segments:  # the chain ran
         clock.lap("chain")
     n = batch.count(x)
@@ -413,7 +348,7 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
             gate += evaluate(opts.thresholds, quantized, task, name)
     checks = [_island_check(c, ctx, target, runtime) if failure is None else c
               for c in converted.checks]
-    checks.append(_target_check(compat, chain))
+    checks.append(segment_chain.target_check(compat, chain))
     if failure is not None:
         checks.append(CheckResult(name="runtime_runs_model", passed=False,
                                   message=failure.message))

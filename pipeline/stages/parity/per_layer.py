@@ -105,18 +105,10 @@ def _candidates(graph: tflite_graph.Graph, rec: Recorded) -> tuple[list[int], bo
                 if int(np.prod(graph.tensors[t].shape)) == size and graph.tensors[t].shape
                 and graph.tensors[t].shape[0] == 1]
     leaf = rec.path.split("/")[-1]
-    named = [t for t in produced if f"/{leaf}_" in _own_name(graph.tensors[t].name)
-             or f"/{leaf}/" in _own_name(graph.tensors[t].name)
-             or graph.tensors[t].name.startswith(leaf)]
+    own = {t: tflite_graph.own_name(graph.tensors[t].name) for t in produced}
+    named = [t for t in produced if f"/{leaf}_" in own[t] or f"/{leaf}/" in own[t]
+             or own[t].startswith(leaf)]
     return (named, True) if named else (produced, False)
-
-
-def _own_name(name: str) -> str:
-    """The name of the op that wrote a tensor. A fused op's output is named after every op
-    fused into it, ';'-joined, the one that writes it first: MiniLM's embeddings sum is
-    "embeddings_add/Add_1;position_embedding/BroadcastTo;...", and it does not hold the
-    position embedding's output (matched as that, it showed a -6 dB "jump" there)."""
-    return name.split(";")[0]
 
 
 def _fit(ref: np.ndarray, test: np.ndarray) -> tuple[float, float, float]:
