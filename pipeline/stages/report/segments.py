@@ -27,8 +27,7 @@ def blocks(p: ParityRecord) -> list[Block]:
             + f" ({check.samples} samples), the segments give "
             + ("exactly model.tflite's output codes"
                + (", on every evaluation sample: the figures above are the chain's."
-                  if check.samples == p.samples else
-                  ", there as model.tflite ran there.") if check.equal else
+                  if check.samples == p.samples else ".") if check.equal else
                f"outputs that differ from model.tflite's by up to {check.max_code_diff:g} "
                "codes: a defect, please report it."))
     streamed = [s.file for s in tpu if not s.cached]
