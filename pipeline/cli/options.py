@@ -218,7 +218,8 @@ threshold_options = compose(
                  help=f"Fail if the quantized output's SNR against float is lower "
                  f"[default: {DEFAULT_MIN_SNR_DB:g}]."),
     click.option("--max-error-lsb", type=float, default=None,
-                 help=f"Fail if any output differs from float by more LSBs "
+                 help=f"Fail if any output differs from float by more LSBs, in int8 output "
+                 f"steps (an int16 output's limit is 256 times as many of its own steps) "
                  f"[default: {DEFAULT_MAX_ERROR_LSB:g}]."),
     click.option("--min-cosine", type=float, default=None,
                  help=f"Fail if the cosine similarity to float is lower "

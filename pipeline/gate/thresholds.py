@@ -25,6 +25,9 @@ DEFAULT_MIN_SNR_DB = 20.0
 # hidden activation lies past the calibrated range reaches 14-18 LSB in the demo. 32 LSB (1/8 of
 # the int8 output range) means a systematic error: saturation, a narrowed input range, a bad op.
 DEFAULT_MAX_ERROR_LSB = 32.0
+# max_error_lsb limits are int8 output steps: an output of more bits has 2**(bits - 8) of its own
+# steps to one int8 step, and its limit is scaled by that (the same share of its range).
+LSB_LIMIT_BITS = 8
 DEFAULT_MIN_COSINE = 0.99
 # Classification: the int8 model must pick the float model's class on 99 % of samples.
 DEFAULT_MIN_TOP1_AGREEMENT = 0.99
@@ -143,12 +146,19 @@ def resolve(flags: dict[str, float | None], config: Path | None = None,
     return Thresholds(**base, outputs=outputs, sources=tuple(sources))
 
 
+def lsb_limit(limit: float, bits: int) -> float:
+    """A max_error_lsb limit (in int8 steps) in the steps of an output of `bits` bits."""
+    return limit * 2.0 ** max(bits - LSB_LIMIT_BITS, 0)
+
+
 def evaluate(th: Thresholds, metrics: Metrics, task: TaskResult,
-             output: str = "output") -> list[ThresholdRow]:
+             output: str = "output", bits: int = LSB_LIMIT_BITS) -> list[ThresholdRow]:
     """One row per enforced threshold: output, metric, comparison, limit, value, passed.
 
     A metric that does not apply (max_error_lsb of a float-output model, top-1 agreement of a
     regression) is not enforced and not listed. An SNR of None means identical outputs.
+    `bits`: the quantized output's integer width; max_error_lsb counts its steps, so its
+    limit is scaled from int8 steps (lsb_limit).
     """
     rows: list[ThresholdRow] = []
     th = th.for_output(output)
@@ -163,7 +173,7 @@ def evaluate(th: Thresholds, metrics: Metrics, task: TaskResult,
 
     add("min_snr_db", metrics.snr_db, ">=", th.min_snr_db)
     if metrics.max_error_lsb is not None:
-        add("max_error_lsb", metrics.max_error_lsb, "<=", th.max_error_lsb)
+        add("max_error_lsb", metrics.max_error_lsb, "<=", lsb_limit(th.max_error_lsb, bits))
     add("min_cosine", metrics.cosine, ">=", th.min_cosine)
     if th.min_sample_cosine is not None and metrics.sample_cosine is not None:
         add("min_sample_cosine", metrics.sample_cosine, ">=", th.min_sample_cosine)

@@ -148,6 +148,12 @@ def _run_on_device(ctx: Context, x_eval: batch.Inputs, samples: int | None, runt
                found.comparison)
 
 
+def output_bits(dtype: str) -> int:
+    """An integer output type's width (INT16 -> 16); 8 for anything else."""
+    digits = "".join(c for c in dtype if c.isdigit())
+    return int(digits) if dtype.upper().startswith(("INT", "UINT")) and digits else 8
+
+
 def _quantization(about: dict[str, Any]) -> list[Quantization]:
     return [Quantization(scale=scale or None, zero_point=zp if scale else None)
             for scale, zp in about.get("outputs_quantization", [about["output_quantization"]])]
@@ -345,7 +351,8 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
             quantization_metrics=metrics.compare(y_approx[i], y_q[i], quant.scale)
             if y_q else None, task=task, quantization=quant))
         if quantized is not None:
-            gate += evaluate(opts.thresholds, quantized, task, name)
+            gate += evaluate(opts.thresholds, quantized, task, name,
+                             output_bits(converted.outputs[i].dtype))
     checks = [_island_check(c, ctx, target, runtime) if failure is None else c
               for c in converted.checks]
     checks.append(segment_chain.target_check(compat, chain))

@@ -67,3 +67,32 @@ def test_per_output_threshold_from_pyproject_gates_the_build(cli, demo_build: Pa
     assert parity["threshold_sources"] == [str(tmp_path / "pyproject.toml")]
     r = cli("parity", "--out", out, "--samples", "100", "--min-snr-db", str(LAX_SNR_DB))
     assert r.code == 0, r  # the flag wins over the file, per output too
+
+
+INT16_STEPS_PER_INT8_STEP = 256
+
+
+@pytest.mark.parametrize(("bits", "error_lsb", "passes"), [
+    (8, 31.0, True), (8, 33.0, False),  # int8 output: the limit as given
+    (16, 7798.0, True),  # MiniLM int16x8's worst error, in int16 steps: 30.5 int8 steps
+    (16, 33.0 * INT16_STEPS_PER_INT8_STEP, False),
+])
+def test_the_lsb_limit_is_in_int8_steps_whatever_the_output_type(bits: int, error_lsb: float,
+                                                                  passes: bool) -> None:
+    from pipeline.gate.thresholds import DEFAULT_MAX_ERROR_LSB, Thresholds, evaluate
+    from pipeline.records.parity import Metrics, TaskResult
+
+    m = Metrics(max_abs_error=1.0, mean_abs_error=0.1, rmse=0.2, snr_db=40.0, cosine=0.9999,
+                max_error_lsb=error_lsb)
+    rows = evaluate(Thresholds(), m, TaskResult(kind=None, metric=None), "y", bits)
+    row = next(r for r in rows if r.threshold == "max_error_lsb")
+    assert row.passed is passes
+    assert row.limit == DEFAULT_MAX_ERROR_LSB * (INT16_STEPS_PER_INT8_STEP if bits == 16 else 1)
+
+
+@pytest.mark.parametrize(("dtype", "bits"), [("INT8", 8), ("UINT8", 8), ("INT16", 16),
+                                             ("FLOAT32", 8)])
+def test_an_outputs_width_comes_from_its_type(dtype: str, bits: int) -> None:
+    from pipeline.stages.parity import output_bits
+
+    assert output_bits(dtype) == bits
