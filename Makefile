@@ -11,6 +11,8 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 TOOLS := .tools
 OUT ?= build
+# Free disk the install needs (the virtualenv is about 3 GiB).
+INSTALL_GIB ?= 4
 
 .PHONY: install system-deps build test test-fast lint bench bench-minilm lock clean distclean
 .DEFAULT_GOAL := build
@@ -20,6 +22,7 @@ install: $(STAMP)
 # Reinstalled only when pyproject.toml or the lock changes; the stamp is written last, so an
 # interrupted install is redone on the next run.
 $(STAMP): pyproject.toml $(LOCK)
+	bash scripts/check-space.sh $(VENV) $(INSTALL_GIB)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
