@@ -133,6 +133,8 @@ BUILDS = {
         "--target", "rpi", "--integer-only", "--calibration-method", "auto",
         "--rewrites", "all,-attention-heads"],
     "rpi_integer_only": ["--target", "rpi", "--integer-only", "--calibration-method", "auto"],
+    # every op integer: the layer norms and residual adds with int16 activations, the rest int8
+    "rpi_integer_only_int16_norms": ["--target", "rpi", "--integer-only", "--int16-norms"],
     # every op integer with int16 activations (ai-edge-quantizer, since the inputs are token ids)
     "rpi_int16x8": ["--target", "rpi", "--quantize", "int16x8"],
     "rpi_integer_only_recover": ["--target", "rpi", "--integer-only",

@@ -18,7 +18,7 @@ from pipeline.inputs.models import load_model
 from pipeline.progress import Reporter
 from pipeline.records import ParityRecord
 from pipeline.stages import approximate, convert, parity, report, train
-from pipeline.stages.convert import host_float, segment
+from pipeline.stages.convert import host_float, int16_norms, segment
 from pipeline.stages.parity import prefetch
 from pipeline.targets import DEFAULT as DEFAULT_TARGET
 from pipeline.targets import get as get_target
@@ -42,6 +42,7 @@ class BuildOptions:
     integer_only: bool = False  # --integer-only: every op int8 on a CPU target too
     max_segments: int | None = None  # --max-segments: coral's Edge TPU segments
     host_float: bool = False  # --host-float: coral's host segments in float
+    int16_norms: bool = False  # --int16-norms: int16 layer norms and residual adds
     attention: str = "auto"  # --attention: attention's matmuls measured, or forced
     target: str = DEFAULT_TARGET
     runtime: str | None = None
@@ -94,6 +95,9 @@ def run(opts: BuildOptions, reporter: Reporter) -> ParityRecord:
     ranges.parse(opts.calibration_method)
     segment.check_option(get_target(opts.target).name, opts.max_segments)
     host_float.check_option(get_target(opts.target).name, opts.host_float)
+    int16_norms.check_option(opts.int16_norms, get_target(opts.target, opts.runtime),
+                             opts.runtime, mode, opts.integer_only, opts.recover,
+                             opts.calibration_method)
     convert.check_attention(opts.attention, mode, get_target(opts.target).accelerator,
                             opts.integer_only)
     stage4 = parity.Options(target=opts.target, runtime=opts.runtime,
@@ -109,7 +113,7 @@ def run(opts: BuildOptions, reporter: Reporter) -> ParityRecord:
                                    target=opts.target, runtime=opts.runtime,
                                    recover=opts.recover, thresholds=opts.thresholds,
                                    max_segments=opts.max_segments, host_float=opts.host_float,
-                                   attention=opts.attention),
+                                   int16_norms=opts.int16_norms, attention=opts.attention),
         "parity": stage4,
         "report": report.Options(junit=opts.junit),
     }

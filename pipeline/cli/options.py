@@ -170,6 +170,11 @@ host_float_option = click.option(
     help="coral: the host segments compute in float (the ops the Edge TPU lacks, layer norms, "
     "residual adds); the Edge TPU segments stay int8. More accurate transformers, more "
     "segments and transfers.")
+int16_norms_option = click.option(
+    "--int16-norms", is_flag=True, default=False,
+    help="With --integer-only on a CPU target: layer norms and residual adds carry int16 "
+    "activations, every other op int8 (matrix ops too); no float op. More accurate "
+    "all-integer transformers, slower than int8; needs LiteRT's int16 kernels.")
 plan_option = click.option(
     "--plan", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
     help="Apply this quant_plan.json (what a build decided: placement, ranges, float layers, "

@@ -18,6 +18,7 @@ from pipeline.cli.options import (
     data_option,
     finish,
     host_float_option,
+    int16_norms_option,
     integer_only_option,
     junit_option,
     load_data,
@@ -129,12 +130,13 @@ def approximate(out: Path, approx: str, rewrites: str, quantize: str | None, int
 @plan_option
 @max_segments_option
 @host_float_option
+@int16_norms_option
 @attention_option
 @threshold_options
 @loading_options
 def convert(out: Path, quantize: str | None, calibration_method: str, recover: bool,
             target: str, runtime: str | None, plan: Path | None, max_segments: int | None,
-            host_float: bool, attention: str, **kw: Any) -> None:
+            host_float: bool, int16_norms: bool, attention: str, **kw: Any) -> None:
     """Convert OUT/model_approx.keras to OUT/model.tflite and check the graph (exit 1 when a
     check fails; the model and convert.json are written either way).
 
@@ -151,11 +153,14 @@ def convert(out: Path, quantize: str | None, calibration_method: str, recover: b
     mode = check_quantize(target, quantize)
     ranges.parse(calibration_method)
     from pipeline.stages.convert import host_float as host_float_rule
+    from pipeline.stages.convert import int16_norms as int16_norms_rule
     from pipeline.stages.convert import segment
     from pipeline.targets import get as get_target
 
     segment.check_option(get_target(target).name, max_segments)
     host_float_rule.check_option(get_target(target).name, host_float)
+    int16_norms_rule.check_option(int16_norms, get_target(target, runtime), runtime, mode, None,
+                                  recover, calibration_method)
     stage.check_attention(attention, mode, get_target(target).accelerator, False)
     thresholds = thresholds_from(kw)
     ctx = stage_context(out, kw, "replaced")
@@ -163,7 +168,7 @@ def convert(out: Path, quantize: str | None, calibration_method: str, recover: b
                                           target=target, runtime=runtime, recover=recover,
                                           thresholds=thresholds, plan=plan,
                                           max_segments=max_segments, host_float=host_float,
-                                          attention=attention),
+                                          int16_norms=int16_norms, attention=attention),
                          ClickReporter())
     click.echo(f"wrote {out / 'model.tflite'}")
     failed = [c for c in record.checks if c.fails_gate]
@@ -240,6 +245,7 @@ def report(folder: Path | None, out: Path, junit: Path | None) -> None:
 @runtime_option
 @max_segments_option
 @host_float_option
+@int16_norms_option
 @attention_option
 @samples_option
 @sensitivity_option
@@ -251,7 +257,8 @@ def report(folder: Path | None, out: Path, junit: Path | None) -> None:
 def build(out: Path, model: Path | None, preset: str, epochs: int | None, seed: int,
           approx: str, rewrites: str, quantize: str | None, integer_only: bool,
           calibration_method: str, recover: bool, target: str, runtime: str | None,
-          max_segments: int | None, host_float: bool, attention: str, samples: int | None,
+          max_segments: int | None, host_float: bool, int16_norms: bool, attention: str,
+          samples: int | None,
           sensitivity: int,
           junit: Path | None, fine_tune_epochs: int,
           **kw: Any) -> None:
@@ -279,7 +286,7 @@ def build(out: Path, model: Path | None, preset: str, epochs: int | None, seed: 
         fine_tune_epochs=fine_tune_epochs, approx=approx, rewrites=rewrites, quantize=quantize,
         calibration_method=calibration_method, recover=recover, integer_only=integer_only,
         target=target, runtime=runtime, max_segments=max_segments, host_float=host_float,
-        attention=attention,
+        int16_norms=int16_norms, attention=attention,
         preset=preset,
         epochs=epochs, seed=seed,
         samples=samples, on=on_from(kw), sensitivity=sensitivity, thresholds=thresholds_from(kw),

@@ -77,6 +77,9 @@ class QuantPlan(Record):
     ranges: dict[int, tuple[float, float]] = {}
     keep_float: list[str] = []  # layers --recover left in float
     float_nodes: list[str] = []  # the output tensors of their ops (what the quantizer skips)
+    # --int16-norms: the output tensors of the ops with int16 activations (the rest int8, by
+    # ai-edge-quantizer with static_ranges)
+    int16_nodes: list[str] = []
     recipe: list[dict[str, Any]] = []  # matmuls placement: ai-edge-quantizer's recipe
     smoothing: list[SmoothSite] = []  # matmuls placement: the smoothed inputs
     smoothing_factors: dict[str, list[float]] = {}  # tensor -> s (its channels divided by)

@@ -167,33 +167,42 @@ def held_back_snr(data: bytes, x: batches.Inputs, reference: list[Any], runtime:
     return metrics.worst_snr_db(reference, [arrays[f"y{i}"] for i in range(len(reference))])
 
 
-INT16_CALIBRATION_SAMPLES = 128  # int16x8 by ai-edge-quantizer: min/max over this many samples
+INT16_CALIBRATION_SAMPLES = 128  # ai-edge-quantizer's ranges: min/max over this many samples
 
 
-def int16x8_by_quantizer(model: Any, calib_x: batches.Inputs, batch: int,
-                         reporter: Reporter) -> bytes:
-    """int16 activations and int8 weights for every op, by ai-edge-quantizer's static_wi8_ai16
-    recipe on the float TFLite model, with each activation's min/max over the first
-    INT16_CALIBRATION_SAMPLES calibration samples (on this machine's LiteRT). Integer inputs
-    stay integer; the same model and samples give the same bytes."""
-    from ai_edge_quantizer import recipe
+def activation_ranges(float_model: bytes, calib_x: batches.Inputs, reporter: Reporter
+                      ) -> dict[str, tuple[float, float]]:
+    """Each float activation tensor's min/max over the first INT16_CALIBRATION_SAMPLES
+    calibration samples (on this machine's LiteRT), by tensor name: the ranges
+    ai-edge-quantizer's static recipes take."""
+    from pipeline.tflite import tensors
 
-    from pipeline.tflite import hybrid, tensors
-
-    float_model = convert_model(model, "none", calib_x, batch, reporter)
     graph = tflite_graph.parse(float_model, "float model")
     found = [i for i, t in enumerate(graph.tensors)
              if t.dtype == "FLOAT32" and not graph.is_constant(i)]
     lo = {i: float("inf") for i in found}
     hi = {i: float("-inf") for i in found}
     count = min(INT16_CALIBRATION_SAMPLES, batches.count(calib_x))
-    with reporter.task("int16 ranges", count) as advance:
+    with reporter.task("activation ranges", count) as advance, captured_native_output():
         for interpreter in tensors.on_samples(float_model, calib_x, count):
             for i in found:
                 x = interpreter.get_tensor(i)
                 lo[i], hi[i] = min(lo[i], float(x.min())), max(hi[i], float(x.max()))
             advance(1)
-    ranges = {graph.tensors[i].name: (lo[i], hi[i]) for i in found if lo[i] <= hi[i]}
+    return {graph.tensors[i].name: (lo[i], hi[i]) for i in found if lo[i] <= hi[i]}
+
+
+def int16x8_by_quantizer(model: Any, calib_x: batches.Inputs, batch: int,
+                         reporter: Reporter) -> bytes:
+    """int16 activations and int8 weights for every op, by ai-edge-quantizer's static_wi8_ai16
+    recipe on the float TFLite model, with activation_ranges. Integer inputs stay integer; the
+    same model and samples give the same bytes."""
+    from ai_edge_quantizer import recipe
+
+    from pipeline.tflite import hybrid
+
+    float_model = convert_model(model, "none", calib_x, batch, reporter)
+    ranges = activation_ranges(float_model, calib_x, reporter)
     with reporter.phase("ai-edge-quantizer (static_wi8_ai16)"):
         return hybrid.quantize(float_model, recipe.static_wi8_ai16(), ranges)
 

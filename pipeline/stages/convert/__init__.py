@@ -19,7 +19,7 @@ from pipeline.progress import Reporter
 from pipeline.records import ApproximateRecord, ConvertRecord
 from pipeline.records.convert import Calibration, Recovery
 from pipeline.records.plan import QuantPlan
-from pipeline.stages.convert import host_float, plans
+from pipeline.stages.convert import host_float, int16_norms, plans
 from pipeline.targets import runtime_choice
 from pipeline.tflite import calibrate, placement, quantize_modes, ranges
 from pipeline.tflite import graph as tflite_graph
@@ -63,6 +63,7 @@ class Options:
     plan: Path | None = None  # --plan: apply this quant_plan.json instead of deciding
     max_segments: int | None = None  # --max-segments: coral's chain of Edge TPU segments
     host_float: bool = False  # --host-float: coral's host segments in float
+    int16_norms: bool = False  # --int16-norms: layer norms and residual adds with int16
     attention: str = "auto"  # --attention: attention's matmuls measured, or forced int8/float
 
 
@@ -115,6 +116,12 @@ def _make(ctx: Context, opts: Options, model: Any, approximated: ApproximateReco
                      fitted=approximated.fitted)
     if not integer:
         return convert_model(model, opts.mode, calib_x, opts.batch, reporter), plan, None, None
+    if opts.int16_norms:
+        data, plan = int16_norms.make(model, plan, calib_x, reporter, choose=True)
+        reporter.info(f"--int16-norms: {len(plan.int16_nodes)} op output(s) with int16 "
+                      "activations (layer norms, adds of two activations); every other op "
+                      "int8, the matrix ops too")
+        return data, plan, None, None
     method = ranges.AUTO if opts.recover and target.accelerator else opts.calibration_method
     data, calibrated, calibration, chosen = full_integer(
         model, opts.mode, calib_x, opts.batch, method, reporter)
@@ -147,6 +154,10 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ConvertRecord:
     mode_name, batch, target = opts.mode, opts.batch, opts.target
     mode = quantize_modes.get(mode_name)
     approximated = ctx.record(ApproximateRecord)
+    if opts.int16_norms and approximated.placement != placement.INTEGER:
+        raise UserError("--int16-norms applies to all-integer builds, and model_approx.keras "
+                        f"was made for the {approximated.placement} placement: run gelu-edge "
+                        "approximate with --integer-only first")
     approx = approximations.get(approximated.approx)
     model = ctx.replaced()
     calib_x = ctx.data.x_calib

@@ -73,6 +73,10 @@ def apply(plan: QuantPlan, model: Any, calib_x: batches.Inputs, reporter: Report
     """The model a plan makes, with no search: the recorded placement, ranges and float layers."""
     if plan.placement == placement.MATMULS:
         return matmuls(model, plan, calib_x, reporter)[0]
+    if plan.int16_nodes:
+        from pipeline.stages.convert import int16_norms
+
+        return int16_norms.make(model, plan, calib_x, reporter)[0]
     calib = batches.take(calib_x, slice(0, plan.calibration_samples)) \
         if plan.calibration_samples else calib_x
     calibrated = calibrate.Calibrated.read(convert_model(model, plan.mode, calib, plan.batch,

@@ -48,7 +48,8 @@ def run(model: Any, graph: tflite_graph.Graph, plan: QuantPlan,
     """One row per (layer, its output tensor's name): the end-to-end SNR and max error with
     that layer of the replaced `model` in float, the rest as the plan made model.tflite (its
     ranges and its float layers)."""
-    if plan.placement != placement.INTEGER or not quantize_modes.get(plan.mode).full_integer:
+    if plan.placement != placement.INTEGER or not quantize_modes.get(plan.mode).full_integer \
+            or plan.int16_nodes:  # --int16-norms: ai-edge-quantizer's model, not the MLIR one
         return []
     rows = []
     calibrated = _calibrated(model, plan, calib_x)
