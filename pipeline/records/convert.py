@@ -119,6 +119,7 @@ class ConvertRecord(Record):
     placement: str = "integer"
     placement_reason: str = ""
     int8_mac_share: float | None = None  # of the matrix ops' MACs, static or dynamic-range
+    int16_ops: int = 0  # ops with int16 activations (--int16-norms, --quantize int16x8)
     smoothing: list[SmoothSite] = []  # the smoothed inputs of the int8 matrix ops
     attention: AttentionChoice | None = None  # attention's matmuls: int8 or float, measured
     segments: SegmentChain | None = None  # coral: the Edge TPU and host segments

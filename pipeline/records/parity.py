@@ -264,6 +264,7 @@ class ParityRecord(Record):
     quantize: str
     placement: str = "integer"  # where int8 went (quant_plan.json): integer or matmuls
     placement_reason: str = ""
+    int16_ops: int = 0  # ops with int16 activations (--int16-norms, --quantize int16x8)
     smoothing: list[SmoothSite] = []  # the smoothed inputs of the int8 matrix ops
     attention: AttentionChoice | None = None  # attention's matmuls: int8 or float, measured
     segments: SegmentChain | None = None  # coral: the Edge TPU and host segments

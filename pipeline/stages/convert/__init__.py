@@ -146,6 +146,12 @@ def _make(ctx: Context, opts: Options, model: Any, approximated: ApproximateReco
     return data, plan, calibration, recovery
 
 
+def _int16_ops(graph: tflite_graph.Graph) -> int:
+    """The ops that compute with int16 activations (requantizing ones aside)."""
+    return sum(1 for op in graph.ops if op.name not in host_float.REQUANTIZE and op.outputs
+               and graph.tensors[op.outputs[0]].dtype == "INT16")
+
+
 def run(ctx: Context, opts: Options, reporter: Reporter) -> ConvertRecord:
     """Convert the replaced model, write model.tflite, quant_plan.json and convert.json, and
     check the graph. A failed check does not stop the stage: its record says which, and the
@@ -235,7 +241,8 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ConvertRecord:
         inputs=inputs, outputs=outputs, tflite_bytes=len(data),
         parameters=int(model.count_params()), calibration=calibration, recovery=recovery,
         placement=plan.placement, placement_reason=plan.why,
-        int8_mac_share=plan.int8_mac_share, smoothing=plan.smoothing,
+        int8_mac_share=plan.int8_mac_share, int16_ops=_int16_ops(graph),
+        smoothing=plan.smoothing,
         attention=plan.attention, segments=chain,
         seconds=time.monotonic() - start))
     ops = ", ".join(f"{k} x{v}" for k, v in record.ops.items())

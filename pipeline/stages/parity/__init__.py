@@ -372,7 +372,8 @@ def run(ctx: Context, opts: Options, reporter: Reporter) -> ParityRecord:
         passed=failure is None and all(r.passed for r in gate)
         and not any(c.fails_gate for c in checks),
         quantize=converted.quantize, placement=converted.placement,
-        placement_reason=converted.placement_reason, smoothing=converted.smoothing,
+        placement_reason=converted.placement_reason, int16_ops=converted.int16_ops,
+        smoothing=converted.smoothing,
         attention=converted.attention, segments=chain,
         target=target.name,
         approx=ApproxInfo(name=approximated.approx, sites=approximated.sites,

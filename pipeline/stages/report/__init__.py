@@ -30,6 +30,13 @@ def _snr(m: Metrics | None) -> str:
     return "identical" if m.snr_db is None else f"{fmt(m.snr_db)} dB"
 
 
+def placement_words(p: ParityRecord) -> str:
+    """Where int8 went, in a few words."""
+    if p.placement != "integer":
+        return f"{p.placement}: the matrix ops int8 (dynamic range), the rest float"
+    return f"integer, {p.int16_ops} op(s) with int16 activations" if p.int16_ops else "integer"
+
+
 def summary(p: ParityRecord) -> str:
     """A few lines for the terminal."""
     first = p.first
@@ -39,8 +46,7 @@ def summary(p: ParityRecord) -> str:
         ("runtime", f"{p.runtime.name} {p.runtime.version} ({p.runtime.machine or '?'}, "
                     f"{p.runtime.where})"),
         ("approx", f"{p.approx.name} ({p.approx.replaced} replaced)"),
-        ("placement", p.placement if p.placement == "integer" else
-         f"{p.placement}: the matrix ops int8 (dynamic range), the rest float"),
+        ("placement", placement_words(p)),
         ("model", f"{p.size.parameters:,} parameters, {size(p.size.keras_bytes)} .keras, "
                   f"{size(p.size.tflite_bytes)} .tflite"),
         ("samples", p.samples),

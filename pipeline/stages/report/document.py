@@ -33,7 +33,8 @@ def _setup(p: ParityRecord) -> list[Block]:
         Block("h1", f"gelu-edge parity: {'PASSED' if p.passed else 'FAILED'}"),
         Block("list", items=[
             f"target: `{p.target}`, quantize: `{p.quantize}`, placement: `{p.placement}`"
-            + (f" ({p.placement_reason})" if p.placement_reason else ""),
+            + (f" ({p.placement_reason})" if p.placement_reason else "")
+            + (f"; {p.int16_ops} op(s) with int16 activations" if p.int16_ops else ""),
             f"runtime: {rt.name} {rt.version} on {rt.machine or 'unknown'} ({where})",
             f"GELU approximation: `{p.approx.name}`, {p.approx.replaced} site(s) replaced",
             f"model: {p.size.parameters:,} parameters; model_float.keras "

@@ -37,6 +37,8 @@ def test_layer_norms_and_adds_in_int16_matrix_ops_int8_nothing_float(
     assert all(_dtype(graph, op) == "INT8" for op in graph.ops if op.name in MATRIX_OPS)
     assert not [op for op in graph.ops if _dtype(graph, op) == "FLOAT32"]
     assert plan.int8_mac_share == 1.0
+    counted = f"{len(int16)} op(s) with int16 activations"
+    assert counted in r.out and counted in (out / "parity.md").read_text()
     # The plan makes the same computation again, without the flag.
     again = tmp_path / "again"
     shutil.copytree(out, again)
