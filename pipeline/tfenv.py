@@ -34,37 +34,43 @@ def captured_native_output() -> Iterator[list[str]]:
     What Python itself prints meanwhile (progress bars, the reporter's lines) still reaches the
     terminal: sys.stdout/sys.stderr are pointed at the original descriptors. Python warnings
     raised meanwhile (TensorFlow's deprecation notes) go to the list with the native lines."""
+    from pipeline.interrupts import held
+
     lines: list[str] = []
     sys.stdout.flush()
     sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
     streams = sys.stdout, sys.stderr
+    saved = os.dup(1), os.dup(2)
     with tempfile.TemporaryFile(mode="w+b") as sink, \
             warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        os.dup2(sink.fileno(), 1)
-        os.dup2(sink.fileno(), 2)
-        if _on_fd(streams[0], 1):
-            sys.stdout = open(saved[0], "w", buffering=1, closefd=False)  # noqa: SIM115
-        if _on_fd(streams[1], 2):
-            sys.stderr = open(saved[1], "w", buffering=1, closefd=False)  # noqa: SIM115
         try:
+            # Whole or not at all: a signal meanwhile interrupts once the redirection is in
+            # place, and the finally below puts everything back.
+            with held():
+                os.dup2(sink.fileno(), 1)
+                os.dup2(sink.fileno(), 2)
+                if _on_fd(streams[0], 1):
+                    sys.stdout = open(saved[0], "w", buffering=1, closefd=False)  # noqa: SIM115
+                if _on_fd(streams[1], 2):
+                    sys.stderr = open(saved[1], "w", buffering=1, closefd=False)  # noqa: SIM115
             yield lines
         finally:
-            for replaced, original in zip((sys.stdout, sys.stderr), streams):
-                if replaced is not original:
-                    replaced.flush()
-                    replaced.close()
-            sys.stdout, sys.stderr = streams
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
-            sink.seek(0)
-            lines.extend(sink.read().decode("utf-8", "replace").splitlines())
-            lines.extend(f"{w.category.__name__}: {w.message}" for w in caught)
+            with held():
+                for replaced, original in zip((sys.stdout, sys.stderr), streams):
+                    if replaced is not original:
+                        replaced.flush()
+                        replaced.close()
+                sys.stdout, sys.stderr = streams
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+                os.close(saved[0])
+                os.close(saved[1])
+                sink.seek(0)
+                lines.extend(sink.read().decode("utf-8", "replace").splitlines())
+                lines.extend(f"{w.category.__name__}: {w.message}" for w in caught)
 
 
 def tensorflow() -> ModuleType:

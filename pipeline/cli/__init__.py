@@ -15,21 +15,13 @@ import sys
 import click
 
 from edge import exit_codes
-from pipeline import runstate
+from pipeline import interrupts, runstate
 from pipeline.cli import failure, stages, tools
 from pipeline.cli.group import cli
 from pipeline.cli.options import ClickReporter
 from pipeline.errors import CheckFailed, UserError
 
 __all__ = ["cli", "main", "ClickReporter", "stages", "tools"]
-
-
-_SIGNALLED: list[int] = []  # the signals received while main() ran
-
-
-def _interrupted(signum: int, frame: object) -> None:
-    _SIGNALLED.append(signum)
-    raise KeyboardInterrupt  # unwinds every context manager: temporary files and folders go
 
 
 def _exit_interrupted() -> None:
@@ -47,9 +39,9 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: map errors to exit codes without tracebacks."""
     from pipeline.tempdirs import sweep_stale
 
-    _SIGNALLED.clear()
+    interrupts.reset()
     runstate.reset()
-    previous = {s: signal.signal(s, _interrupted) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous = {s: signal.signal(s, interrupts.handler) for s in (signal.SIGTERM, signal.SIGINT)}
     sweep_stale()
     try:
         try:
@@ -58,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
             # A library that catches the KeyboardInterrupt turns it into its own error (a
             # pybind11 module's init makes it an ImportError, which Keras then reports as
             # "optree is not installed"): after a signal, any error is the interruption.
-            if _SIGNALLED:
+            if interrupts.SIGNALLED:
                 raise KeyboardInterrupt from exc
             raise
     except click.exceptions.Exit as exc:
