@@ -7,12 +7,12 @@ replaced model (model_approx.keras with its rewrites: stream-scale, attention-he
    (min/max ranges), with one group of ops at a time kept in float: which group's int8
    costs the most (on the first ABLATION_SAMPLES evaluation sentences).
 2. **Precision recipes.** The float TFLite model quantized by ai-edge-quantizer with each
-   activation's min/max over RANGE_SAMPLES calibration sentences: all int8; int16 for the layer
-   norms and the residual adds with every FULLY_CONNECTED int8; the same with the
-   FULLY_CONNECTED ops fed by a layer norm in int16 too; int16 everywhere. Every op is integer
-   in each. Mean/min cosine and nearest-neighbour agreement against the float TFLite model on
-   the 600 evaluation sentences, and latency (median of LATENCY_RUNS invokes, one thread) on
-   this machine's LiteRT.
+   activation's min/max over the first 128 calibration sentences (converter.activation_ranges):
+   all int8; int16 for the layer norms and the residual adds with every FULLY_CONNECTED int8;
+   the same with the FULLY_CONNECTED ops fed by a layer norm in int16 too; int16 everywhere.
+   Every op is integer in each. Mean/min cosine and nearest-neighbour agreement against the
+   float TFLite model on the 600 evaluation sentences, and latency (median of LATENCY_RUNS
+   invokes, one thread) on this machine's LiteRT.
 
 Run: .venv/bin/python benchmarks/integer_precision.py [--skip-ablation]
 Results: benchmarks/results/integer_precision.json
@@ -37,7 +37,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 WORK = Path(os.environ.get("GELU_EDGE_BENCH", REPO / "build" / "bench-minilm"))
 RESULTS = REPO / "benchmarks" / "results" / "integer_precision.json"
-RANGE_SAMPLES = 128
 ABLATION_SAMPLES = 200
 LATENCY_RUNS = 20
 CALIBRATION_SAMPLES = 480  # what the build calibrated on (--calibration-method auto keeps 120 back)
@@ -112,21 +111,6 @@ def _scores(ref: np.ndarray, got: np.ndarray) -> dict[str, float]:
             "neighbour_agreement": round(metrics.neighbour_agreement(ref, got, None), 4)}
 
 
-def _ranges(data: bytes, calib: list[np.ndarray]) -> dict[str, tuple[float, float]]:
-    from pipeline.tflite import graph as tflite_graph
-    from pipeline.tflite import tensors
-
-    g = tflite_graph.parse(data, "float model")
-    found = [i for i, t in enumerate(g.tensors) if t.dtype == "FLOAT32" and not g.is_constant(i)]
-    lo = {i: np.inf for i in found}
-    hi = {i: -np.inf for i in found}
-    for interpreter in tensors.on_samples(data, calib, RANGE_SAMPLES):
-        for i in found:
-            x = interpreter.get_tensor(i)
-            lo[i], hi[i] = min(lo[i], float(x.min())), max(hi[i], float(x.max()))
-    return {g.tensors[i].name: (lo[i], hi[i]) for i in found if lo[i] <= hi[i]}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--build", type=Path, default=WORK / "rpi_integer_only")
@@ -138,7 +122,7 @@ def main() -> None:
     from pipeline.records import ApproximateRecord
     from pipeline.tflite import calibrate, hybrid
     from pipeline.tflite import graph as tflite_graph
-    from pipeline.tflite.converter import convert_model
+    from pipeline.tflite.converter import activation_ranges, convert_model
 
     if not (args.build / "model_approx.keras").is_file():
         sys.exit(f"{args.build}: no model_approx.keras; run benchmarks/minilm.py --only "
@@ -159,7 +143,7 @@ def main() -> None:
                      else args.build),
         "rewrites": record.rewrites,
         "evaluation_sentences": n, "float_ms": round(float_ms, 2), "recipes": {}}
-    ranges = _ranges(float_model, calib)
+    ranges = activation_ranges(float_model, calib, Quiet())
     for name, make in RECIPES.items():
         data = hybrid.quantize(float_model, make(), ranges)
         got, ms = _run(data, evaluation, n)

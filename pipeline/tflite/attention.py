@@ -67,12 +67,7 @@ def ranges(data: bytes, calib_x: batches.Inputs, symmetric_rhs: bool = False
     graph = tflite_graph.parse(data, "float model")
     found = sorted({t for op in activation_matmuls(graph) for t in (*op.inputs[:2],
                                                                      *op.outputs)})
-    lo = {t: np.inf for t in found}
-    hi = {t: -np.inf for t in found}
-    for interpreter in tensors.on_samples(data, calib_x, SAMPLES):
-        for t in found:
-            x = interpreter.get_tensor(t)
-            lo[t], hi[t] = min(lo[t], float(x.min())), max(hi[t], float(x.max()))
+    lo, hi = tensors.min_max(data, calib_x, found, SAMPLES)
     if symmetric_rhs:
         for t in {op.inputs[1] for op in activation_matmuls(graph)}:
             a = max(abs(lo[t]), abs(hi[t]))

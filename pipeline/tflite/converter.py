@@ -180,15 +180,9 @@ def activation_ranges(float_model: bytes, calib_x: batches.Inputs, reporter: Rep
     graph = tflite_graph.parse(float_model, "float model")
     found = [i for i, t in enumerate(graph.tensors)
              if t.dtype == "FLOAT32" and not graph.is_constant(i)]
-    lo = {i: float("inf") for i in found}
-    hi = {i: float("-inf") for i in found}
     count = min(INT16_CALIBRATION_SAMPLES, batches.count(calib_x))
     with reporter.task("activation ranges", count) as advance, captured_native_output():
-        for interpreter in tensors.on_samples(float_model, calib_x, count):
-            for i in found:
-                x = interpreter.get_tensor(i)
-                lo[i], hi[i] = min(lo[i], float(x.min())), max(hi[i], float(x.max()))
-            advance(1)
+        lo, hi = tensors.min_max(float_model, calib_x, found, count, advance)
     return {graph.tensors[i].name: (lo[i], hi[i]) for i in found if lo[i] <= hi[i]}
 
 

@@ -33,3 +33,20 @@ def on_samples(data: bytes, calib_x: batches.Inputs, limit: int) -> Iterator[Any
 def by_name(interpreter: Any) -> dict[str, int]:
     """Tensor name -> index."""
     return {d["name"]: d["index"] for d in interpreter.get_tensor_details()}
+
+
+def min_max(data: bytes, calib_x: batches.Inputs, indices: list[int], limit: int,
+            advance: Any = None) -> tuple[dict[int, float], dict[int, float]]:
+    """Each tensor's min and max over the first `limit` samples ((inf, -inf) if never set);
+    `advance(1)` after each sample, for a progress bar."""
+    import numpy as np
+
+    lo = {i: np.inf for i in indices}
+    hi = {i: -np.inf for i in indices}
+    for interpreter in on_samples(data, calib_x, limit):
+        for i in indices:
+            x = interpreter.get_tensor(i)
+            lo[i], hi[i] = min(lo[i], float(x.min())), max(hi[i], float(x.max()))
+        if advance is not None:
+            advance(1)
+    return lo, hi
