@@ -38,8 +38,10 @@ def check_option(enabled: bool, target: Any, runtime: str | None, mode: str,
     if not enabled:
         return
     if target.accelerator:
-        raise UserError(f"--int16-norms: target {target.name!r} runs int8 only; leave it out "
-                        "(for coral, --host-float keeps the layer norms in float on the host)")
+        hint = (" (for coral, --host-float keeps the layer norms in float on the host)"
+                if target.name == "coral" else "")
+        raise UserError(f"--int16-norms is for CPU targets (LiteRT's int16 kernels), and "
+                        f"{target.name!r} is an accelerator target: leave it out{hint}")
     if mode != "int8":
         raise UserError(f"--int16-norms applies to --quantize int8, not {mode}")
     if integer_only is False:

@@ -49,7 +49,7 @@ def test_layer_norms_and_adds_in_int16_matrix_ops_int8_nothing_float(
 
 
 @pytest.mark.parametrize(("extra", "says"), [
-    (["--target", "coral"], "runs int8 only"),
+    (["--target", "coral"], "is an accelerator target"),
     ([], "add --integer-only"),
     (["--integer-only", "--runtime", "tflite-runtime"], "no int16 RSQRT"),
     (["--integer-only", "--recover"], "choose one"),
