@@ -197,7 +197,10 @@ def _diagnostics(ctx: Context, x: batch.Inputs, y_float: list[np.ndarray], runti
         artifacts.write_npz(ctx.out / artifacts.GELU_CURVES, **curves)
     clock.lap("gelu_sites")
     rows = []
-    if opts.sensitivity:
+    why_not = sensitivity.unavailable(ctx.record(QuantPlan)) if opts.sensitivity else None
+    if why_not:
+        reporter.warn(f"--sensitivity: not for this build: {why_not}")
+    elif opts.sensitivity:
         ok_rows = [row for row in table.layers if row.match == "ok"]
         names = [(row.layer, row.tensor_name) for row in ok_rows[:opts.sensitivity]]
         rows = sensitivity.run(ctx.replaced(), ctx.graph(), ctx.record(QuantPlan), names, x,

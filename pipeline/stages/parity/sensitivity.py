@@ -42,14 +42,27 @@ def _calibrated(approx_model: Any, plan: QuantPlan, calib_x: batch.Inputs
                                                    Quiet(), calibrate_only=True))
 
 
+def unavailable(plan: QuantPlan) -> str | None:
+    """Why --sensitivity cannot measure this build's model, or None when it can: it quantizes
+    the model again through TensorFlow's quantizer with one layer in float."""
+    if plan.placement != placement.INTEGER:
+        return (f"the {plan.placement} placement keeps every op but the matrix ops in float "
+                "already; --sensitivity measures all-integer builds")
+    if not quantize_modes.get(plan.mode).full_integer:
+        return f"--quantize {plan.mode} is not a full-integer mode"
+    if plan.int16_nodes:
+        return ("an --int16-norms model is made by ai-edge-quantizer, and --sensitivity "
+                "quantizes through TensorFlow's quantizer: it would measure another model")
+    return None
+
+
 def run(model: Any, graph: tflite_graph.Graph, plan: QuantPlan,
         worst_layers: list[tuple[str, str]], x: batch.Inputs, y_float: list[np.ndarray],
         calib_x: batch.Inputs, runtime: str, reporter: Reporter) -> list[SensitivityRow]:
     """One row per (layer, its output tensor's name): the end-to-end SNR and max error with
     that layer of the replaced `model` in float, the rest as the plan made model.tflite (its
     ranges and its float layers)."""
-    if plan.placement != placement.INTEGER or not quantize_modes.get(plan.mode).full_integer \
-            or plan.int16_nodes:  # --int16-norms: ai-edge-quantizer's model, not the MLIR one
+    if unavailable(plan):
         return []
     rows = []
     calibrated = _calibrated(model, plan, calib_x)

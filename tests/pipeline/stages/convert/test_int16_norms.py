@@ -26,9 +26,10 @@ def test_layer_norms_and_adds_in_int16_matrix_ops_int8_nothing_float(
     model, data, _ = coral_transformer
     out = tmp_path / "b"
     r = cli("build", "--model", model, "--data", data, "--out", out, "--integer-only",
-            "--int16-norms")
+            "--int16-norms", "--sensitivity", "2")
     assert r.code == 0, r
     assert "--int16-norms:" in r.err
+    assert "--sensitivity: not for this build: an --int16-norms model" in r.err
     plan = QuantPlan.model_validate_json((out / "quant_plan.json").read_text())
     graph = tflite_graph.read(out / "model.tflite")
     int16 = [op for op in graph.ops if _dtype(graph, op) == "INT16" and op.name != "QUANTIZE"]
