@@ -167,12 +167,12 @@ def held_back_snr(data: bytes, x: batches.Inputs, reference: list[Any], runtime:
     return metrics.worst_snr_db(reference, [arrays[f"y{i}"] for i in range(len(reference))])
 
 
-INT16_CALIBRATION_SAMPLES = 128  # ai-edge-quantizer's ranges: min/max over this many samples
+RANGE_SAMPLES = 128  # ai-edge-quantizer's ranges: min/max over this many samples
 
 
 def activation_ranges(float_model: bytes, calib_x: batches.Inputs, reporter: Reporter
                       ) -> dict[str, tuple[float, float]]:
-    """Each float activation tensor's min/max over the first INT16_CALIBRATION_SAMPLES
+    """Each float activation tensor's min/max over the first RANGE_SAMPLES
     calibration samples (on this machine's LiteRT), by tensor name: the ranges
     ai-edge-quantizer's static recipes take."""
     from pipeline.tflite import tensors
@@ -180,7 +180,7 @@ def activation_ranges(float_model: bytes, calib_x: batches.Inputs, reporter: Rep
     graph = tflite_graph.parse(float_model, "float model")
     found = [i for i, t in enumerate(graph.tensors)
              if t.dtype == "FLOAT32" and not graph.is_constant(i)]
-    count = min(INT16_CALIBRATION_SAMPLES, batches.count(calib_x))
+    count = min(RANGE_SAMPLES, batches.count(calib_x))
     with reporter.task("activation ranges", count) as advance, captured_native_output():
         lo, hi = tensors.min_max(float_model, calib_x, found, count, advance)
     return {graph.tensors[i].name: (lo[i], hi[i]) for i in found if lo[i] <= hi[i]}

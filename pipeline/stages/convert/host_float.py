@@ -19,6 +19,7 @@ does on a CPU target), so a plan replays them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pipeline.records.convert import CheckResult
@@ -69,17 +70,23 @@ def reason(graph: Graph, op: Op, norms: set[str], on_tpu: bool) -> str | None:
     return None
 
 
+def chosen_nodes(graph: Graph, model: Any, on_tpu: Callable[[Op], bool]) -> list[str]:
+    """The output tensor names of the ops `reason` picks in `graph`, a TFLite model of the
+    replaced Keras `model`; `on_tpu(op)`: whether the Edge TPU runs the op."""
+    norms = norm_layers(model)
+    names: list[str] = []
+    for op in graph.ops:
+        if reason(graph, op, norms, on_tpu(op)) is not None:
+            names += [graph.tensors[t].name for t in op.outputs if t >= 0]
+    return names
+
+
 def float_nodes(graph: Graph, model: Any) -> list[str]:
     """The output tensor names of the ops --host-float keeps in float, in the int8 model
     `graph` of the replaced Keras `model`."""
     from pipeline.targets import coral
 
-    norms = norm_layers(model)
-    names: list[str] = []
-    for op in graph.ops:
-        if reason(graph, op, norms, coral.tpu_op(graph, op)[0]) is not None:
-            names += [graph.tensors[t].name for t in op.outputs if t >= 0]
-    return names
+    return chosen_nodes(graph, model, lambda op: coral.tpu_op(graph, op)[0])
 
 
 def judged(check: CheckResult, float_ops: int) -> CheckResult:

@@ -60,13 +60,9 @@ def check_option(enabled: bool, target: Any, runtime: str | None, mode: str,
 def int16_nodes(graph: tflite_graph.Graph, model: Any) -> list[str]:
     """The output tensor names of the ops that get int16 activations in the float model
     `graph` of the replaced Keras `model`: every op of a normalisation layer but its matrix
-    ops, and every ADD of two activations (--host-float's choice on the host)."""
-    norms = host_float.norm_layers(model)
-    names: list[str] = []
-    for op in graph.ops:
-        if host_float.reason(graph, op, norms, on_tpu=True) is not None:
-            names += [graph.tensors[t].name for t in op.outputs if t >= 0]
-    return names
+    ops, and every ADD of two activations (--host-float's choice, as if every op ran on the
+    Edge TPU)."""
+    return host_float.chosen_nodes(graph, model, lambda op: True)
 
 
 def recipe(nodes: list[str]) -> list[dict[str, Any]]:
