@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pipeline.inputs import batch as batches
+from pipeline.tfenv import captured_native_output
 
 
 def on_samples(data: bytes, calib_x: batches.Inputs, limit: int) -> Iterator[Any]:
@@ -18,9 +19,11 @@ def on_samples(data: bytes, calib_x: batches.Inputs, limit: int) -> Iterator[Any
     with warnings.catch_warnings():  # keeping every tensor is the point here, not a debug aid
         warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors",
                                 category=UserWarning)
-        interpreter = Interpreter(model_content=bytes(data),
-                                  experimental_preserve_all_tensors=True)
-    interpreter.allocate_tensors()
+        # LiteRT announces its XNNPACK delegate on stderr: not the user's business.
+        with captured_native_output():
+            interpreter = Interpreter(model_content=bytes(data),
+                                      experimental_preserve_all_tensors=True)
+            interpreter.allocate_tensors()
     details = interpreter.get_input_details()
     arrays = batches.as_list(calib_x)
     for i in range(min(limit, len(arrays[0]))):
