@@ -53,7 +53,9 @@ def summary(p: ParityRecord) -> str:
         ("SNR quantized / approx", f"{_snr(m)} / {_snr(first.approx_metrics)}"),
     ]
     if m is not None:
-        rows.append(("max error", f"{fmt(m.max_error_lsb)} LSB ({fmt(m.max_abs_error)})"))
+        rows.append(("max error", f"{fmt(m.max_abs_error)} (a float output: no LSB)"
+                     if m.max_error_lsb is None else
+                     f"{fmt(m.max_error_lsb)} LSB ({fmt(m.max_abs_error)})"))
     rows.append((f"{task.metric} float / quantized", f"{fmt(task.reference)} / "
                  f"{fmt(task.quantized)}") if task.kind else ("task metric",
                                                                "absent (no labels)"))

@@ -208,3 +208,14 @@ def test_a_plan_whose_rewrites_fitted_other_constants_is_refused(tmp_path) -> No
     assert plans.read(path, ["gelu", "stream-scale"], {"enc/ln": [1.0, 2.0]}) == plan
     with pytest.raises(UserError, match="fitted"):
         plans.read(path, ["gelu", "stream-scale"], {"enc/ln": [1.0, 3.0]})
+
+
+def test_the_summary_gives_a_float_outputs_error_without_an_lsb(matmuls_build) -> None:
+    """A matmuls build's output is float: its largest error is a value, not a count of LSBs."""
+    from pipeline.records import ParityRecord
+    from pipeline.stages.report import summary
+
+    parity = ParityRecord.load(matmuls_build / "b")
+    assert parity.first.metrics.max_error_lsb is None
+    line = next(ln for ln in summary(parity).splitlines() if ln.startswith("max error"))
+    assert "(a float output: no LSB)" in line and "— LSB" not in line
