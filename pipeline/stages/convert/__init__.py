@@ -117,11 +117,14 @@ def _make(ctx: Context, opts: Options, model: Any, approximated: ApproximateReco
     if not integer:
         return convert_model(model, opts.mode, calib_x, opts.batch, reporter), plan, None, None
     if opts.int16_norms:
-        data, plan = int16_norms.make(model, plan, calib_x, reporter, choose=True)
-        reporter.info(f"--int16-norms: {len(plan.int16_nodes)} op output(s) with int16 "
-                      "activations (layer norms, adds of two activations); every other op "
-                      "int8, the matrix ops too")
-        return data, plan, None, None
+        data, widened = int16_norms.make(model, plan, calib_x, reporter, choose=True)
+        if widened.int16_nodes:
+            reporter.info(f"--int16-norms: {len(widened.int16_nodes)} op output(s) with int16 "
+                          "activations (layer norms, adds of two activations); every other op "
+                          "int8, the matrix ops too")
+            return data, widened, None, None
+        reporter.warn("--int16-norms: the model has no layer norm and no add of two "
+                      "activations, so nothing to widen: the usual all-int8 conversion")
     method = ranges.AUTO if opts.recover and target.accelerator else opts.calibration_method
     data, calibrated, calibration, chosen = full_integer(
         model, opts.mode, calib_x, opts.batch, method, reporter)

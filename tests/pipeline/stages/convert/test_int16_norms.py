@@ -76,3 +76,18 @@ def test_the_recipe_names_each_op_exactly() -> None:
     # A Dense fused after the layer norm is named after it too: it stays int8.
     assert not scope.search("a/ln/Mean;a/ln/BiasAdd;a/query/MatMul;")
     assert len(int16_norms.recipe([])) == 1  # nothing to widen: all int8
+
+
+def test_a_model_with_nothing_to_widen_gets_the_usual_int8_conversion(
+        cli, tiny_inputs, tmp_path: Path) -> None:
+    """An MLP has no layer norm and no add of two activations: ai-edge-quantizer's all-int8
+    model would only be a worse copy of the usual one (min/max ranges), so the build says so
+    and converts as without the flag."""
+    import tiny
+
+    out = tmp_path / "b"
+    r = cli(*tiny.build_args(tiny_inputs, out), "--integer-only", "--int16-norms")
+    assert r.code == 0, r
+    assert "--int16-norms: the model has no layer norm" in r.err
+    plan = QuantPlan.model_validate_json((out / "quant_plan.json").read_text())
+    assert plan.int16_nodes == [] and plan.static_ranges == {} and plan.calibration_method
